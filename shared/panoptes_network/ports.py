@@ -1,0 +1,143 @@
+"""The interfaces the ingest steps need from the outside world.
+
+The cloud adapters (:mod:`panoptes_network.adapters`) implement them with Cloud Storage,
+Pub/Sub and Firestore; unit tests implement them in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["ObjectInfo", "ObjectStore", "MessageBus", "DocWrite", "DocumentStore", "GeoPoint"]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What storage knows of one object.
+
+    Attributes
+    ----------
+    bucket, name : str
+        Where it is.
+    size : int
+        Size in bytes.
+    md5_hash : str or None
+        Base64 MD5 as Cloud Storage reports it.
+    generation : int or None
+        Object generation.
+    metadata : dict
+        Custom metadata.
+    """
+
+    bucket: str
+    name: str
+    size: int
+    md5_hash: str | None = None
+    generation: int | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class ObjectStore(Protocol):
+    """Object storage (Cloud Storage)."""
+
+    def stat(self, bucket: str, name: str) -> ObjectInfo | None:
+        """Return the object's info, or None when it does not exist."""
+
+    def read(self, bucket: str, name: str) -> bytes:
+        """Return the whole object; raise ObjectNotFoundError when missing."""
+
+    def read_range(self, bucket: str, name: str, start: int, length: int) -> bytes:
+        """Return up to ``length`` bytes from byte ``start``."""
+
+    def write(
+        self,
+        bucket: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Store ``data`` and return the stored object's info."""
+
+    def copy(
+        self,
+        bucket: str,
+        name: str,
+        to_bucket: str,
+        to_name: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Copy an object, optionally setting metadata on the copy."""
+
+    def delete(self, bucket: str, name: str, *, generation: int | None = None) -> None:
+        """Delete an object (only that generation, when given)."""
+
+
+class MessageBus(Protocol):
+    """Messages between the steps (Pub/Sub)."""
+
+    def publish(self, topic: str, payload: Mapping[str, Any], **attributes: str) -> str:
+        """Publish ``payload`` as JSON; return the message id."""
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    """A point on Earth, in degrees; the adapter stores it as a Firestore GeoPoint.
+
+    Attributes
+    ----------
+    latitude : float
+        Degrees north, -90 to 90.
+    longitude : float
+        Degrees east, -180 to 180.
+    """
+
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class DocWrite:
+    """One document write inside a transaction.
+
+    Attributes
+    ----------
+    collection, doc_id : str
+        The document.
+    fields : dict
+        Fields set (merged into the document).
+    increments : dict
+        Numeric fields incremented atomically by these amounts.
+    """
+
+    collection: str
+    doc_id: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    increments: Mapping[str, float] = field(default_factory=dict)
+
+
+DocKey = tuple[str, str]
+
+
+class DocumentStore(Protocol):
+    """Flat document collections (Firestore)."""
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        """Return a document's fields, or None."""
+
+    def transact(
+        self,
+        keys: list[DocKey],
+        plan: Callable[[dict[DocKey, dict[str, Any] | None]], list[DocWrite]],
+    ) -> list[DocWrite]:
+        """Read ``keys`` and apply ``plan(existing)``'s writes atomically; retry on contention.
+
+        Returns the writes that were applied.
+        """
+
+    def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Merge fields into a document, creating it when missing."""

@@ -1,0 +1,220 @@
+"""The Firestore documents of a recorded frame: units, observations and images.
+
+Field names and types follow the network's real records (see ARCHITECTURE.md): times are
+aware datetimes (Firestore timestamps), a unit's location is a :class:`~.ports.GeoPoint`,
+ra/dec are None until a plate solve, and empty-string header values become None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from numbers import Real
+from typing import Any
+
+from .bucket_path import ImagePath
+from .fits_header import FitsHeader
+from .ports import GeoPoint
+
+__all__ = [
+    "ImageStatus",
+    "ObservationStatus",
+    "FrameRecords",
+    "header_value",
+    "parse_date_obs",
+    "build_frame_records",
+]
+
+
+class ImageStatus:
+    """Values of ``images.status``."""
+
+    UPLOADED = "uploaded"
+    SOLVED = "solved"
+    SOLVE_ERROR = "solve_error"
+    MEASURED = "measured"
+    ERROR = "error"
+
+
+class ObservationStatus:
+    """Values of ``observations.status``."""
+
+    RECEIVING_FILES = "receiving_files"
+
+
+def header_value(header: FitsHeader, keyword: str, kind: type | None = None) -> Any:
+    """Return a header value cleaned for a document.
+
+    Parameters
+    ----------
+    header : FitsHeader
+        The frame header.
+    keyword : str
+        Card keyword.
+    kind : type, optional
+        ``float``, ``int`` or ``str``: the value is converted, and None is returned when it
+        cannot be (a string where a number belongs, say).
+
+    Returns
+    -------
+    object or None
+        The value; None when the card is absent, undefined or an empty (or blank) string.
+    """
+    value = header.get(keyword)
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+    if value is None or kind is None:
+        return value
+    if kind is str:
+        return str(value)
+    if isinstance(value, bool) or not isinstance(value, Real):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return None
+        else:
+            return None
+    if kind is int:
+        return int(value) if float(value).is_integer() else None
+    return float(value)
+
+
+def parse_date_obs(value: Any) -> datetime | None:
+    """Parse a FITS ``DATE-OBS`` (ISO 8601, UTC) as an aware datetime.
+
+    Parameters
+    ----------
+    value : object
+        The card's value.
+
+    Returns
+    -------
+    datetime or None
+        The moment in UTC, or None when the value is missing or not a date.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class FrameRecords:
+    """The three documents one frame contributes to.
+
+    Attributes
+    ----------
+    unit_id, sequence_id, image_id : str
+        Document ids.
+    unit, observation, image : dict
+        Descriptive fields (no counters) of each document.
+    minutes_exptime : float
+        The frame's exposure time in minutes, for the counters.
+    """
+
+    unit_id: str
+    sequence_id: str
+    image_id: str
+    unit: dict[str, Any]
+    observation: dict[str, Any]
+    image: dict[str, Any]
+    minutes_exptime: float
+
+
+def _location(header: FitsHeader) -> GeoPoint | None:
+    lat = header_value(header, "LAT-OBS", float)
+    lon = header_value(header, "LONG-OBS", float)
+    if lat is None or lon is None or not (-90 <= lat <= 90) or not (-180 <= lon <= 360):
+        return None
+    return GeoPoint(lat, lon - 360 if lon > 180 else lon)
+
+
+def build_frame_records(
+    path: ImagePath,
+    header: FitsHeader,
+    *,
+    bucket_path: str,
+    public_url: str,
+    received_time: datetime,
+) -> FrameRecords:
+    """Build the unit, observation and image documents of one frame.
+
+    Parameters
+    ----------
+    path : ImagePath
+        The frame's normalised bucket path.
+    header : FitsHeader
+        Its image header (already checked by :func:`.frame_check.check_frame_header`).
+    bucket_path : str
+        Object name of the stored ``.fits.fz`` frame.
+    public_url : str
+        Public URL of that object.
+    received_time : datetime
+        When the network received the frame (aware, UTC).
+
+    Returns
+    -------
+    FrameRecords
+        Documents without counters; :mod:`.counters` adds those.
+    """
+    exptime = header_value(header, "EXPTIME", float)
+    image_time = parse_date_obs(header.get("DATE-OBS")) or path.image_time
+    unit = {
+        "name": path.unit_id,
+        "location": _location(header),
+        "elevation": header_value(header, "ELEV-OBS", float),
+        "status": "active",
+    }
+    observation = {
+        "unit_id": path.unit_id,
+        "camera_id": path.camera_id,
+        "sequence_id": path.sequence_id,
+        "time": path.sequence_time,
+        "received_time": received_time,
+        "status": ObservationStatus.RECEIVING_FILES,
+        "exptime": exptime,
+        "field_name": header_value(header, "FIELD", str) or path.field_name,
+        "camera_filter": header_value(header, "FILTER", str),
+        "iso": header_value(header, "ISO", int),
+        "software_version": header_value(header, "CREATOR", str),
+        "ra": None,
+        "dec": None,
+    }
+    image = {
+        "unit_id": path.unit_id,
+        "camera_id": path.camera_id,
+        "sequence_id": path.sequence_id,
+        "time": image_time,
+        "received_time": received_time,
+        "status": ImageStatus.UPLOADED,
+        "solved": False,
+        "exptime": exptime,
+        "ra_mnt": header_value(header, "RA-MNT", float),
+        "dec_mnt": header_value(header, "DEC-MNT", float),
+        "ha_mnt": header_value(header, "HA-MNT", float),
+        "ra_image": None,
+        "dec_image": None,
+        "airmass": header_value(header, "AIRMASS", float),
+        "moonfrac": header_value(header, "MOONFRAC", float),
+        "moonsep": header_value(header, "MOONSEP", float),
+        "bucket_path": bucket_path,
+        "public_url": public_url,
+    }
+    return FrameRecords(
+        unit_id=path.unit_id,
+        sequence_id=path.sequence_id,
+        image_id=path.image_id,
+        unit=unit,
+        observation=observation,
+        image=image,
+        minutes_exptime=(exptime or 0.0) / 60.0,
+    )

@@ -1,0 +1,94 @@
+"""Settings of the network, built once per process and passed explicitly.
+
+Every value has a default that matches ``infra/resources.yaml``; environment variables
+override them (for a test project or a second deployment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+__all__ = ["Settings"]
+
+_ENV_PREFIX = "PANOPTES_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names and limits shared by the services.
+
+    Attributes
+    ----------
+    project_id : str
+        Google Cloud project (``GOOGLE_CLOUD_PROJECT``); ``demo-panoptes`` locally.
+    incoming_bucket, archive_bucket, images_bucket, quarantine_bucket, jpg_bucket, mp4_bucket : str
+        Bucket names (``PANOPTES_INCOMING_BUCKET`` and so on).
+    compress_topic, record_topic, make_rgb_topic : str
+        Topics of the chain's steps.
+    public_base_url : str
+        Base of public object URLs: ``<base>/<bucket>/<name>``
+        (``PANOPTES_PUBLIC_BASE_URL``; the emulator's address locally).
+    max_header_bytes : int
+        Bound on the bytes read for one FITS header, in bytes.
+    """
+
+    project_id: str = "demo-panoptes"
+    incoming_bucket: str = "panoptes-images-incoming"
+    archive_bucket: str = "panoptes-images-archive"
+    images_bucket: str = "panoptes-images"
+    quarantine_bucket: str = "panoptes-images-quarantine"
+    jpg_bucket: str = "panoptes-images-jpg"
+    mp4_bucket: str = "panoptes-images-mp4"
+    compress_topic: str = "compress-fits"
+    record_topic: str = "record-image"
+    make_rgb_topic: str = "make-rgb-fits"
+    public_base_url: str = "https://storage.googleapis.com"
+    max_header_bytes: int = 100 * 2880
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables.
+
+        Parameters
+        ----------
+        environ : Mapping, optional
+            The environment; ``os.environ`` by default.
+
+        Returns
+        -------
+        Settings
+            Defaults overridden by ``PANOPTES_<FIELD>`` variables; the project from
+            ``GOOGLE_CLOUD_PROJECT``; the public URL base from ``STORAGE_EMULATOR_HOST`` when
+            running against the emulator and no base is set.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = int(raw) if f.type in ("int", int) else raw
+        if "GOOGLE_CLOUD_PROJECT" in env:
+            values.setdefault("project_id", env["GOOGLE_CLOUD_PROJECT"])
+        emulator = env.get("STORAGE_EMULATOR_HOST")
+        if emulator and "public_base_url" not in values:
+            values["public_base_url"] = emulator.rstrip("/")
+        return cls(**values)  # type: ignore[arg-type]
+
+    def public_url(self, bucket: str, name: str) -> str:
+        """Return the public URL of an object.
+
+        Parameters
+        ----------
+        bucket : str
+            Bucket name.
+        name : str
+            Object name.
+
+        Returns
+        -------
+        str
+            ``<public_base_url>/<bucket>/<name>``.
+        """
+        return f"{self.public_base_url}/{bucket}/{name}"
