@@ -1,0 +1,1 @@
+"""Start, stop and inspect the local emulator stack (see stack.py)."""

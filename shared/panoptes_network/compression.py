@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from .fits_header import NotFitsError, read_header_from_bytes
+from .fits_header import read_header_from_bytes
 
 __all__ = [
     "TILE_ROWS",
@@ -31,8 +31,19 @@ __all__ = [
 
 #: Rows per compression tile.
 TILE_ROWS = 16
-_STRUCTURAL = {"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND",
-               "PCOUNT", "GCOUNT", "BZERO", "BSCALE"}
+_STRUCTURAL = {
+    "SIMPLE",
+    "XTENSION",
+    "BITPIX",
+    "NAXIS",
+    "NAXIS1",
+    "NAXIS2",
+    "EXTEND",
+    "PCOUNT",
+    "GCOUNT",
+    "BZERO",
+    "BSCALE",
+}
 
 
 class CompressionError(ValueError):
@@ -109,7 +120,8 @@ def read_image_pixels(raw: bytes, source: str = "input") -> tuple[fits.Header, n
     if len(raw) < info.data_offset + info.data_size:
         raise CompressionError(
             source,
-            f"file is truncated: {len(raw)} bytes, header announces {info.data_offset + info.data_size}",
+            f"file is truncated: {len(raw)} bytes, but its header announces "
+            f"{info.data_offset + info.data_size}",
         )
     ny, nx = info["NAXIS2"], info["NAXIS1"]
     bzero = info.get("BZERO", 0) or 0
@@ -197,5 +209,3 @@ def verify_compressed(raw: bytes, compressed: bytes, source: str = "input") -> N
         if isinstance(exc, CompressionError):
             raise
         raise CompressionError(source, f"compressed file cannot be read back: {exc}") from exc
-
-

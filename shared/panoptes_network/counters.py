@@ -1,24 +1,31 @@
 """Exact counters when Pub/Sub delivers at least once and units upload twice.
 
-The image document is the ledger: the counters of its observation and unit move in the same
-transaction that creates it, and only then. A redelivered message or a second upload of the
-same image finds the document and moves nothing.
+The image document is the ledger. The counters of its observation and unit move in the same
+atomic batch that creates the image document, and that batch carries preconditions: the
+image must not exist yet (or must still be the error placeholder that was read), and a new
+observation must not exist yet. Two deliveries of the same frame race to create the image;
+one batch wins and the other fails whole, re-reads, finds the image, and moves nothing.
+
+This is optimistic concurrency without read locks, so frames of one observation recorded in
+parallel never wait on each other's locks.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .ports import DocKey, DocWrite
+from .ports import DocKey, DocSnapshot, DocumentStore, DocWrite, WriteConflict
 from .records import FrameRecords, ImageStatus
 
-__all__ = ["record_keys", "plan_frame_writes"]
+__all__ = ["record_keys", "plan_frame_writes", "record_frame", "MAX_ATTEMPTS"]
 
-_COUNTERS = ("num_images", "num_observations", "total_minutes_exptime")
+#: Read-plan-commit rounds before giving up (the message is then redelivered).
+MAX_ATTEMPTS = 20
+_LATER_FIELDS = {"status", "solved", "ra_image", "dec_image", "received_time"}
 
 
 def record_keys(records: FrameRecords) -> list[DocKey]:
-    """Return the documents a frame's transaction reads.
+    """Return the documents a frame's batch depends on: image, observation, unit.
 
     Parameters
     ----------
@@ -37,72 +44,109 @@ def record_keys(records: FrameRecords) -> list[DocKey]:
     ]
 
 
-def _is_counted(image: dict[str, Any] | None) -> bool:
-    return image is not None and image.get("status") != ImageStatus.ERROR
+def _is_counted(image: DocSnapshot) -> bool:
+    return image.exists and (image.fields or {}).get("status") != ImageStatus.ERROR
 
 
-def plan_frame_writes(
-    records: FrameRecords, existing: dict[DocKey, dict[str, Any] | None]
-) -> list[DocWrite]:
-    """Plan the writes that record one frame, given what the documents hold now.
+def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]) -> list[DocWrite]:
+    """Plan the batch that records one frame, given what the documents held when read.
 
     Parameters
     ----------
     records : FrameRecords
         The documents built from the frame.
     existing : dict
-        Current fields of each key of :func:`record_keys` (None when missing).
+        Snapshot of each key of :func:`record_keys`.
 
     Returns
     -------
     list of DocWrite
-        For a new image: create it, and create or increment its observation and unit. For an
-        image already counted: refresh the image's descriptive fields only, keeping fields
-        that later steps set (status, plate solution) and all counters.
+        For an image already counted: refresh its descriptive fields only, keeping what
+        later steps set (status, plate solution) and every counter. Otherwise: create the
+        image (or replace its error placeholder), create or increment the observation, and
+        increment the unit (creating it when missing), all under preconditions.
     """
     image_key, observation_key, unit_key = record_keys(records)
-    image = existing.get(image_key)
+    image = existing.get(image_key, DocSnapshot(None))
     if _is_counted(image):
-        keep = {"status", "solved", "ra_image", "dec_image", "received_time"}
-        return [
-            DocWrite(
-                "images",
-                records.image_id,
-                {k: v for k, v in records.image.items() if k not in keep},
-            )
-        ]
+        refresh = {k: v for k, v in records.image.items() if k not in _LATER_FIELDS}
+        return [DocWrite("images", records.image_id, refresh)]
     minutes = records.minutes_exptime
-    writes = [DocWrite("images", records.image_id, dict(records.image))]
-    observation = existing.get(observation_key)
-    if observation is None:
-        writes.append(
-            DocWrite(
-                "observations",
-                records.sequence_id,
-                {**records.observation, "num_images": 1, "total_minutes_exptime": minutes},
-            )
+    if image.exists:
+        image_write = DocWrite(
+            "images",
+            records.image_id,
+            {**records.image, "error_reason": None},
+            must_exist=True,
+            expected_version=image.version,
         )
-        unit_new_observations = 1
     else:
-        writes.append(
-            DocWrite(
-                "observations",
-                records.sequence_id,
-                {},
-                {"num_images": 1, "total_minutes_exptime": minutes},
-            )
+        image_write = DocWrite("images", records.image_id, dict(records.image), must_not_exist=True)
+    observation = existing.get(observation_key, DocSnapshot(None))
+    if observation.exists:
+        observation_write = DocWrite(
+            "observations",
+            records.sequence_id,
+            {},
+            {"num_images": 1, "total_minutes_exptime": minutes},
+            must_exist=True,
         )
-        unit_new_observations = 0
-    unit = existing.get(unit_key)
-    unit_increments = {
-        "num_images": 1,
-        "num_observations": unit_new_observations,
-        "total_minutes_exptime": minutes,
-    }
-    if unit is None:
-        writes.append(DocWrite("units", records.unit_id, {**records.unit, **unit_increments}))
     else:
-        missing = {k: v for k, v in records.unit.items() if unit.get(k) is None}
-        missing = {k: v for k, v in missing.items() if v is not None and k not in _COUNTERS}
-        writes.append(DocWrite("units", records.unit_id, missing, unit_increments))
-    return writes
+        observation_write = DocWrite(
+            "observations",
+            records.sequence_id,
+            {**records.observation, "num_images": 1, "total_minutes_exptime": minutes},
+            must_not_exist=True,
+        )
+    unit = existing.get(unit_key, DocSnapshot(None))
+    unit_fields: dict[str, Any] = (
+        dict(records.unit)
+        if not unit.exists
+        else {
+            k: v
+            for k, v in records.unit.items()
+            if v is not None and (unit.fields or {}).get(k) is None
+        }
+    )
+    unit_write = DocWrite(
+        "units",
+        records.unit_id,
+        unit_fields,
+        {
+            "num_images": 1,
+            "num_observations": 0 if observation.exists else 1,
+            "total_minutes_exptime": minutes,
+        },
+    )
+    return [image_write, observation_write, unit_write]
+
+
+def record_frame(documents: DocumentStore, records: FrameRecords) -> list[DocWrite]:
+    """Record a frame exactly once: read, plan, commit; on a conflict, again.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    records : FrameRecords
+        The frame's documents.
+
+    Returns
+    -------
+    list of DocWrite
+        The batch that was committed.
+
+    Raises
+    ------
+    WriteConflict
+        If every one of :data:`MAX_ATTEMPTS` rounds lost a race (a transient fault: retry).
+    """
+    keys = record_keys(records)
+    for _ in range(MAX_ATTEMPTS):
+        writes = plan_frame_writes(records, documents.read(keys))
+        try:
+            documents.commit(writes)
+        except WriteConflict:
+            continue
+        return writes
+    raise WriteConflict(f"could not record {records.image_id} in {MAX_ATTEMPTS} attempts")

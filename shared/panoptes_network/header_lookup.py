@@ -66,7 +66,9 @@ def lookup_header(
     if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket):
         return _bad(f"bucket_name {bucket!r} is not a valid bucket name")
     hdu = request.get("hdu")
-    if hdu is not None and (isinstance(hdu, bool) or not isinstance(hdu, int) or not 0 <= hdu < 100):
+    if hdu is not None and (
+        isinstance(hdu, bool) or not isinstance(hdu, int) or not 0 <= hdu < 100
+    ):
         return _bad("hdu must be an integer from 0 to 99")
     uri = f"gs://{bucket}/{path}"
     info = store.stat(bucket, path)

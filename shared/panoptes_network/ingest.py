@@ -17,12 +17,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 from .bucket_path import ImagePath, InvalidPathError
 from .compression import CompressionError, compress_frame, verify_compressed
-from .counters import plan_frame_writes, record_keys
+from .counters import record_frame
 from .errors import ObjectNotFoundError, PermanentFailure
 from .fits_header import FitsHeader, NotFitsError, read_header
 from .frame_check import InvalidFrameError, check_frame_header
@@ -272,7 +271,9 @@ def handle_raw_upload(ctx: ChainContext, obj: StoredObject) -> StepResult:
     return StepResult("routed", {**detail, "to": f"gs://{bucket}/{path.object_name}"})
 
 
-def compress_fits(ctx: ChainContext, obj: StoredObject, object_name: str | None = None) -> StepResult:
+def compress_fits(
+    ctx: ChainContext, obj: StoredObject, object_name: str | None = None
+) -> StepResult:
     """Compress a ``.fits`` upload, verify it, store the ``.fits.fz`` and hand it on.
 
     The upload is deleted only after the decompressed pixels equal the input and the stored
@@ -393,8 +394,8 @@ def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
         public_url=ctx.settings.public_url(obj.bucket, obj.name),
         received_time=ctx.now(),
     )
-    writes = ctx.documents.transact(record_keys(records), partial(plan_frame_writes, records))
-    counted = any(w.increments or w.collection != "images" for w in writes)
+    writes = record_frame(ctx.documents, records)
+    counted = len(writes) > 1
     return StepResult(
         "recorded",
         {"object": obj.uri, "image_id": records.image_id, "counted": counted},

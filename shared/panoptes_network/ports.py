@@ -6,11 +6,21 @@ Pub/Sub and Firestore; unit tests implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["ObjectInfo", "ObjectStore", "MessageBus", "DocWrite", "DocumentStore", "GeoPoint"]
+__all__ = [
+    "ObjectInfo",
+    "ObjectStore",
+    "MessageBus",
+    "DocKey",
+    "DocSnapshot",
+    "DocWrite",
+    "WriteConflict",
+    "DocumentStore",
+    "GeoPoint",
+]
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,29 @@ class GeoPoint:
 
 
 @dataclass(frozen=True)
+class DocSnapshot:
+    """A document as read, with an opaque version for optimistic preconditions.
+
+    Attributes
+    ----------
+    fields : dict or None
+        The document's fields; None when it does not exist.
+    version : object
+        Store-specific version (Firestore's update time); None when it does not exist.
+    """
+
+    fields: dict[str, Any] | None
+    version: Any = None
+
+    @property
+    def exists(self) -> bool:
+        """Whether the document exists."""
+        return self.fields is not None
+
+
+@dataclass(frozen=True)
 class DocWrite:
-    """One document write inside a transaction.
+    """One document write in an atomic batch.
 
     Attributes
     ----------
@@ -112,15 +143,29 @@ class DocWrite:
         Fields set (merged into the document).
     increments : dict
         Numeric fields incremented atomically by these amounts.
+    must_not_exist : bool
+        Create: the whole batch fails if the document exists.
+    must_exist : bool
+        Update: the whole batch fails if the document does not exist.
+    expected_version : object
+        With ``must_exist``: the batch fails if the document changed since it was read at
+        this version.
     """
 
     collection: str
     doc_id: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     increments: Mapping[str, float] = field(default_factory=dict)
+    must_not_exist: bool = False
+    must_exist: bool = False
+    expected_version: Any = None
 
 
 DocKey = tuple[str, str]
+
+
+class WriteConflict(Exception):
+    """A batch's precondition failed: someone else wrote first. Read again and re-plan."""
 
 
 class DocumentStore(Protocol):
@@ -129,15 +174,11 @@ class DocumentStore(Protocol):
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         """Return a document's fields, or None."""
 
-    def transact(
-        self,
-        keys: list[DocKey],
-        plan: Callable[[dict[DocKey, dict[str, Any] | None]], list[DocWrite]],
-    ) -> list[DocWrite]:
-        """Read ``keys`` and apply ``plan(existing)``'s writes atomically; retry on contention.
+    def read(self, keys: list[DocKey]) -> dict[DocKey, DocSnapshot]:
+        """Read several documents at once, with their versions."""
 
-        Returns the writes that were applied.
-        """
+    def commit(self, writes: list[DocWrite]) -> None:
+        """Apply ``writes`` atomically; raise WriteConflict when a precondition fails."""
 
     def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Merge fields into a document, creating it when missing."""

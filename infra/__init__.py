@@ -1,0 +1,1 @@
+"""Cloud resources as data (resources.yaml) and the tool that applies them."""

@@ -1,0 +1,136 @@
+"""Read ``infra/resources.yaml`` into typed records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["RESOURCES", "Bucket", "Subscription", "Notification", "Service", "Resources", "load"]
+
+RESOURCES = Path(__file__).with_name("resources.yaml")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A bucket; ``lifecycle_delete_age_days`` is None for keep-forever buckets."""
+
+    name: str
+    purpose: str = ""
+    public: bool = False
+    lifecycle_delete_age_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription; ``push_to`` names a service, or None for a pull subscription."""
+
+    name: str
+    topic: str
+    push_to: str | None = None
+    ack_deadline_seconds: int = 60
+    minimum_backoff_seconds: int | None = None
+    maximum_backoff_seconds: int | None = None
+    dead_letter_topic: str | None = None
+    max_delivery_attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A bucket notification to a topic."""
+
+    bucket: str
+    topic: str
+    events: tuple[str, ...] = ("OBJECT_FINALIZE",)
+    payload_format: str = "JSON_API_V1"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A deployable service and how it runs locally."""
+
+    name: str
+    kind: str
+    entry_point: str
+    signature: str
+    local_port: int
+    memory: str = "512Mi"
+    timeout_seconds: int = 60
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Everything in the file."""
+
+    buckets: tuple[Bucket, ...]
+    topics: tuple[str, ...]
+    subscriptions: tuple[Subscription, ...]
+    notifications: tuple[Notification, ...]
+    services: dict[str, Service] = field(default_factory=dict)
+
+
+def _subscription(raw: dict[str, Any]) -> Subscription:
+    retry = raw.get("retry") or {}
+    dead = raw.get("dead_letter") or {}
+    return Subscription(
+        name=raw["name"],
+        topic=raw["topic"],
+        push_to=raw.get("push_to"),
+        ack_deadline_seconds=int(raw.get("ack_deadline_seconds", 60)),
+        minimum_backoff_seconds=retry.get("minimum_backoff_seconds"),
+        maximum_backoff_seconds=retry.get("maximum_backoff_seconds"),
+        dead_letter_topic=dead.get("topic"),
+        max_delivery_attempts=dead.get("max_delivery_attempts"),
+    )
+
+
+def load(path: Path = RESOURCES) -> Resources:
+    """Load and check the resources file.
+
+    Parameters
+    ----------
+    path : Path
+        The YAML file.
+
+    Returns
+    -------
+    Resources
+        The typed resources.
+
+    Raises
+    ------
+    ValueError
+        If a subscription names an unknown topic or service, or a notification an unknown
+        bucket or topic.
+    """
+    raw = yaml.safe_load(path.read_text())
+    buckets = tuple(Bucket(**b) for b in raw.get("buckets", []))
+    topics = tuple(raw.get("topics", []))
+    subs = tuple(_subscription(s) for s in raw.get("subscriptions", []))
+    notes = tuple(
+        Notification(
+            n["bucket"],
+            n["topic"],
+            tuple(n.get("events", ["OBJECT_FINALIZE"])),
+            n.get("payload_format", "JSON_API_V1"),
+        )
+        for n in raw.get("notifications", [])
+    )
+    services = {name: Service(name=name, **spec) for name, spec in raw.get("services", {}).items()}
+    bucket_names = {b.name for b in buckets}
+    for sub in subs:
+        if sub.topic not in topics or (
+            sub.dead_letter_topic and sub.dead_letter_topic not in topics
+        ):
+            raise ValueError(f"{path}: subscription {sub.name} names an unknown topic")
+        if sub.push_to and sub.push_to not in services:
+            raise ValueError(
+                f"{path}: subscription {sub.name} pushes to unknown service {sub.push_to}"
+            )
+    for note in notes:
+        if note.bucket not in bucket_names or note.topic not in topics:
+            raise ValueError(f"{path}: notification {note.bucket} -> {note.topic} is not declared")
+    return Resources(buckets, topics, subs, notes, services)

@@ -1,0 +1,27 @@
+"""compress-fits: Rice-compress a ``.fits`` upload, verify it, and hand it to record-image.
+
+Trigger: Pub/Sub push from topic ``compress-fits``, message ``{"bucket", "name",
+"generation", "object_name"}``. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http import CloudEvent
+from panoptes_network.adapters.push import PushMessage, run_pubsub_step
+from panoptes_network.adapters.runtime import chain_context
+from panoptes_network.ingest import StepResult, StoredObject, compress_fits
+
+SERVICE = "compress-fits"
+CONTEXT = chain_context(SERVICE)
+
+
+def _step(message: PushMessage) -> StepResult:
+    obj = StoredObject.from_message(message.payload)
+    return compress_fits(CONTEXT, obj, message.payload.get("object_name"))
+
+
+@functions_framework.cloud_event
+def handle(event: CloudEvent) -> None:
+    """Handle one compress-fits message delivered by Pub/Sub push."""
+    run_pubsub_step(event.data, _step, service=SERVICE)

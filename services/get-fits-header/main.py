@@ -1,0 +1,46 @@
+"""get-fits-header: the typed header of a FITS file in Cloud Storage, read with ranged reads.
+
+HTTP POST JSON ``{"bucket_path": ..., "bucket_name": optional, "hdu": optional}``; answers
+JSON. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+from panoptes_network.adapters.push import log
+from panoptes_network.adapters.runtime import chain_context
+from panoptes_network.header_lookup import MAX_REQUEST_BYTES, lookup_header
+
+SERVICE = "get-fits-header"
+CONTEXT = chain_context(SERVICE)
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+}
+
+
+def _answer(status: int, body: dict) -> flask.Response:
+    response = flask.jsonify(body)
+    response.status_code = status
+    response.headers.update(_CORS)
+    return response
+
+
+@functions_framework.http
+def handle(request: flask.Request) -> flask.Response:
+    """Answer one header request."""
+    if request.method == "OPTIONS":
+        return _answer(204, {})
+    if request.method != "POST":
+        return _answer(405, {"error": 'use POST with a JSON body {"bucket_path": ...}'})
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        return _answer(413, {"error": f"request body is over {MAX_REQUEST_BYTES} bytes"})
+    body = request.get_json(silent=True)
+    if body is None:
+        return _answer(400, {"error": "request body is not JSON"})
+    status, answer = lookup_header(body, CONTEXT.store, CONTEXT.settings)
+    if status != 200:
+        log("WARNING", f"{SERVICE}: {answer['error']}", service=SERVICE, status=status)
+    return _answer(status, answer)

@@ -1,0 +1,102 @@
+"""Firestore as a :class:`~panoptes_network.ports.DocumentStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from ..ports import DocKey, DocSnapshot, DocWrite, GeoPoint, WriteConflict
+
+__all__ = ["FirestoreDocuments", "to_firestore", "from_firestore"]
+
+
+def to_firestore(value: Any) -> Any:
+    """Convert domain values (GeoPoint) to Firestore values, recursively."""
+    if isinstance(value, GeoPoint):
+        return firestore.GeoPoint(value.latitude, value.longitude)
+    if isinstance(value, Mapping):
+        return {k: to_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_firestore(v) for v in value]
+    return value
+
+
+def from_firestore(value: Any) -> Any:
+    """Convert Firestore values back to domain values, recursively."""
+    if isinstance(value, firestore.GeoPoint):
+        return GeoPoint(value.latitude, value.longitude)
+    if isinstance(value, Mapping):
+        return {k: from_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_firestore(v) for v in value]
+    return value
+
+
+class FirestoreDocuments:
+    """Flat collections in one Firestore database.
+
+    Parameters
+    ----------
+    client : google.cloud.firestore.Client
+        A client made once per process.
+    """
+
+    def __init__(self, client: firestore.Client):
+        self.client = client
+
+    def _ref(self, key: DocKey) -> firestore.DocumentReference:
+        return self.client.collection(key[0]).document(key[1])
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        """Return a document's fields, or None."""
+        snapshot = self._ref((collection, doc_id)).get()
+        return from_firestore(snapshot.to_dict()) if snapshot.exists else None
+
+    def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Merge fields into a document, creating it when missing."""
+        self._ref((collection, doc_id)).set(to_firestore(dict(fields)), merge=True)
+
+    def read(self, keys: list[DocKey]) -> dict[DocKey, DocSnapshot]:
+        """Read several documents in one call, with their update times as versions."""
+        refs = {self._ref(key).path: key for key in keys}
+        out = {key: DocSnapshot(None) for key in keys}
+        for snap in self.client.get_all([self._ref(key) for key in keys]):
+            if snap.exists:
+                out[refs[snap.reference.path]] = DocSnapshot(
+                    from_firestore(snap.to_dict()), snap.update_time
+                )
+        return out
+
+    def commit(self, writes: list[DocWrite]) -> None:
+        """Apply ``writes`` in one atomic batch; raise WriteConflict on a failed precondition."""
+        batch = self.client.batch()
+        for write in writes:
+            ref = self._ref((write.collection, write.doc_id))
+            fields = to_firestore(dict(write.fields))
+            for name, amount in write.increments.items():
+                fields[name] = firestore.Increment(amount)
+            if write.must_not_exist:
+                batch.create(ref, fields)
+            elif write.must_exist:
+                if write.expected_version is not None:
+                    option = self.client.write_option(last_update_time=write.expected_version)
+                    batch.update(ref, _dotless(fields), option=option)
+                else:
+                    batch.update(ref, _dotless(fields))  # update itself requires existence
+            else:
+                batch.set(ref, fields, merge=True)
+        try:
+            batch.commit()
+        except (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.NotFound, gexc.Aborted) as exc:
+            raise WriteConflict(str(exc)) from exc
+
+
+def _dotless(fields: dict[str, Any]) -> dict[str, Any]:
+    """Quote field names for ``update``, which reads dots as paths."""
+    return {
+        (f"`{name}`" if not name.replace("_", "").isalnum() else name): value
+        for name, value in fields.items()
+    }
