@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functions_framework
 from cloudevents.http import CloudEvent
+
 from panoptes_network.adapters.push import PushMessage, run_pubsub_step
 from panoptes_network.adapters.runtime import chain_context
 from panoptes_network.ingest import StepResult, StoredObject, compress_fits

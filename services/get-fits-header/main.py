@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import flask
 import functions_framework
+
 from panoptes_network.adapters.push import log
 from panoptes_network.adapters.runtime import chain_context
 from panoptes_network.header_lookup import MAX_REQUEST_BYTES, lookup_header

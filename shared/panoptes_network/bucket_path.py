@@ -29,9 +29,9 @@ __all__ = [
 #: File extensions a unit uploads, longest first so that ``.fits.fz`` wins over ``.fz``.
 EXTENSIONS: tuple[str, ...] = (".fits.fz", ".fits", ".cr2", ".jpg", ".mp4")
 
-_UNIT = re.compile(r"PAN\d{3}")
+_UNIT = re.compile(r"PAN[0-9]{3}")
 _CAMERA = re.compile(r"[0-9a-f]{6}")
-_TIME = re.compile(r"\d{8}T\d{6}")
+_TIME = re.compile(r"[0-9]{8}T[0-9]{6}")
 _FIELD = re.compile(r"[A-Za-z0-9_.+\-]{1,64}")
 _TIME_FORMAT = "%Y%m%dT%H%M%S"
 

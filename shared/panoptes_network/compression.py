@@ -31,18 +31,29 @@ __all__ = [
 
 #: Rows per compression tile.
 TILE_ROWS = 16
+# Cards that describe the stored array; astropy writes them anew (ZBITPIX, ZNAXISn ...).
 _STRUCTURAL = {
-    "SIMPLE",
     "XTENSION",
     "BITPIX",
     "NAXIS",
     "NAXIS1",
     "NAXIS2",
-    "EXTEND",
     "PCOUNT",
     "GCOUNT",
     "BZERO",
     "BSCALE",
+}
+# Cards a compressed image does not carry: a single image needs no EXTEND.
+_NOT_CARRIED = {"EXTEND"}
+_COMMENTARY = {"COMMENT", "HISTORY", ""}
+# (BITPIX, BZERO) -> (stored big-endian type, bits flipped to apply the offset, physical type).
+_LAYOUTS: dict[tuple[int, int], tuple[str, int, type]] = {
+    (8, 0): (">u1", 0, np.uint8),
+    (8, -128): (">u1", 0x80, np.int8),
+    (16, 0): (">i2", 0, np.int16),
+    (16, 32768): (">u2", 0x8000, np.uint16),
+    (32, 0): (">i4", 0, np.int32),
+    (32, 2147483648): (">u4", 0x80000000, np.uint32),
 }
 
 
@@ -129,15 +140,14 @@ def read_image_pixels(raw: bytes, source: str = "input") -> tuple[fits.Header, n
     if bscale not in (1, 1.0, None):
         raise CompressionError(source, f"BSCALE = {bscale} cannot be compressed losslessly here")
     header = fits.Header.fromstring(bytes(raw[: info.data_offset]).decode("ascii"))
-    if bitpix == 16 and bzero == 32768:
-        stored = np.frombuffer(raw, dtype=">u2", count=nx * ny, offset=info.data_offset)
-        pixels = (stored ^ np.uint16(0x8000)).astype(np.uint16).reshape(ny, nx)
-    elif bitpix == 8 or bzero == 0:
-        dtype = {8: ">u1", 16: ">i2", 32: ">i4"}[bitpix]
-        stored = np.frombuffer(raw, dtype=dtype, count=nx * ny, offset=info.data_offset)
-        pixels = stored.astype(stored.dtype.newbyteorder("=")).reshape(ny, nx)
-    else:
+    layout = _LAYOUTS.get((bitpix, bzero))
+    if layout is None:
         raise CompressionError(source, f"BITPIX = {bitpix} with BZERO = {bzero} is not supported")
+    stored_type, flip, physical = layout
+    stored = np.frombuffer(raw, dtype=stored_type, count=nx * ny, offset=info.data_offset)
+    if flip:
+        stored = stored ^ stored.dtype.type(flip)
+    pixels = stored.astype(stored.dtype.newbyteorder("=")).view(physical).reshape(ny, nx)
     return header, pixels
 
 
@@ -163,6 +173,7 @@ def compress_frame(raw: bytes, source: str = "input") -> CompressedFrame:
     """
     header, pixels = read_image_pixels(raw, source)
     image_header = fits.Header([c for c in header.cards if c.keyword not in _STRUCTURAL])
+    # SIMPLE stays: astropy writes it as ZSIMPLE, so funpack restores a primary image.
     hdu = fits.CompImageHDU(
         pixels,
         header=image_header,
@@ -200,11 +211,25 @@ def verify_compressed(raw: bytes, compressed: bytes, source: str = "input") -> N
                 raise CompressionError(source, "compressed image has the wrong shape")
             if restored.dtype != pixels.dtype or not np.array_equal(restored, pixels):
                 raise CompressionError(source, "decompressed pixels differ from the input")
-            for card in header.cards:
-                if card.keyword in _STRUCTURAL or card.keyword in ("COMMENT", "HISTORY", ""):
-                    continue
-                if restored_header.get(card.keyword) != card.value:
-                    raise CompressionError(source, f"header card {card.keyword} was not kept")
+            ignored = _STRUCTURAL | _NOT_CARRIED | _COMMENTARY | {"SIMPLE"}
+            wanted = {
+                c.keyword: c.value for c in reversed(header.cards) if c.keyword not in ignored
+            }
+            got = {
+                c.keyword: c.value
+                for c in reversed(restored_header.cards)
+                if c.keyword not in ignored
+            }
+            for keyword in wanted:
+                if keyword not in got:
+                    raise CompressionError(source, f"header card {keyword} was not kept")
+                if wanted[keyword] != got[keyword]:
+                    raise CompressionError(source, f"header card {keyword} changed")
+            for keyword in got.keys() - wanted.keys():
+                raise CompressionError(source, f"header card {keyword} was added")
+            for kind in ("COMMENT", "HISTORY"):
+                if list(header.get(kind, [])) != list(restored_header.get(kind, [])):
+                    raise CompressionError(source, f"{kind} cards differ after compression")
     except (OSError, ValueError, IndexError) as exc:
         if isinstance(exc, CompressionError):
             raise

@@ -219,8 +219,9 @@ class FitsHeader:
 
     def __post_init__(self) -> None:
         for card in self.cards:
-            if card.keyword not in _COMMENTARY and card.keyword not in self._index:
-                self._index[card.keyword] = card.value
+            key = card.keyword.upper()
+            if key not in _COMMENTARY and key not in self._index:
+                self._index[key] = card.value
 
     def __contains__(self, keyword: str) -> bool:
         return keyword.upper() in self._index
@@ -444,6 +445,9 @@ def read_header(
     """
     if hdu is not None and hdu < 0:
         raise ValueError("hdu must be >= 0")
+    # Whole blocks only: round the first read up and the bound down (to one block at least).
+    first_chunk = max(1, math.ceil(first_chunk / BLOCK_SIZE)) * BLOCK_SIZE
+    max_header_bytes = max(1, max_header_bytes // BLOCK_SIZE) * BLOCK_SIZE
     blocks = _BlockSource(reader, source, size)
     header = _read_one_header(blocks, 0, 0, max_header_bytes, first_chunk)
     target = hdu
@@ -452,7 +456,9 @@ def read_header(
     index = 0
     while index < target:
         offset = header.data_offset + header.padded_data_size
-        if size is not None and offset >= size:
+        if (size is not None and offset >= size) or (
+            size is None and hdu is None and not blocks.read(offset, BLOCK_SIZE)
+        ):
             if hdu is None:
                 break  # no extension after an empty primary: the primary is the answer
             raise NotFitsError(source, f"HDU {target} does not exist (the file has {index + 1})")

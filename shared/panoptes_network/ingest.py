@@ -208,6 +208,13 @@ def _archive(ctx: ChainContext, obj: StoredObject, info: ObjectInfo) -> str:
     return name
 
 
+def _why(exc: NotFitsError | InvalidFrameError | CompressionError) -> str:
+    """Return the quarantine reason for a failure, in words that name the problem."""
+    if isinstance(exc, NotFitsError):
+        return f"not a readable FITS file: {exc.reason}"
+    return exc.reason
+
+
 def _read_frame_header(ctx: ChainContext, obj: StoredObject, size: int) -> FitsHeader:
     """Read and check a frame's header with ranged reads."""
     header = read_header(
@@ -254,7 +261,7 @@ def handle_raw_upload(ctx: ChainContext, obj: StoredObject) -> StepResult:
         try:
             _read_frame_header(ctx, obj, info.size)
         except (NotFitsError, InvalidFrameError) as exc:
-            return quarantine(ctx, obj, exc.reason)
+            return quarantine(ctx, obj, _why(exc))
     if path.extension == ".fits":
         ctx.bus.publish(s.compress_topic, obj.message(object_name=path.object_name))
         return StepResult("routed", {**detail, "to": s.compress_topic})
@@ -311,7 +318,7 @@ def compress_fits(
         frame = compress_frame(raw, obj.uri)
         verify_compressed(raw, frame.data, obj.uri)
     except (NotFitsError, CompressionError) as exc:
-        return quarantine(ctx, obj, exc.reason)
+        return quarantine(ctx, obj, _why(exc))
     stored = ctx.store.write(
         target.bucket,
         target.name,
@@ -385,8 +392,8 @@ def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
     try:
         header = _read_frame_header(ctx, obj, info.size)
     except (NotFitsError, InvalidFrameError) as exc:
-        _mark_image_error(ctx, path, obj, exc.reason)
-        return quarantine(ctx, obj, exc.reason)
+        _mark_image_error(ctx, path, obj, _why(exc))
+        return quarantine(ctx, obj, _why(exc))
     records = build_frame_records(
         path,
         header,

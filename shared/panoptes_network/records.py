@@ -7,6 +7,7 @@ ra/dec are None until a plate solve, and empty-string header values become None.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from numbers import Real
@@ -77,6 +78,8 @@ def header_value(header: FitsHeader, keyword: str, kind: type | None = None) -> 
                 return None
         else:
             return None
+    if not math.isfinite(float(value)):
+        return None  # NaN and infinity have no place in a JSON-served document
     if kind is int:
         return int(value) if float(value).is_integer() else None
     return float(value)
@@ -159,7 +162,9 @@ def build_frame_records(
     public_url : str
         Public URL of that object.
     received_time : datetime
-        When the network received the frame (aware, UTC).
+        When the network received the frame (aware, UTC). The image's ``updated_time`` is
+        set to it too: a later recording of the same image keeps ``received_time`` and
+        moves ``updated_time``.
 
     Returns
     -------
@@ -195,6 +200,7 @@ def build_frame_records(
         "sequence_id": path.sequence_id,
         "time": image_time,
         "received_time": received_time,
+        "updated_time": received_time,
         "status": ImageStatus.UPLOADED,
         "solved": False,
         "exptime": exptime,

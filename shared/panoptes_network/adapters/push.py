@@ -67,7 +67,7 @@ def decode_push(data: Mapping[str, Any]) -> PushMessage:
         raise PermanentFailure("push delivery has no message")
     raw = message.get("data") or ""
     try:
-        text = base64.b64decode(raw).decode("utf-8") if raw else ""
+        text = base64.b64decode(raw, validate=True).decode("utf-8") if raw else ""
         payload = json.loads(text) if text else {}
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PermanentFailure(f"message data is not base64 JSON: {exc}") from None

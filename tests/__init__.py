@@ -1,0 +1,1 @@
+"""Tests: unit/ (no cloud), integration/ (the local emulator stack), benchmarks/."""

@@ -1,0 +1,121 @@
+"""The local emulator stack for integration tests.
+
+A running stack (``bin/dev up``) is used as it is; otherwise the session starts one and stops
+it at the end. Each test uses its own unit and camera ids, so tests never share counters and
+can run against a stack that holds other data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from emulator.stack import StackConfig, down, stack_env, status, up
+from infra.spec import load
+from panoptes_network.settings import Settings
+
+
+@dataclass
+class Stack:
+    """Clients and helpers for one test session's stack."""
+
+    config: StackConfig
+    settings: Settings
+    storage: Any
+    firestore: Any
+    publisher: Any
+    subscriber: Any
+    ports: dict[str, int]
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}/"
+
+    def upload(self, name: str, data: bytes, bucket: str | None = None) -> None:
+        blob = self.storage.bucket(bucket or self.settings.incoming_bucket).blob(name)
+        blob.upload_from_string(data, content_type="application/octet-stream")
+
+    def blob(self, bucket: str, name: str):
+        return self.storage.bucket(bucket).get_blob(name)
+
+    def doc(self, collection: str, doc_id: str) -> dict | None:
+        snap = self.firestore.collection(collection).document(doc_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def snapshot(self, collection: str, doc_id: str):
+        return self.firestore.collection(collection).document(doc_id).get()
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> None:
+        path = self.publisher.topic_path(self.config.project, topic)
+        self.publisher.publish(path, data, **attributes).result(timeout=30)
+
+    def services_answer(self) -> bool:
+        for port in self.ports.values():
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+            except requests.RequestException:
+                return False
+        return True
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2):
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    config = StackConfig.load()
+    running = status(config)
+    started_here = not running or not all(r["running"] for r in running.values())
+    if started_here:
+        if running:
+            down(config, say=lambda line: None)
+        up(config, say=lambda line: None)
+    saved = {k: os.environ.get(k) for k in stack_env(config)}
+    os.environ.update(stack_env(config))
+    from google.cloud import firestore, pubsub_v1, storage
+
+    resources = load()
+    yield Stack(
+        config=config,
+        settings=Settings.from_env(),
+        storage=storage.Client(project=config.project),
+        firestore=firestore.Client(project=config.project),
+        publisher=pubsub_v1.PublisherClient(),
+        subscriber=pubsub_v1.SubscriberClient(),
+        ports={name: s.local_port for name, s in resources.services.items()},
+    )
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    if started_here:
+        down(config, say=lambda line: None)
+
+
+_USED_UNITS: set[str] = set()
+
+
+@pytest.fixture
+def unit_ids(stack: Stack) -> tuple[str, str]:
+    """A (unit_id, camera_id) pair no other test and no stored document uses."""
+    for _ in range(200):
+        unit = f"PAN{900 + secrets.randbelow(100)}"
+        if unit not in _USED_UNITS and stack.doc("units", unit) is None:
+            _USED_UNITS.add(unit)
+            return unit, secrets.token_hex(3)
+    pytest.fail("no free test unit id among PAN900-PAN999; run `bin/dev down` to reset the stack")

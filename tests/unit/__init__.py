@@ -1,0 +1,1 @@
+"""Unit tests: domain logic without any cloud."""

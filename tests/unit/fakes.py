@@ -1,0 +1,131 @@
+"""In-memory fakes of the ports, for unit tests of the chain's steps."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from panoptes_network.errors import ObjectNotFoundError
+from panoptes_network.ingest import md5_base64
+from panoptes_network.ports import DocKey, DocSnapshot, DocWrite, ObjectInfo, WriteConflict
+
+
+class MemoryStore:
+    """ObjectStore in a dict; counts the bytes handed out by ranged reads."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str], int]] = {}
+        self._generation = itertools.count(1)
+        self.range_bytes = 0
+        self.deleted: list[tuple[str, str]] = []
+
+    def put(
+        self, bucket: str, name: str, data: bytes, metadata: Mapping[str, str] | None = None
+    ) -> ObjectInfo:
+        self.objects[(bucket, name)] = (bytes(data), dict(metadata or {}), next(self._generation))
+        return self.stat(bucket, name)  # type: ignore[return-value]
+
+    def stat(self, bucket: str, name: str) -> ObjectInfo | None:
+        entry = self.objects.get((bucket, name))
+        if entry is None:
+            return None
+        data, metadata, generation = entry
+        return ObjectInfo(bucket, name, len(data), md5_base64(data), generation, dict(metadata))
+
+    def read(self, bucket: str, name: str) -> bytes:
+        if (bucket, name) not in self.objects:
+            raise ObjectNotFoundError(bucket, name)
+        return self.objects[(bucket, name)][0]
+
+    def read_range(self, bucket: str, name: str, start: int, length: int) -> bytes:
+        chunk = self.read(bucket, name)[start : start + length]
+        self.range_bytes += len(chunk)
+        return chunk
+
+    def write(self, bucket, name, data, *, content_type="application/octet-stream", metadata=None):
+        return self.put(bucket, name, data, metadata)
+
+    def copy(self, bucket, name, to_bucket, to_name, *, metadata=None):
+        data = self.read(bucket, name)
+        merged = {**self.objects[(bucket, name)][1], **(metadata or {})}
+        return self.put(to_bucket, to_name, data, merged)
+
+    def delete(self, bucket: str, name: str, *, generation: int | None = None) -> None:
+        entry = self.objects.get((bucket, name))
+        if entry is None or (generation is not None and entry[2] != generation):
+            return
+        del self.objects[(bucket, name)]
+        self.deleted.append((bucket, name))
+
+    def names(self, bucket: str) -> list[str]:
+        return sorted(n for b, n in self.objects if b == bucket)
+
+
+class MemoryBus:
+    """MessageBus that keeps what was published, JSON round-tripped like Pub/Sub."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+
+    def publish(self, topic: str, payload: Mapping[str, Any], **attributes: str) -> str:
+        self.messages.append((topic, json.loads(json.dumps(payload)), attributes))
+        return str(len(self.messages))
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [payload for t, payload, _ in self.messages if t == topic]
+
+
+class MemoryDocuments:
+    """DocumentStore with Firestore's batch preconditions, safe across threads."""
+
+    def __init__(self) -> None:
+        self.docs: dict[DocKey, dict[str, Any]] = {}
+        self.versions: dict[DocKey, int] = {}
+        self._clock = itertools.count(1)
+        self._lock = threading.Lock()
+        self.conflicts = 0
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            doc = self.docs.get((collection, doc_id))
+            return copy.deepcopy(doc) if doc is not None else None
+
+    def read(self, keys: list[DocKey]) -> dict[DocKey, DocSnapshot]:
+        with self._lock:
+            return {
+                key: DocSnapshot(copy.deepcopy(self.docs[key]), self.versions[key])
+                if key in self.docs
+                else DocSnapshot(None)
+                for key in keys
+            }
+
+    def commit(self, writes: list[DocWrite]) -> None:
+        with self._lock:
+            for w in writes:
+                key = (w.collection, w.doc_id)
+                if w.must_not_exist and key in self.docs:
+                    self.conflicts += 1
+                    raise WriteConflict(f"{key} exists")
+                if w.must_exist and key not in self.docs:
+                    self.conflicts += 1
+                    raise WriteConflict(f"{key} missing")
+                if w.expected_version is not None and self.versions.get(key) != w.expected_version:
+                    self.conflicts += 1
+                    raise WriteConflict(f"{key} changed")
+            for w in writes:
+                key = (w.collection, w.doc_id)
+                doc = self.docs.setdefault(key, {})
+                doc.update(copy.deepcopy(dict(w.fields)))
+                for name, amount in w.increments.items():
+                    doc[name] = doc.get(name, 0) + amount
+                self.versions[key] = next(self._clock)
+
+    def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        with self._lock:
+            key = (collection, doc_id)
+            self.docs.setdefault(key, {}).update(copy.deepcopy(dict(fields)))
+            self.versions[key] = next(self._clock)
