@@ -1,6 +1,6 @@
 """compress-fits against the ``fpack`` CLI on a full-size frame.
 
-Both compress the same synthetic 5208 x 3476 frame (:mod:`tests.benchmarks.frames`) in the
+Both compress the same synthetic 5208 x 3476 frame (:mod:`panoptes_network.synthetic_frame`) in the
 same run, alternately, ``RUNS`` times after one warm-up each; the medians are compared:
 
 - ``time_ratio``: :func:`~panoptes_network.compression.compress_frame` on the bytes in memory,
@@ -36,8 +36,7 @@ from panoptes_network.compression import (
     read_image_pixels,
     verify_compressed,
 )
-
-from .frames import HEIGHT, WIDTH, make_full_frame
+from panoptes_network.synthetic_frame import HEIGHT, WIDTH, make_full_frame
 
 #: Timed runs of each contender (after one warm-up each).
 RUNS = 5

@@ -1,6 +1,6 @@
 """get-fits-header: ranged header reads against downloading the whole ``.fits.fz``.
 
-The object is the full-size synthetic frame (:mod:`tests.benchmarks.frames`) compressed by
+The object is the full-size synthetic frame (:mod:`panoptes_network.synthetic_frame`) compressed by
 :func:`~panoptes_network.compression.compress_frame` (about 22.7 MB). Two ways to get its
 image header as a keyword-to-value mapping are compared:
 
@@ -31,8 +31,7 @@ from astropy.io import fits
 
 from panoptes_network.compression import compress_frame
 from panoptes_network.fits_header import read_header
-
-from .frames import make_full_frame
+from panoptes_network.synthetic_frame import make_full_frame
 
 #: Seed of the synthetic frame.
 SEED = 0

@@ -1,4 +1,4 @@
-"""A synthetic but realistic full-size PANOPTES raw frame, for the benchmarks.
+"""A synthetic but realistic full-size PANOPTES raw frame, for the demo and benchmarks.
 
 A PANOPTES unit takes 5208 x 3476 raw Bayer frames (Canon EOS 100D, RGGB), written by POCS
 as 16-bit FITS with ``BZERO = 32768``: about 36 MB each. :func:`make_full_frame` renders one
@@ -14,15 +14,22 @@ with numpy in a few seconds, deterministic for a seed:
   cards, pointing, site and software cards), with a valid ``CHECKSUM`` and ``DATASUM``.
 
 The pixels are statistically like a real frame where it matters for compression: the noise
-per pixel, the Bayer pattern, the fraction of pixels on stars. They are not a real sky.
+per pixel, the Bayer pattern, the fraction of pixels on stars. They are not a real sky: stars
+are placed at random, with no catalog and no WCS.
+
+:func:`frame_cards_for` gives the cards that tie a frame to its bucket path (unit, camera,
+sequence and image ids, DATE-OBS), so :func:`make_full_frame` can stand in for a unit's upload.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 from astropy.io import fits
+
+from .bucket_path import ImagePath
 
 __all__ = [
     "BIAS_ADU",
@@ -31,6 +38,7 @@ __all__ = [
     "READ_NOISE",
     "SATURATION_ADU",
     "WIDTH",
+    "frame_cards_for",
     "frame_header",
     "make_full_frame",
     "render_pixels",
@@ -206,7 +214,9 @@ def _encode_checksum(value: int) -> str:
     return bytes(chars[15:] + chars[:15]).decode("ascii")
 
 
-def frame_header(checksum: str = "0" * 16, datasum: str = "0") -> fits.Header:
+def frame_header(
+    checksum: str = "0" * 16, datasum: str = "0", cards: Mapping[str, object] | None = None
+) -> fits.Header:
     """Return the primary header of a full-size unit frame.
 
     Parameters
@@ -215,6 +225,8 @@ def frame_header(checksum: str = "0" * 16, datasum: str = "0") -> fits.Header:
         Value of ``CHECKSUM`` (16 characters).
     datasum : str
         Value of ``DATASUM`` (the data's 32-bit sum, as a decimal string).
+    cards : Mapping, optional
+        Values that replace those of the unit's cards (same keywords, same place).
 
     Returns
     -------
@@ -232,7 +244,7 @@ def frame_header(checksum: str = "0" * 16, datasum: str = "0") -> fits.Header:
             ("EXTEND", True, ""),
             ("BSCALE", 1, ""),
             ("BZERO", 32768, ""),
-            *_UNIT_CARDS,
+            *[(key, (cards or {}).get(key, value), note) for key, value, note in _UNIT_CARDS],
             ("CHECKSUM", checksum, f"HDU checksum updated {_CHECKSUM_DATE}"),
             ("DATASUM", datasum, f"data unit checksum updated {_CHECKSUM_DATE}"),
         ]
@@ -240,9 +252,10 @@ def frame_header(checksum: str = "0" * 16, datasum: str = "0") -> fits.Header:
     return header
 
 
-def _build_frame(seed: int) -> bytes:
+def _build_frame(seed: int, cards: tuple[tuple[str, object], ...] = ()) -> bytes:
+    overrides = dict(cards)
     pixels = render_pixels(seed)
-    header_size = len(frame_header().tostring())
+    header_size = len(frame_header(cards=overrides).tostring())
     data_size = pixels.size * 2
     padded = -(-data_size // 2880) * 2880
     buffer = bytearray(header_size + padded)
@@ -252,20 +265,47 @@ def _build_frame(seed: int) -> bytes:
 
     data = memoryview(buffer)[header_size:]
     datasum = _ones_complement_sum(data)
-    text = frame_header(datasum=str(datasum)).tostring().encode("ascii")
+    text = frame_header(datasum=str(datasum), cards=overrides).tostring().encode("ascii")
     checksum = _encode_checksum(_ones_complement_sum(text, datasum))
-    text = frame_header(checksum, str(datasum)).tostring().encode("ascii")
+    text = frame_header(checksum, str(datasum), overrides).tostring().encode("ascii")
     assert len(text) == header_size
     buffer[:header_size] = text
     return bytes(buffer)
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_frame(seed: int) -> bytes:
-    return _build_frame(seed)
+def _cached_frame(seed: int, cards: tuple[tuple[str, object], ...]) -> bytes:
+    return _build_frame(seed, cards)
 
 
-def make_full_frame(seed: int = 0) -> bytes:
+def frame_cards_for(path: ImagePath, exptime: float = 120.0) -> dict[str, object]:
+    """Return the header cards that tie a frame to its bucket path.
+
+    Parameters
+    ----------
+    path : ImagePath
+        Where the unit will upload the frame.
+    exptime : float
+        Exposure time, in seconds.
+
+    Returns
+    -------
+    dict
+        ``IMAGEID``, ``SEQID``, ``DATE-OBS``, ``EXPTIME``, ``INSTRUME``, ``OBSERVER`` and
+        ``FILENAME`` as a unit writes them.
+    """
+    return {
+        "IMAGEID": path.image_id,
+        "SEQID": path.sequence_id,
+        "DATE-OBS": path.image_time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "EXPTIME": float(exptime),
+        "INSTRUME": path.camera_id,
+        "OBSERVER": path.unit_id,
+        "FILENAME": f"{path.image_start}.cr2",
+    }
+
+
+def make_full_frame(seed: int = 0, cards: Mapping[str, object] | None = None) -> bytes:
     """Return a realistic full-size PANOPTES raw frame as the bytes of a FITS file.
 
     Parameters
@@ -273,6 +313,9 @@ def make_full_frame(seed: int = 0) -> bytes:
     seed : int
         Seed of the random generator; the same seed gives the same bytes. The last frame is
         cached, so benchmarks run in one process share it.
+    cards : Mapping, optional
+        Values for the unit's cards (see :func:`frame_cards_for`); others keep those of a
+        real PAN001 frame.
 
     Returns
     -------
@@ -280,4 +323,4 @@ def make_full_frame(seed: int = 0) -> bytes:
         An uncompressed FITS file (about 36.2 MB): 5208 x 3476 ``uint16`` pixels stored as
         ``BITPIX = 16`` with ``BZERO = 32768``, and a unit's header with valid checksums.
     """
-    return _cached_frame(seed)
+    return _cached_frame(seed, tuple(sorted((cards or {}).items())))
