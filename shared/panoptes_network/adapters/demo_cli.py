@@ -1,0 +1,154 @@
+"""``bin/demo``: upload a few frames to the local stack and print what the network recorded.
+
+It renders full-size frames with a unit's header layout (:mod:`..synthetic_frame`), places
+them in a unit's folder layout, uploads them with ``bin/upload``'s code, waits until
+record-image has written every ``images`` document, and prints the unit, observation and
+image documents. The stack must be running (``bin/demo`` starts it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..bucket_path import ImagePath, format_timestamp
+from ..settings import Settings
+from ..synthetic_frame import frame_cards_for, make_full_frame
+from . import upload_cli
+
+__all__ = ["main"]
+
+
+def _frames(folder: Path, count: int, exptime: float, unit: str, camera: str) -> list[ImagePath]:
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    sequence = format_timestamp(start)
+    paths = []
+    for index in range(count):
+        image_start = format_timestamp(start + timedelta(seconds=index * (exptime + 30)))
+        path = ImagePath.parse(f"{unit}/{camera}/{sequence}/{image_start}.fits")
+        target = folder / path.object_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(make_full_frame(index, frame_cards_for(path, exptime)))
+        paths.append(path)
+    return paths
+
+
+def _show(title: str, doc_id: str, fields: dict[str, Any], keys: list[str]) -> None:
+    print(f"\n{title} {doc_id}")
+    for key in keys:
+        value = fields.get(key)
+        if isinstance(value, datetime):
+            value = value.isoformat(timespec="seconds")
+        elif isinstance(value, float):
+            value = round(value, 4)
+        print(f"  {key:22s} {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of ``bin/demo``."""
+    parser = argparse.ArgumentParser(prog="bin/demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=3, help="frames to upload (default 3)")
+    parser.add_argument("--exptime", type=float, default=120.0, help="seconds (default 120)")
+    parser.add_argument("--unit", default="PAN001")
+    parser.add_argument("--camera", default="ee04d1")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
+    args = parser.parse_args(argv)
+    if not 1 <= args.frames <= 50:
+        parser.error("--frames must be from 1 to 50")
+    settings = Settings.from_env()
+    from google.cloud import firestore
+
+    db = firestore.Client(project=settings.project_id)
+    with tempfile.TemporaryDirectory(prefix="panoptes-demo-") as folder:
+        print(f"demo: rendering {args.frames} full-size frames (5208 x 3476) ...", flush=True)
+        paths = _frames(Path(folder), args.frames, args.exptime, args.unit, args.camera)
+        started = time.monotonic()
+        if upload_cli.main([folder]) != 0:
+            print("demo: the upload failed; see above", file=sys.stderr)
+            return 1
+    print(
+        "demo: waiting for the chain: raw-file-uploaded -> compress-fits -> record-image",
+        flush=True,
+    )
+    pending = {p.image_id for p in paths}
+    while pending and time.monotonic() - started < args.timeout:
+        pending = {i for i in pending if not db.collection("images").document(i).get().exists}
+        time.sleep(0.2)
+    if pending:
+        print(
+            f"demo: no images doc after {args.timeout:.0f} s for {', '.join(sorted(pending))}; "
+            "see .dev/logs/ and `bin/dev dead-letters`",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"demo: {len(paths)} frames recorded {time.monotonic() - started:.1f} s after upload")
+    unit = db.collection("units").document(args.unit).get().to_dict() or {}
+    _show(
+        "units",
+        args.unit,
+        unit,
+        [
+            "name",
+            "location",
+            "elevation",
+            "status",
+            "num_images",
+            "num_observations",
+            "total_minutes_exptime",
+        ],
+    )
+    observation = db.collection("observations").document(paths[0].sequence_id).get().to_dict()
+    _show(
+        "observations",
+        paths[0].sequence_id,
+        observation or {},
+        [
+            "unit_id",
+            "camera_id",
+            "field_name",
+            "time",
+            "exptime",
+            "status",
+            "ra",
+            "dec",
+            "num_images",
+            "total_minutes_exptime",
+            "software_version",
+            "received_time",
+        ],
+    )
+    for path in paths:
+        image = db.collection("images").document(path.image_id).get().to_dict() or {}
+        _show(
+            "images",
+            path.image_id,
+            image,
+            [
+                "time",
+                "exptime",
+                "airmass",
+                "ra_mnt",
+                "dec_mnt",
+                "ha_mnt",
+                "moonfrac",
+                "moonsep",
+                "status",
+                "solved",
+                "bucket_path",
+                "public_url",
+            ],
+        )
+    print(
+        '\ndemo: the stack keeps running; `eval "$(bin/dev env)"` to use it, '
+        "`bin/dev down` to stop it."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
