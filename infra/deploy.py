@@ -1,0 +1,120 @@
+"""Deploy one service to Google Cloud: ``bin/deploy <service> --project P [--dry-run]``.
+
+The service folder is staged with a copy of the shared package beside it (its
+``requirements.txt`` installs ``./shared[cloud]``), then deployed as a Cloud Functions (gen 2)
+HTTP function with the memory and timeout of ``infra/resources.yaml``. Pub/Sub services are
+fed by the push subscriptions that ``python -m infra.apply --project P`` creates (with an
+OIDC token), so they are deployed without public access; public services (get-fits-header)
+allow unauthenticated calls. ``--dry-run`` stages and prints the command without running it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .spec import Service, load
+
+__all__ = ["stage", "deploy_command", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME = "python311"
+
+
+def stage(service: Service, into: Path) -> Path:
+    """Copy a service and the shared package into a clean build folder.
+
+    Parameters
+    ----------
+    service : Service
+        The service to stage.
+    into : Path
+        Parent folder; ``<into>/<service>`` is replaced.
+
+    Returns
+    -------
+    Path
+        The staged source folder.
+    """
+    source = ROOT / "services" / service.name
+    target = into / service.name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shared = target / "shared"
+    shared.mkdir()
+    shutil.copy2(ROOT / "shared" / "pyproject.toml", shared / "pyproject.toml")
+    shutil.copytree(
+        ROOT / "shared" / "panoptes_network",
+        shared / "panoptes_network",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    return target
+
+
+def deploy_command(service: Service, source: Path, project: str, region: str) -> list[str]:
+    """Return the ``gcloud`` command that deploys a staged service.
+
+    Parameters
+    ----------
+    service : Service
+        The service.
+    source : Path
+        Its staged folder.
+    project, region : str
+        Where to deploy.
+
+    Returns
+    -------
+    list of str
+        The command line.
+    """
+    return [
+        "gcloud",
+        "functions",
+        "deploy",
+        service.name,
+        "--gen2",
+        f"--runtime={RUNTIME}",
+        f"--project={project}",
+        f"--region={region}",
+        f"--source={source}",
+        f"--entry-point={service.entry_point}",
+        "--trigger-http",
+        f"--memory={service.memory}",
+        f"--timeout={service.timeout_seconds}s",
+        "--allow-unauthenticated" if service.public else "--no-allow-unauthenticated",
+        f"--set-env-vars=GOOGLE_CLOUD_PROJECT={project}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of ``bin/deploy``."""
+    resources = load()
+    parser = argparse.ArgumentParser(prog="bin/deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("service", choices=sorted(resources.services))
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--region", default="us-central1")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    service = resources.services[args.service]
+    source = stage(service, ROOT / ".dev" / "deploy")
+    command = deploy_command(service, source, args.project, args.region)
+    print(shlex.join(command))
+    if args.dry_run:
+        return 0
+    if shutil.which("gcloud") is None:
+        print(
+            "deploy: gcloud is not installed (https://cloud.google.com/sdk/docs/install)",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.call(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
