@@ -21,7 +21,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from infra.spec import Resources, load
 
 from .components import MissingComponent, find_components
 
-__all__ = ["StackConfig", "stack_env", "up", "down", "status"]
+__all__ = ["StackConfig", "stack_env", "stack_environment", "up", "down", "status"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT = "demo-panoptes"
@@ -98,6 +99,33 @@ def stack_env(config: StackConfig) -> dict[str, str]:
         "GOOGLE_CLOUD_PROJECT": config.project,
         "PANOPTES_PUBLIC_BASE_URL": storage,
     }
+
+
+@contextmanager
+def stack_environment(config: StackConfig) -> Iterator[None]:
+    """Point the Google Cloud clients of this process at the stack while inside.
+
+    Parameters
+    ----------
+    config : StackConfig
+        The stack.
+
+    Yields
+    ------
+    None
+        The variables of :func:`stack_env` are set; on exit they are restored.
+    """
+    env = stack_env(config)
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -294,22 +322,14 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
             say(f"dev: {name} emulator ready")
         from infra.apply import apply
 
-        saved = {k: os.environ.get(k) for k in stack_env(config)}
-        os.environ.update(stack_env(config))
-        try:
+        with stack_environment(config):
             apply(
                 resources,
                 config.project,
                 emulator=True,
-                endpoint=lambda s: f"http://{config.host}:{resources.services[s].local_port}/",
+                endpoint=lambda name: resources.local_endpoint(name, config.host),
                 say=lambda line: None,
             )
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         say("dev: applied infra/resources.yaml")
         if services:
             for service in resources.services.values():
@@ -408,24 +428,28 @@ def status(config: StackConfig) -> dict[str, dict]:
 
 
 def _dead_letters(config: StackConfig, limit: int) -> int:
-    os.environ.update(stack_env(config))
-    from google.cloud import pubsub_v1
+    """Print and acknowledge up to ``limit`` messages of the dead-letter subscription."""
+    with stack_environment(config):
+        from google.cloud import pubsub_v1
 
-    subscriber = pubsub_v1.SubscriberClient()
-    path = subscriber.subscription_path(config.project, "dead-letter")
-    response = subscriber.pull(subscription=path, max_messages=limit, timeout=10)
-    for received in response.received_messages:
-        message = received.message
-        print(
-            json.dumps(
-                {
-                    "attributes": dict(message.attributes),
-                    "data": message.data.decode("utf-8", "replace"),
-                }
+        subscriber = pubsub_v1.SubscriberClient()
+        path = subscriber.subscription_path(config.project, "dead-letter")
+        response = subscriber.pull(subscription=path, max_messages=limit, timeout=10)
+        for received in response.received_messages:
+            message = received.message
+            print(
+                json.dumps(
+                    {
+                        "attributes": dict(message.attributes),
+                        "data": message.data.decode("utf-8", "replace"),
+                    }
+                )
             )
-        )
-    if not response.received_messages:
-        print("dev: the dead-letter subscription is empty", file=sys.stderr)
+        if response.received_messages:
+            ack_ids = [r.ack_id for r in response.received_messages]
+            subscriber.acknowledge(subscription=path, ack_ids=ack_ids)
+        else:
+            print("dev: the dead-letter subscription is empty", file=sys.stderr)
     return 0
 
 

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         project = os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-panoptes")
 
         def endpoint(service: str) -> str:
-            return f"http://127.0.0.1:{resources.services[service].local_port}/"
+            return resources.local_endpoint(service)
     else:
         project = args.project
 

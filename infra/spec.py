@@ -71,6 +71,23 @@ class Resources:
     notifications: tuple[Notification, ...]
     services: dict[str, Service] = field(default_factory=dict)
 
+    def local_endpoint(self, service: str, host: str = "127.0.0.1") -> str:
+        """Return the URL a service listens on in the local stack.
+
+        Parameters
+        ----------
+        service : str
+            Service name.
+        host : str
+            Address of the stack.
+
+        Returns
+        -------
+        str
+            ``http://<host>:<local_port>/``.
+        """
+        return f"http://{host}:{self.services[service].local_port}/"
+
 
 def _subscription(raw: dict[str, Any]) -> Subscription:
     retry = raw.get("retry") or {}

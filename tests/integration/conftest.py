@@ -7,7 +7,6 @@ can run against a stack that holds other data.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.stack import StackConfig, down, stack_env, status, up
+from emulator.stack import StackConfig, down, stack_environment, status, up
 from infra.spec import load
 from panoptes_network.settings import Settings
 
@@ -84,25 +83,19 @@ def stack() -> Iterator[Stack]:
         if running:
             down(config, say=lambda line: None)
         up(config, say=lambda line: None)
-    saved = {k: os.environ.get(k) for k in stack_env(config)}
-    os.environ.update(stack_env(config))
-    from google.cloud import firestore, pubsub_v1, storage
+    with stack_environment(config):
+        from google.cloud import firestore, pubsub_v1, storage
 
-    resources = load()
-    yield Stack(
-        config=config,
-        settings=Settings.from_env(),
-        storage=storage.Client(project=config.project),
-        firestore=firestore.Client(project=config.project),
-        publisher=pubsub_v1.PublisherClient(),
-        subscriber=pubsub_v1.SubscriberClient(),
-        ports={name: s.local_port for name, s in resources.services.items()},
-    )
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        resources = load()
+        yield Stack(
+            config=config,
+            settings=Settings.from_env(),
+            storage=storage.Client(project=config.project),
+            firestore=firestore.Client(project=config.project),
+            publisher=pubsub_v1.PublisherClient(),
+            subscriber=pubsub_v1.SubscriberClient(),
+            ports={name: s.local_port for name, s in resources.services.items()},
+        )
     if started_here:
         down(config, say=lambda line: None)
 

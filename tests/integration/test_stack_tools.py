@@ -20,7 +20,7 @@ def _apply(stack):
         resources,
         stack.config.project,
         emulator=True,
-        endpoint=lambda s: f"http://127.0.0.1:{resources.services[s].local_port}/",
+        endpoint=resources.local_endpoint,
         say=lambda line: None,
     )
 
