@@ -7,7 +7,7 @@ from google.protobuf import duration_pb2, field_mask_pb2
 
 from infra.apply import apply
 from infra.spec import load
-from panoptes_network.adapters import upload_cli
+from panoptes_network.cli import upload as upload_cli
 
 from .conftest import wait_for
 

@@ -19,7 +19,7 @@ from typing import Any
 from ..bucket_path import ImagePath, format_timestamp
 from ..settings import Settings
 from ..synthetic_frame import frame_cards_for, make_full_frame
-from . import upload_cli
+from . import upload as upload_cli
 
 __all__ = ["main"]
 
