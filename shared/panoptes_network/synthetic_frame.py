@@ -30,6 +30,7 @@ import numpy as np
 from astropy.io import fits
 
 from .bucket_path import ImagePath
+from .fits_checksum import uint16_frame_bytes
 
 __all__ = [
     "BIAS_ADU",
@@ -183,37 +184,6 @@ def render_pixels(seed: int = 0) -> np.ndarray:
     return pixels
 
 
-def _ones_complement_sum(data: bytes | memoryview, start: int = 0) -> int:
-    """32-bit ones' complement sum of big-endian words, as the FITS checksum defines it."""
-    words = np.frombuffer(data, dtype=">u4")
-    total = int(words.sum(dtype=np.uint64)) + start
-    while total >> 32:
-        total = (total & 0xFFFFFFFF) + (total >> 32)
-    return total
-
-
-def _encode_checksum(value: int) -> str:
-    """Encode the complement of a 32-bit sum as the 16 ASCII characters of ``CHECKSUM``."""
-    value = 0xFFFFFFFF - value
-    excluded = b":;<=>?@[\\]^_`"
-    chars = [0] * 16
-    for i in range(4):
-        byte = (value >> (24 - 8 * i)) & 0xFF
-        quotient, remainder = byte // 4 + 0x30, byte % 4
-        group = [quotient + remainder, quotient, quotient, quotient]
-        changed = True
-        while changed:
-            changed = False
-            for j in (0, 2):
-                if group[j] in excluded or group[j + 1] in excluded:
-                    group[j] += 1
-                    group[j + 1] -= 1
-                    changed = True
-        for j in range(4):
-            chars[4 * j + i] = group[j]
-    return bytes(chars[15:] + chars[:15]).decode("ascii")
-
-
 def frame_header(
     checksum: str = "0" * 16, datasum: str = "0", cards: Mapping[str, object] | None = None
 ) -> fits.Header:
@@ -254,23 +224,9 @@ def frame_header(
 
 def _build_frame(seed: int, cards: tuple[tuple[str, object], ...] = ()) -> bytes:
     overrides = dict(cards)
-    pixels = render_pixels(seed)
-    header_size = len(frame_header(cards=overrides).tostring())
-    data_size = pixels.size * 2
-    padded = -(-data_size // 2880) * 2880
-    buffer = bytearray(header_size + padded)
-    stored = np.frombuffer(buffer, dtype=">u2", count=pixels.size, offset=header_size)
-    np.bitwise_xor(pixels.reshape(-1), np.uint16(0x8000), out=stored, casting="unsafe")
-    del pixels, stored
-
-    data = memoryview(buffer)[header_size:]
-    datasum = _ones_complement_sum(data)
-    text = frame_header(datasum=str(datasum), cards=overrides).tostring().encode("ascii")
-    checksum = _encode_checksum(_ones_complement_sum(text, datasum))
-    text = frame_header(checksum, str(datasum), overrides).tostring().encode("ascii")
-    assert len(text) == header_size
-    buffer[:header_size] = text
-    return bytes(buffer)
+    return uint16_frame_bytes(
+        render_pixels(seed), lambda checksum, datasum: frame_header(checksum, datasum, overrides)
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,7 +24,8 @@ import numpy as np
 from astropy.io import fits
 
 from ..bucket_path import ImagePath
-from ..synthetic_frame import _encode_checksum, _ones_complement_sum, frame_header
+from ..fits_checksum import uint16_frame_bytes
+from ..synthetic_frame import frame_header
 from .camera import CameraModel
 from .observing import ObservingConditions
 from .unit import Unit
@@ -162,20 +163,9 @@ def fits_bytes(pixels: np.ndarray, cards: dict[str, object], written: datetime) 
     """
     when = written.astimezone(timezone.utc).replace(microsecond=0).replace(tzinfo=None)
     stamp = when.isoformat()
-    header_size = len(_header(pixels.shape, cards, stamp, "0" * 16, "0").tostring())
-    data_size = pixels.size * 2
-    buffer = bytearray(header_size + -(-data_size // 2880) * 2880)
-    stored = np.frombuffer(buffer, dtype=">u2", count=pixels.size, offset=header_size)
-    np.bitwise_xor(pixels.reshape(-1), np.uint16(0x8000), out=stored, casting="unsafe")
-    del stored
-    datasum = _ones_complement_sum(memoryview(buffer)[header_size:])
-    text = _header(pixels.shape, cards, stamp, "0" * 16, str(datasum)).tostring().encode("ascii")
-    checksum = _encode_checksum(_ones_complement_sum(text, datasum))
-    text = _header(pixels.shape, cards, stamp, checksum, str(datasum)).tostring().encode("ascii")
-    if len(text) != header_size:
-        raise AssertionError("header size changed while computing the checksum")
-    buffer[:header_size] = text
-    return bytes(buffer)
+    return uint16_frame_bytes(
+        pixels, lambda checksum, datasum: _header(pixels.shape, cards, stamp, checksum, datasum)
+    )
 
 
 def written_time(start: datetime, exptime: float) -> datetime:
