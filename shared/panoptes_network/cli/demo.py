@@ -1,7 +1,9 @@
 """``bin/demo``: upload a few frames to the local stack and print what the network recorded.
 
-It renders full-size frames with a unit's header layout (:mod:`..synthetic_frame`), places
-them in a unit's folder layout, uploads them with ``bin/upload``'s code, waits until
+It simulates a short observation of a real field with ``bin/simulate``'s code (catalog stars,
+sky, headers computed for the unit's site and time; the truth lands beside the frames), or,
+when no star catalog is installed, renders quick synthetic frames with a unit's header layout
+(:mod:`..synthetic_frame`). It uploads them with ``bin/upload``'s code, waits until
 record-image has written every ``images`` document, and prints the unit, observation and
 image documents. The stack must be running (``bin/demo`` starts it).
 """
@@ -24,18 +26,49 @@ from . import upload as upload_cli
 __all__ = ["main"]
 
 
-def _frames(folder: Path, count: int, exptime: float, unit: str, camera: str) -> list[ImagePath]:
+def _synthetic_frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
+    """Quick frames with a unit's header layout (no catalog needed)."""
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
     sequence = format_timestamp(start)
     paths = []
-    for index in range(count):
-        image_start = format_timestamp(start + timedelta(seconds=index * (exptime + 30)))
-        path = ImagePath.parse(f"{unit}/{camera}/{sequence}/{image_start}.fits")
+    for index in range(args.frames):
+        image_start = format_timestamp(start + timedelta(seconds=index * (args.exptime + 30)))
+        path = ImagePath.parse(f"{args.unit}/{args.camera}/{sequence}/{image_start}.fits")
         target = folder / path.object_name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(make_full_frame(index, frame_cards_for(path, exptime)))
+        target.write_bytes(make_full_frame(index, frame_cards_for(path, args.exptime)))
         paths.append(path)
     return paths
+
+
+def _frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
+    """Simulate the observation; fall back to synthetic frames without a catalog."""
+    from ..catalog_file import default_catalog_path
+    from ..tycho2_index import find_index_files
+    from . import simulate
+
+    if not default_catalog_path().exists() and not find_index_files():
+        print("demo: no star catalog (bin/catalog build-tycho2); using synthetic frames")
+        return _synthetic_frames(folder, args)
+    argv = [
+        "--field",
+        args.field,
+        "--count",
+        str(args.frames),
+        "--exptime",
+        str(args.exptime),
+        "--unit",
+        args.unit,
+        "--camera",
+        args.camera,
+        "--output",
+        str(folder),
+        "--quiet",
+    ]
+    if simulate.main(argv) != 0:
+        raise SystemExit("demo: the simulation failed; see above")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.fits"))
+    return [ImagePath.parse(name) for name in files]
 
 
 def _show(title: str, doc_id: str, fields: dict[str, Any], keys: list[str]) -> None:
@@ -56,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exptime", type=float, default=120.0, help="seconds (default 120)")
     parser.add_argument("--unit", default="PAN001")
     parser.add_argument("--camera", default="ee04d1")
+    parser.add_argument("--field", default="KIC 8462852", help="a field bin/simulate knows")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
     args = parser.parse_args(argv)
     if not 1 <= args.frames <= 50:
@@ -65,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
 
     db = firestore.Client(project=settings.project_id)
     with tempfile.TemporaryDirectory(prefix="panoptes-demo-") as folder:
-        print(f"demo: rendering {args.frames} full-size frames (5208 x 3476) ...", flush=True)
-        paths = _frames(Path(folder), args.frames, args.exptime, args.unit, args.camera)
+        print(
+            f"demo: simulating {args.frames} full-size frames (5208 x 3476) of "
+            f"{args.field} from {args.unit} ...",
+            flush=True,
+        )
+        paths = _frames(Path(folder), args)
         started = time.monotonic()
         if upload_cli.main([folder]) != 0:
             print("demo: the upload failed; see above", file=sys.stderr)
