@@ -59,6 +59,7 @@ class Service:
     memory: str = "512Mi"
     timeout_seconds: int = 60
     public: bool = False
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True)

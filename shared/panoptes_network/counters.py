@@ -12,12 +12,13 @@ parallel never wait on each other's locks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .ports import DocKey, DocSnapshot, DocumentStore, DocWrite, WriteConflict
 from .records import FrameRecords, ImageStatus
 
-__all__ = ["record_keys", "plan_frame_writes", "record_frame", "MAX_ATTEMPTS"]
+__all__ = ["record_keys", "plan_frame_writes", "record_frame", "RecordOutcome", "MAX_ATTEMPTS"]
 
 #: Read-plan-commit rounds before giving up (the message is then redelivered).
 MAX_ATTEMPTS = 20
@@ -121,7 +122,28 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
     return [image_write, observation_write, unit_write]
 
 
-def record_frame(documents: DocumentStore, records: FrameRecords) -> list[DocWrite]:
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What :func:`record_frame` committed.
+
+    Attributes
+    ----------
+    writes : list of DocWrite
+        The batch that was committed.
+    image_before : dict or None
+        The image document as it was before the batch (None when it was new).
+    """
+
+    writes: list[DocWrite]
+    image_before: dict[str, Any] | None
+
+    @property
+    def counted(self) -> bool:
+        """Whether this recording moved the counters (the image was new or an error)."""
+        return len(self.writes) > 1
+
+
+def record_frame(documents: DocumentStore, records: FrameRecords) -> RecordOutcome:
     """Record a frame exactly once: read, plan, commit; on a conflict, again.
 
     Parameters
@@ -133,8 +155,8 @@ def record_frame(documents: DocumentStore, records: FrameRecords) -> list[DocWri
 
     Returns
     -------
-    list of DocWrite
-        The batch that was committed.
+    RecordOutcome
+        The batch that was committed and the image document it found.
 
     Raises
     ------
@@ -143,10 +165,11 @@ def record_frame(documents: DocumentStore, records: FrameRecords) -> list[DocWri
     """
     keys = record_keys(records)
     for _ in range(MAX_ATTEMPTS):
-        writes = plan_frame_writes(records, documents.read(keys))
+        existing = documents.read(keys)
+        writes = plan_frame_writes(records, existing)
         try:
             documents.commit(writes)
         except WriteConflict:
             continue
-        return writes
+        return RecordOutcome(writes, existing[keys[0]].fields)
     raise WriteConflict(f"could not record {records.image_id} in {MAX_ATTEMPTS} attempts")

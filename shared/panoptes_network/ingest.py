@@ -401,9 +401,16 @@ def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
         public_url=ctx.settings.public_url(obj.bucket, obj.name),
         received_time=ctx.now(),
     )
-    writes = record_frame(ctx.documents, records)
-    counted = len(writes) > 1
+    outcome = record_frame(ctx.documents, records)
+    solved = bool((outcome.image_before or {}).get("solved")) and not outcome.counted
+    if not solved:
+        ctx.bus.publish(ctx.settings.solve_topic, obj.message(image_id=records.image_id))
     return StepResult(
         "recorded",
-        {"object": obj.uri, "image_id": records.image_id, "counted": counted},
+        {
+            "object": obj.uri,
+            "image_id": records.image_id,
+            "counted": outcome.counted,
+            "sent_to_solve": not solved,
+        },
     )

@@ -25,7 +25,9 @@ class Settings:
         Google Cloud project (``GOOGLE_CLOUD_PROJECT``); ``demo-panoptes`` locally.
     incoming_bucket, archive_bucket, images_bucket, quarantine_bucket, jpg_bucket, mp4_bucket : str
         Bucket names (``PANOPTES_INCOMING_BUCKET`` and so on).
-    compress_topic, record_topic, make_rgb_topic : str
+    solved_bucket : str
+        Plate-solved frames.
+    compress_topic, record_topic, make_rgb_topic, solve_topic : str
         Topics of the chain's steps.
     public_base_url : str
         Base of public object URLs: ``<base>/<bucket>/<name>``
@@ -41,9 +43,11 @@ class Settings:
     quarantine_bucket: str = "panoptes-images-quarantine"
     jpg_bucket: str = "panoptes-images-jpg"
     mp4_bucket: str = "panoptes-images-mp4"
+    solved_bucket: str = "panoptes-images-solved"
     compress_topic: str = "compress-fits"
     record_topic: str = "record-image"
     make_rgb_topic: str = "make-rgb-fits"
+    solve_topic: str = "plate-solve"
     public_base_url: str = "https://storage.googleapis.com"
     max_header_bytes: int = 100 * 2880
 

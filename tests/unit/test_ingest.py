@@ -218,3 +218,15 @@ def test_record_image_of_a_bad_header_marks_error_and_quarantines(ctx):
     assert image["status"] == "error" and image["error_reason"] == result.detail["reason"]
     assert ctx.store.stat(S.quarantine_bucket, name) is not None
     assert ctx.documents.get("observations", "PAN001_14d3bd_20180216T110623") is None
+
+
+def test_recorded_frames_go_to_plate_solve_unless_already_solved(ctx):
+    run_chain(ctx, f"{SEQ}/20180216T112430.fits", unit_frame())
+    fz = f"{SEQ}/20180216T112430.fits.fz"
+    assert ctx.bus.on(S.solve_topic) == [
+        {"bucket": S.images_bucket, "name": fz, "image_id": "PAN001_14d3bd_20180216T112430"}
+    ]
+    ctx.documents.merge("images", "PAN001_14d3bd_20180216T112430", {"solved": True})
+    result = record_image(ctx, StoredObject(S.images_bucket, fz))
+    assert result.detail["sent_to_solve"] is False
+    assert len(ctx.bus.on(S.solve_topic)) == 1
