@@ -1,8 +1,10 @@
 """Deploy one service to Google Cloud: ``bin/deploy <service> --project P [--dry-run]``.
 
 The service folder is staged with a copy of the shared package beside it (its
-``requirements.txt`` installs ``./shared[cloud]``), then deployed as a Cloud Functions (gen 2)
-HTTP function with the memory and timeout of ``infra/resources.yaml``. Pub/Sub services are
+``requirements.txt`` installs ``./shared[cloud]``), then deployed with the memory and timeout
+of ``infra/resources.yaml``: a ``kind: function`` as a Cloud Functions (gen 2) HTTP function,
+a ``kind: run`` (plate-solve, which needs astrometry.net) as a Cloud Run service built from
+its Dockerfile. Pub/Sub services are
 fed by the push subscriptions that ``python -m infra.apply --project P`` creates (with an
 OIDC token), so they are deployed without public access; public services (get-fits-header)
 allow unauthenticated calls. ``--dry-run`` stages and prints the command without running it.
@@ -71,8 +73,27 @@ def deploy_command(service: Service, source: Path, project: str, region: str) ->
     Returns
     -------
     list of str
-        The command line.
+        The command line: ``gcloud run deploy`` (built from the service's Dockerfile) for
+        Cloud Run services, ``gcloud functions deploy`` for functions.
     """
+    access = "--allow-unauthenticated" if service.public else "--no-allow-unauthenticated"
+    if service.kind == "run":
+        command = [
+            "gcloud",
+            "run",
+            "deploy",
+            service.name,
+            f"--project={project}",
+            f"--region={region}",
+            f"--source={source}",
+            f"--memory={service.memory}",
+            f"--timeout={service.timeout_seconds}s",
+            access,
+            f"--set-env-vars=GOOGLE_CLOUD_PROJECT={project}",
+        ]
+        if service.concurrency:
+            command.append(f"--concurrency={service.concurrency}")
+        return command
     return [
         "gcloud",
         "functions",
@@ -87,7 +108,7 @@ def deploy_command(service: Service, source: Path, project: str, region: str) ->
         "--trigger-http",
         f"--memory={service.memory}",
         f"--timeout={service.timeout_seconds}s",
-        "--allow-unauthenticated" if service.public else "--no-allow-unauthenticated",
+        access,
         f"--set-env-vars=GOOGLE_CLOUD_PROJECT={project}",
     ]
 

@@ -32,3 +32,12 @@ def test_deploy_command_uses_the_infra_settings(tmp_path):
     assert "--allow-unauthenticated" in deploy_command(
         load().services["get-fits-header"], tmp_path, "p", "r"
     )
+
+
+def test_cloud_run_services_deploy_from_their_dockerfile(tmp_path):
+    service = load().services["plate-solve"]
+    assert service.kind == "run"
+    command = deploy_command(service, tmp_path, "proj", "us-central1")
+    assert command[:4] == ["gcloud", "run", "deploy", "plate-solve"]
+    assert f"--concurrency={service.concurrency}" in command
+    assert f"--memory={service.memory}" in command
