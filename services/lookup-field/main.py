@@ -1,0 +1,76 @@
+"""lookup-field: the catalog stars around a named target, coordinates or PICID.
+
+HTTP GET (query parameters) or POST (JSON body) ``{"search_string": ..., "radius_deg",
+"vmag_min", "vmag_max", "max_sources"}``; answers JSON. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import flask
+import functions_framework
+
+from panoptes_network.adapters.catalog_source import catalog_path
+from panoptes_network.adapters.push import log
+from panoptes_network.catalog_file import LocalCatalog, open_catalog
+from panoptes_network.field_lookup import MAX_REQUEST_BYTES, lookup_field, request_from_query
+from panoptes_network.sesame_resolver import SesameResolver, online_enabled
+from panoptes_network.target_names import bundled_target_names
+
+SERVICE = "lookup-field"
+NAMES = bundled_target_names()
+RESOLVER = SesameResolver() if online_enabled(os.environ) else None
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "3600",
+}
+_catalog: LocalCatalog | None = None
+_catalog_lock = threading.Lock()
+
+
+def _open_catalog() -> LocalCatalog:
+    """Open the catalog on first use and keep it for the process (raises when missing)."""
+    global _catalog
+    with _catalog_lock:
+        if _catalog is None:
+            _catalog = open_catalog(catalog_path())
+        return _catalog
+
+
+def _answer(status: int, body: dict) -> flask.Response:
+    response = flask.jsonify(body)
+    response.status_code = status
+    response.headers.update(_CORS)
+    return response
+
+
+@functions_framework.http
+def handle(request: flask.Request) -> flask.Response:
+    """Answer one field lookup."""
+    if request.method == "OPTIONS":
+        return _answer(204, {})
+    if request.method == "GET":
+        query = request_from_query(request.args.to_dict())
+    elif request.method == "POST":
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return _answer(413, {"error": f"request body is over {MAX_REQUEST_BYTES} bytes"})
+        query = request.get_json(force=True, silent=True)
+        if query is None:
+            return _answer(400, {"error": "request body is not JSON"})
+    else:
+        return _answer(
+            405, {"error": 'use GET ?search_string=... or POST JSON {"search_string": ...}'}
+        )
+    try:
+        catalog = _open_catalog()
+    except FileNotFoundError as exc:
+        log("ERROR", f"{SERVICE}: {exc}", service=SERVICE)
+        return _answer(503, {"error": f"the star catalog is not available: {exc}"})
+    status, answer = lookup_field(query, catalog, NAMES, RESOLVER)
+    if status != 200:
+        log("WARNING", f"{SERVICE}: {answer['error']}", service=SERVICE, status=status)
+    return _answer(status, answer)
