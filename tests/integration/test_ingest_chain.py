@@ -53,8 +53,9 @@ def test_fixture_frames_become_documents(stack, unit_ids, panoptes_data):
             header = hdus[1].header if source.name.endswith(".fz") else hdus[0].header
             pixels = hdus[1].data if source.name.endswith(".fz") else hdus[0].data
         exptimes.append(header["EXPTIME"])
-        assert image["status"] == "uploaded" and image["solved"] is False
-        assert image["ra_image"] is None and image["dec_image"] is None
+        # plate-solve runs right after record-image and may already have finished.
+        assert image["status"] in ("uploaded", "solved", "solve_error")
+        assert image["solved"] is (image["status"] == "solved")
         assert isinstance(image["time"], datetime) and image["time"].tzinfo is not None
         assert image["time"].strftime("%Y-%m-%dT%H:%M:%S") == header["DATE-OBS"]
         assert isinstance(image["received_time"], datetime)
@@ -78,7 +79,10 @@ def test_fixture_frames_become_documents(stack, unit_ids, panoptes_data):
     observation = stack.doc("observations", sequence_id)
     assert observation["num_images"] == 3
     assert observation["total_minutes_exptime"] == pytest.approx(sum(exptimes) / 60)
-    assert observation["ra"] is None and observation["dec"] is None
+    # Null until plate-solve (running in the stack) solves the first frame; then its centre.
+    if observation["ra"] is not None:
+        assert observation["ra"] == pytest.approx(303.21, abs=1.0)
+        assert observation["dec"] == pytest.approx(46.02, abs=1.0)
     assert observation["field_name"] == "KIC 8462852"
     assert observation["camera_filter"] == "RGGB" and observation["iso"] == 100
     assert isinstance(observation["time"], datetime)
@@ -108,18 +112,21 @@ def test_redelivery_and_second_upload_keep_counters_exact(stack, unit_ids, panop
     observation_id = f"{unit}_{camera}_{seq}"
     before = (stack.doc("observations", observation_id), stack.doc("units", unit))
 
+    def recorded_time():
+        return stack.doc("images", image_id)["updated_time"]  # set by record-image only
+
     def refreshed_after(moment):
-        return lambda: stack.snapshot("images", image_id).update_time > moment
+        return lambda: recorded_time() > moment
 
     # The same record-image message, delivered twice.
     message = json.dumps({"bucket": stack.settings.images_bucket, "name": name + ".fz"}).encode()
-    moment = stack.snapshot("images", image_id).update_time
+    moment = recorded_time()
     stack.publish("record-image", message)
     stack.publish("record-image", message)
     wait_for("the redelivered message to be handled", refreshed_after(moment))
     # The same file, uploaded twice more.
     for _ in range(2):
-        moment = stack.snapshot("images", image_id).update_time
+        moment = recorded_time()
         stack.upload(name, data)
         wait_for("the re-upload to be recorded", refreshed_after(moment))
     wait_for(

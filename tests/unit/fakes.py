@@ -129,3 +129,54 @@ class MemoryDocuments:
             key = (collection, doc_id)
             self.docs.setdefault(key, {}).update(copy.deepcopy(dict(fields)))
             self.versions[key] = next(self._clock)
+
+
+class CountingRunner:
+    """A ``solve-field`` runner that records every command line, then runs it for real."""
+
+    def __init__(self) -> None:
+        from panoptes_network.solve_field import run_process_group
+
+        self._run = run_process_group
+        self.calls: list[list[str]] = []
+
+    def __call__(self, command, timeout):
+        self.calls.append(list(command))
+        return self._run(command, timeout)
+
+
+class ReplayRunner:
+    """A ``solve-field`` runner that runs nothing: it writes the files of a given outcome.
+
+    With a header it "solves" (writes ``--wcs`` and ``--solved``); with None it fails. Either
+    way it writes an ``--axy`` source list of ``sources`` rows, as solve-field does.
+    """
+
+    def __init__(self, header=None, sources: int = 100, returncode: int = 0) -> None:
+        self.header = header
+        self.sources = sources
+        self.returncode = returncode
+        self.calls: list[list[str]] = []
+
+    def __call__(self, command, timeout):
+        import subprocess
+        from pathlib import Path
+
+        import numpy as np
+        from astropy.io import fits
+
+        args = list(command)
+        self.calls.append(args)
+
+        def path(option: str) -> Path:
+            return Path(args[args.index(option) + 1])
+
+        zeros = np.zeros(self.sources, dtype=np.float32)
+        table = fits.BinTableHDU.from_columns(
+            [fits.Column(name=n, format="E", array=zeros) for n in ("X", "Y", "FLUX")]
+        )
+        fits.HDUList([fits.PrimaryHDU(), table]).writeto(path("--axy"), overwrite=True)
+        if self.header is not None:
+            fits.PrimaryHDU(header=self.header).writeto(path("--wcs"), overwrite=True)
+            path("--solved").write_bytes(b"\x01")
+        return subprocess.CompletedProcess(args, self.returncode, "replayed\n", "")

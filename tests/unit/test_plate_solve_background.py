@@ -1,0 +1,147 @@
+"""Bias and per-colour sky of a raw Bayer frame, superpixels and the star count.
+
+References: the known sky and noise each synthetic frame is drawn with, an independent numpy
+sigma-clipped median (iterated by hand, not astropy's or photutils' clipping), and the known
+fluxes and number of injected stars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from panoptes_network.bayer_background import BAYER_PLANES, calibrate_superpixels
+from panoptes_network.star_count import count_star_like_sources
+
+BIAS = 2048.0
+SKY = {"r": 310.0, "g": 545.0, "b": 190.0}  # ADU above bias
+GAIN, READ_NOISE = 1.5, 10.5  # e-/ADU, e-
+
+
+def noise_adu(sky_adu: float) -> float:
+    return float(np.sqrt(sky_adu / GAIN + (READ_NOISE / GAIN) ** 2))
+
+
+def colour_map(shape) -> np.ndarray:
+    names = np.empty(shape, dtype="<U1")
+    for colour, offsets in BAYER_PLANES.items():
+        for dy, dx in offsets:
+            names[dy::2, dx::2] = colour
+    return names
+
+
+def add_gaussian_star(image, x, y, flux, sigma=1.1, half=12):
+    """Add a star whose pixels sum to ``flux`` (ADU) within ``half`` pixels of its centre."""
+    x0, y0 = int(round(x)), int(round(y))
+    rows, cols = np.mgrid[y0 - half : y0 + half + 1, x0 - half : x0 + half + 1]
+    stamp = np.exp(-((cols - x) ** 2 + (rows - y) ** 2) / (2 * sigma**2))
+    image[rows, cols] += flux * stamp / stamp.sum()
+
+
+def synthetic_frame(shape=(1200, 1600), stars=(), seed=3, hot=()):
+    """Bias + per-colour sky + Gaussian noise of that sky, stars (x, y, ADU), hot pixels."""
+    rng = np.random.default_rng(seed)
+    colours = colour_map(shape)
+    image = rng.normal(size=shape)
+    for name in "rgb":
+        here = colours == name
+        image[here] = BIAS + SKY[name] + image[here] * noise_adu(SKY[name])
+    for x, y, flux in stars:
+        add_gaussian_star(image, x, y, flux)
+    for row, col in hot:
+        image[row, col] = 11000
+    return np.clip(np.round(image), 0, 65535).astype(np.uint16)
+
+
+def clipped_stats(values: np.ndarray, sigma=3.0) -> tuple[float, float]:
+    """Independent reference: iterate median and std, keep |x - median| < sigma * std."""
+    values = np.asarray(values, dtype=float).ravel()
+    for _ in range(50):
+        median, std = np.median(values), values.std()
+        kept = values[np.abs(values - median) < sigma * std]
+        if kept.size == values.size:
+            break
+        values = kept
+    return float(np.median(values)), float(values.std())
+
+
+# A field of stars on a grid, away from each other and the edges (x, y, flux in ADU).
+STARS = [
+    (100.3 + 150 * i, 90.7 + 140 * j, 4000.0 + 500 * ((i + j) % 5))
+    for i in range(10)
+    for j in range(8)
+]
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return synthetic_frame(stars=STARS, hot=[(11, 13), (600, 801), (1001, 1500)])
+
+
+def test_sky_per_colour_matches_an_independent_clipped_median_and_the_truth(frame):
+    result = calibrate_superpixels(frame)
+    colours = colour_map(frame.shape)
+    for name in "rgb":
+        reference_median, reference_std = clipped_stats(frame[colours == name] - BIAS)
+        stats = getattr(result.background, name)
+        # Integer pixels make any median a multiple of 0.5 ADU: half an ADU is the resolution.
+        assert stats.median == pytest.approx(reference_median, abs=0.6), name
+        assert stats.median == pytest.approx(SKY[name], abs=1.0), name
+        assert stats.rms == pytest.approx(reference_std, rel=0.03), name
+        assert stats.rms == pytest.approx(noise_adu(SKY[name]), rel=0.05), name
+    assert result.background.bias == BIAS
+    doc = result.background.to_dict()
+    assert set(doc) == {"r", "g", "b"} and set(doc["g"]) == {"median", "rms"}
+    assert doc["r"]["median"] == pytest.approx(SKY["r"], abs=1.0)
+
+
+def test_colours_are_told_apart(frame):
+    # Swapping the red and blue planes swaps their statistics: the planes are the right ones.
+    swapped = frame.copy()
+    swapped[1::2, 0::2], swapped[0::2, 1::2] = frame[0::2, 1::2], frame[1::2, 0::2]
+    result = calibrate_superpixels(swapped).background
+    assert result.r.median == pytest.approx(SKY["b"], abs=1.0)
+    assert result.b.median == pytest.approx(SKY["r"], abs=1.0)
+
+
+def test_superpixels_sum_each_bayer_cell_above_the_sky(frame):
+    result = calibrate_superpixels(frame)
+    image = result.image
+    assert image.dtype == np.float32 and image.shape == (600, 800)
+    # Away from stars, the sky is gone: the mean is 0 within its error.
+    star_free = np.ones(image.shape, dtype=bool)
+    for x, y, _ in STARS:
+        j, i = int(y // 2), int(x // 2)
+        star_free[max(j - 8, 0) : j + 9, max(i - 8, 0) : i + 9] = False
+    star_free[[5, 300, 500], [6, 400, 750]] = False  # hot pixels
+    values = image[star_free]
+    expected_noise = np.sqrt(sum(noise_adu(SKY[c]) ** 2 for c in "rggb"))
+    assert abs(values.mean()) < 4 * expected_noise / np.sqrt(values.size) + 0.3
+    assert values.std() == pytest.approx(expected_noise, rel=0.05)
+    assert result.background.superpixel_rms == pytest.approx(expected_noise, rel=0.05)
+    # Each superpixel is the sum of its 2 x 2 cell: a star's whole flux is in the sum (a lost
+    # colour would lose a quarter or more of it).
+    residuals = []
+    for x, y, flux in STARS:
+        j, i = int(round((y - 0.5) / 2)), int(round((x - 0.5) / 2))
+        residuals.append(image[j - 6 : j + 7, i - 6 : i + 7].sum() - flux)
+    box_noise = expected_noise * 13
+    assert np.abs(residuals).max() < 5 * box_noise
+    assert abs(np.mean(residuals)) < 4 * box_noise / np.sqrt(len(STARS))
+
+
+def test_odd_sizes_and_small_crops(frame):
+    crop = frame[:201, :303]
+    result = calibrate_superpixels(crop)
+    assert result.image.shape == (100, 151)
+    assert result.background.g.median == pytest.approx(SKY["g"], abs=2.0)
+    with pytest.raises(ValueError, match="4 x 4"):
+        calibrate_superpixels(frame[:3, :10])
+
+
+def test_star_count_finds_the_injected_stars_but_not_noise_or_hot_pixels(frame):
+    result = calibrate_superpixels(frame)
+    noise = result.background.superpixel_rms
+    assert count_star_like_sources(result.image, noise) == len(STARS)
+    blank = calibrate_superpixels(synthetic_frame(hot=[(11, 13), (600, 801)], seed=8))
+    assert count_star_like_sources(blank.image, blank.background.superpixel_rms) == 0
