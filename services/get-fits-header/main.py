@@ -9,24 +9,17 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from panoptes_network.adapters.http_json import json_answer
 from panoptes_network.adapters.push import log
 from panoptes_network.adapters.runtime import chain_context
 from panoptes_network.header_lookup import MAX_REQUEST_BYTES, lookup_header
 
 SERVICE = "get-fits-header"
 CONTEXT = chain_context(SERVICE)
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-}
 
 
 def _answer(status: int, body: dict) -> flask.Response:
-    response = flask.jsonify(body)
-    response.status_code = status
-    response.headers.update(_CORS)
-    return response
+    return json_answer(status, body, "POST, OPTIONS")
 
 
 @functions_framework.http

@@ -13,6 +13,7 @@ import flask
 import functions_framework
 
 from panoptes_network.adapters.catalog_source import catalog_path
+from panoptes_network.adapters.http_json import json_answer
 from panoptes_network.adapters.push import log
 from panoptes_network.catalog_file import LocalCatalog, open_catalog
 from panoptes_network.field_lookup import MAX_REQUEST_BYTES, lookup_field, request_from_query
@@ -22,12 +23,6 @@ from panoptes_network.target_names import bundled_target_names
 SERVICE = "lookup-field"
 NAMES = bundled_target_names()
 RESOLVER = SesameResolver() if online_enabled(os.environ) else None
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "3600",
-}
 _catalog: LocalCatalog | None = None
 _catalog_lock = threading.Lock()
 
@@ -42,10 +37,7 @@ def _open_catalog() -> LocalCatalog:
 
 
 def _answer(status: int, body: dict) -> flask.Response:
-    response = flask.jsonify(body)
-    response.status_code = status
-    response.headers.update(_CORS)
-    return response
+    return json_answer(status, body, "GET, POST, OPTIONS")
 
 
 @functions_framework.http

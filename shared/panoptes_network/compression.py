@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from .errors import BadInput
 from .fits_header import read_header_from_bytes
 
 __all__ = [
@@ -57,7 +58,7 @@ _LAYOUTS: dict[tuple[int, int], tuple[str, int, type]] = {
 }
 
 
-class CompressionError(ValueError):
+class CompressionError(BadInput):
     """A frame that cannot be compressed losslessly, or a check that failed.
 
     Parameters
@@ -67,11 +68,6 @@ class CompressionError(ValueError):
     reason : str
         What went wrong.
     """
-
-    def __init__(self, source: str, reason: str):
-        self.source = source
-        self.reason = reason
-        super().__init__(f"{source}: {reason}")
 
 
 @dataclass(frozen=True)

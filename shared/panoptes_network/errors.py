@@ -8,7 +8,7 @@ the dead-letter topic catches it.
 
 from __future__ import annotations
 
-__all__ = ["PermanentFailure", "ObjectNotFoundError"]
+__all__ = ["BadInput", "PermanentFailure", "ObjectNotFoundError"]
 
 
 class PermanentFailure(Exception):
@@ -40,3 +40,24 @@ class ObjectNotFoundError(LookupError):
         self.bucket = bucket
         self.name = name
         super().__init__(f"gs://{bucket}/{name} does not exist")
+
+
+class BadInput(ValueError):
+    """An input (a file, an object, a request) that cannot be used, and why.
+
+    The base of the errors that name their input: ``str(error)`` reads
+    ``"<source>: <reason>"``, and ``reason`` alone is what gets recorded (quarantine metadata,
+    image docs).
+
+    Parameters
+    ----------
+    source : str
+        The input's name (a path, a ``gs://`` URI).
+    reason : str
+        What is wrong, in words the owner of the input can act on.
+    """
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import BadInput
+
 __all__ = [
     "BLOCK_SIZE",
     "DEFAULT_MAX_HEADER_BYTES",
@@ -73,7 +75,7 @@ _RENAMED = {
 _ZNAXISN = re.compile(r"ZNAXIS(\d+)")
 
 
-class NotFitsError(ValueError):
+class NotFitsError(BadInput):
     """The bytes are not a readable FITS header.
 
     Parameters
@@ -85,9 +87,8 @@ class NotFitsError(ValueError):
     """
 
     def __init__(self, source: str, reason: str):
-        self.source = source
-        self.reason = reason
-        super().__init__(f"{source} is not a readable FITS file: {reason}")
+        super().__init__(source, reason)
+        self.args = (f"{source} is not a readable FITS file: {reason}",)
 
 
 class HeaderTooLargeError(NotFitsError):

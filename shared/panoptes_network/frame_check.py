@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from numbers import Real
 
+from .errors import BadInput
 from .fits_header import FitsHeader
 
 __all__ = ["REQUIRED_CARDS", "InvalidFrameError", "check_frame_header"]
@@ -16,7 +17,7 @@ REQUIRED_CARDS: tuple[str, ...] = ("EXPTIME",)
 _BITPIX = (8, 16, 32, 64, -32, -64)
 
 
-class InvalidFrameError(ValueError):
+class InvalidFrameError(BadInput):
     """A FITS file that is not a usable frame.
 
     Parameters
@@ -26,11 +27,6 @@ class InvalidFrameError(ValueError):
     reason : str
         What is wrong.
     """
-
-    def __init__(self, source: str, reason: str):
-        self.source = source
-        self.reason = reason
-        super().__init__(f"{source}: {reason}")
 
 
 def check_frame_header(header: FitsHeader, object_size: int, source: str) -> None:

@@ -19,6 +19,7 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from .compression import TILE_ROWS
+from .errors import BadInput
 from .frame_wcs import WCS_KEYWORDS
 
 __all__ = ["UnreadableFrame", "StoredFrame", "read_stored_frame", "solved_frame_bytes"]
@@ -41,7 +42,7 @@ _STRUCTURAL = {
 }
 
 
-class UnreadableFrame(ValueError):
+class UnreadableFrame(BadInput):
     """A stored object whose image cannot be read.
 
     Parameters
@@ -51,11 +52,6 @@ class UnreadableFrame(ValueError):
     reason : str
         What is wrong.
     """
-
-    def __init__(self, source: str, reason: str):
-        self.source = source
-        self.reason = reason
-        super().__init__(f"{source}: {reason}")
 
 
 @dataclass(frozen=True)
