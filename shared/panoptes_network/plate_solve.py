@@ -447,6 +447,8 @@ def _solve_one(
     }
     observation_fields = {"ra": solution.ra_centre, "dec": solution.dec_centre}
     written = _update_documents(ctx, path, image_fields, observation_fields)
+    if written:
+        ctx.bus.publish(ctx.settings.measure_topic, target.message(image_id=path.image_id))
     stages.done("record")
     return StepResult(
         "solved" if written else "skipped",

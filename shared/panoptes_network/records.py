@@ -162,9 +162,9 @@ def build_frame_records(
     public_url : str
         Public URL of that object.
     received_time : datetime
-        When the network received the frame (aware, UTC). The image's ``updated_time`` is
-        set to it too: a later recording of the same image keeps ``received_time`` and
-        moves ``updated_time``.
+        When the network received the frame (aware, UTC). The image's ``updated_time`` and
+        ``recorded_time`` are set to it too: a later recording of the same image keeps
+        ``received_time`` and moves both (later steps move ``updated_time`` only).
 
     Returns
     -------
@@ -201,6 +201,7 @@ def build_frame_records(
         "time": image_time,
         "received_time": received_time,
         "updated_time": received_time,
+        "recorded_time": received_time,
         "status": ImageStatus.UPLOADED,
         "solved": False,
         "exptime": exptime,

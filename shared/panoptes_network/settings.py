@@ -27,7 +27,9 @@ class Settings:
         Bucket names (``PANOPTES_INCOMING_BUCKET`` and so on).
     solved_bucket : str
         Plate-solved frames.
-    compress_topic, record_topic, make_rgb_topic, solve_topic : str
+    sources_bucket : str
+        Per-image photometry tables (parquet).
+    compress_topic, record_topic, make_rgb_topic, solve_topic, measure_topic : str
         Topics of the chain's steps.
     public_base_url : str
         Base of public object URLs: ``<base>/<bucket>/<name>``
@@ -44,10 +46,12 @@ class Settings:
     jpg_bucket: str = "panoptes-images-jpg"
     mp4_bucket: str = "panoptes-images-mp4"
     solved_bucket: str = "panoptes-images-solved"
+    sources_bucket: str = "panoptes-sources"
     compress_topic: str = "compress-fits"
     record_topic: str = "record-image"
     make_rgb_topic: str = "make-rgb-fits"
     solve_topic: str = "plate-solve"
+    measure_topic: str = "measure-sources"
     public_base_url: str = "https://storage.googleapis.com"
     max_header_bytes: int = 100 * 2880
 

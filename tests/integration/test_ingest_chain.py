@@ -113,7 +113,7 @@ def test_redelivery_and_second_upload_keep_counters_exact(stack, unit_ids, panop
     before = (stack.doc("observations", observation_id), stack.doc("units", unit))
 
     def recorded_time():
-        return stack.doc("images", image_id)["updated_time"]  # set by record-image only
+        return stack.doc("images", image_id)["recorded_time"]  # set by record-image only
 
     def refreshed_after(moment):
         return lambda: recorded_time() > moment
