@@ -13,12 +13,13 @@ celestial WCS is recorded as ``measure_error`` and acknowledged.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from astropy.wcs import WCS
+from astropy.wcs import WCS, FITSFixedWarning
 
 from . import __version__
 from .bucket_path import ImagePath, InvalidPathError
@@ -135,7 +136,9 @@ def measure_sources(
         raise PermanentFailure(f"{obj.uri} does not exist") from None
     except UnreadableFrame as exc:
         return quarantine(ctx, obj, exc.reason)
-    wcs = WCS(frame.header, relax=True).celestial
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)  # e.g. MJD-OBS derived from DATE-OBS
+        wcs = WCS(frame.header, relax=True).celestial
     if not wcs.has_celestial or not np.isfinite(wcs.wcs.crval).all():
         reason = f"{obj.uri} has no celestial WCS: plate solve it first"
         ctx.documents.merge(
