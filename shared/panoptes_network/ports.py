@@ -6,7 +6,7 @@ Pub/Sub and Firestore; unit tests implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,7 +20,11 @@ __all__ = [
     "WriteConflict",
     "DocumentStore",
     "GeoPoint",
+    "MAX_BATCH_WRITES",
 ]
+
+#: Most writes in one Firestore batch.
+MAX_BATCH_WRITES = 500
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ class ObjectStore(Protocol):
 
     def delete(self, bucket: str, name: str, *, generation: int | None = None) -> None:
         """Delete an object (only that generation, when given)."""
+
+    def list(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+        """Return the objects whose names start with ``prefix``, sorted by name."""
 
 
 class MessageBus(Protocol):
@@ -182,3 +189,10 @@ class DocumentStore(Protocol):
 
     def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Merge fields into a document, creating it when missing."""
+
+    def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Merge many ``(collection, doc_id, fields)`` documents.
+
+        In batches of at most :data:`MAX_BATCH_WRITES` writes: each batch is atomic, the
+        whole is not.
+        """

@@ -29,8 +29,12 @@ class Settings:
         Plate-solved frames.
     sources_bucket : str
         Per-image photometry tables (parquet).
+    lightcurves_bucket : str
+        Light-curve data of processing runs (parquet, one file per run).
     compress_topic, record_topic, make_rgb_topic, solve_topic, measure_topic : str
         Topics of the chain's steps.
+    lightcurve_topic : str
+        Topic of build-lightcurve (message ``{"sequence_id", "options"}``).
     public_base_url : str
         Base of public object URLs: ``<base>/<bucket>/<name>``
         (``PANOPTES_PUBLIC_BASE_URL``; the emulator's address locally).
@@ -47,11 +51,13 @@ class Settings:
     mp4_bucket: str = "panoptes-images-mp4"
     solved_bucket: str = "panoptes-images-solved"
     sources_bucket: str = "panoptes-sources"
+    lightcurves_bucket: str = "panoptes-lightcurves"
     compress_topic: str = "compress-fits"
     record_topic: str = "record-image"
     make_rgb_topic: str = "make-rgb-fits"
     solve_topic: str = "plate-solve"
     measure_topic: str = "measure-sources"
+    lightcurve_topic: str = "build-lightcurve"
     public_base_url: str = "https://storage.googleapis.com"
     max_header_bytes: int = 100 * 2880
 

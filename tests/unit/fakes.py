@@ -11,7 +11,14 @@ from typing import Any
 
 from panoptes_network.errors import ObjectNotFoundError
 from panoptes_network.ingest import md5_base64
-from panoptes_network.ports import DocKey, DocSnapshot, DocWrite, ObjectInfo, WriteConflict
+from panoptes_network.ports import (
+    MAX_BATCH_WRITES,
+    DocKey,
+    DocSnapshot,
+    DocWrite,
+    ObjectInfo,
+    WriteConflict,
+)
 
 
 class MemoryStore:
@@ -61,6 +68,13 @@ class MemoryStore:
         del self.objects[(bucket, name)]
         self.deleted.append((bucket, name))
 
+    def list(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+        return [
+            self.stat(bucket, n)  # type: ignore[misc]
+            for n in self.names(bucket)
+            if n.startswith(prefix)
+        ]
+
     def names(self, bucket: str) -> list[str]:
         return sorted(n for b, n in self.objects if b == bucket)
 
@@ -88,6 +102,7 @@ class MemoryDocuments:
         self._clock = itertools.count(1)
         self._lock = threading.Lock()
         self.conflicts = 0
+        self.batches: list[int] = []
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -129,6 +144,14 @@ class MemoryDocuments:
             key = (collection, doc_id)
             self.docs.setdefault(key, {}).update(copy.deepcopy(dict(fields)))
             self.versions[key] = next(self._clock)
+
+    def merge_many(self, merges) -> None:
+        merges = list(merges)
+        self.batches.extend(
+            len(merges[i : i + MAX_BATCH_WRITES]) for i in range(0, len(merges), MAX_BATCH_WRITES)
+        )
+        for collection, doc_id, fields in merges:
+            self.merge(collection, doc_id, fields)
 
 
 class CountingRunner:

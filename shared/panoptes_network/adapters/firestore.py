@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from ..ports import DocKey, DocSnapshot, DocWrite, GeoPoint, WriteConflict
+from ..ports import MAX_BATCH_WRITES, DocKey, DocSnapshot, DocWrite, GeoPoint, WriteConflict
 
-__all__ = ["FirestoreDocuments", "to_firestore", "from_firestore"]
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "FirestoreDocuments",
+    "approximate_size",
+    "to_firestore",
+    "from_firestore",
+]
+
+#: Bytes of documents in one batch commit (Firestore's request limit is 10 MiB).
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+
+
+def approximate_size(value: Any) -> int:
+    """Return roughly the bytes Firestore counts for a value (numbers 8, strings + 1).
+
+    Parameters
+    ----------
+    value : Any
+        A field value, map or list.
+
+    Returns
+    -------
+    int
+        Size estimate in bytes.
+    """
+    if isinstance(value, str):
+        return len(value.encode()) + 1
+    if isinstance(value, Mapping):
+        return sum(len(str(k)) + 1 + approximate_size(v) for k, v in value.items()) + 32
+    if isinstance(value, (list, tuple)):
+        return sum(approximate_size(v) for v in value)
+    return 8
 
 
 def to_firestore(value: Any) -> Any:
@@ -58,6 +89,23 @@ class FirestoreDocuments:
     def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Merge fields into a document, creating it when missing."""
         self._ref((collection, doc_id)).set(to_firestore(dict(fields)), merge=True)
+
+    def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Merge many documents in batches.
+
+        A batch holds at most :data:`~..ports.MAX_BATCH_WRITES` writes and about
+        :data:`MAX_BATCH_BYTES` bytes (Firestore refuses commits over 10 MiB).
+        """
+        batch, writes, size = self.client.batch(), 0, 0
+        for collection, doc_id, fields in merges:
+            doc_size = approximate_size(fields)
+            if writes and (writes == MAX_BATCH_WRITES or size + doc_size > MAX_BATCH_BYTES):
+                batch.commit()
+                batch, writes, size = self.client.batch(), 0, 0
+            batch.set(self._ref((collection, doc_id)), to_firestore(dict(fields)), merge=True)
+            writes, size = writes + 1, size + doc_size
+        if writes:
+            batch.commit()
 
     def read(self, keys: list[DocKey]) -> dict[DocKey, DocSnapshot]:
         """Read several documents in one call, with their update times as versions."""

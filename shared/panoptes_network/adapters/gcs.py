@@ -122,3 +122,8 @@ class GcsObjectStore:
             self._blob(bucket, name).delete(if_generation_match=generation)
         except gexc.NotFound:
             pass
+
+    def list(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+        """Return the objects whose names start with ``prefix``, sorted by name."""
+        blobs = self.client.list_blobs(bucket, prefix=prefix or None)
+        return sorted((_info(blob) for blob in blobs), key=lambda info: info.name)
