@@ -88,7 +88,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         observation_write = DocWrite(
             "observations",
             records.sequence_id,
-            {},
+            {"last_image_received_time": records.observation["received_time"]},
             {"num_images": 1, "total_minutes_exptime": minutes},
             must_exist=True,
         )
@@ -96,7 +96,12 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         observation_write = DocWrite(
             "observations",
             records.sequence_id,
-            {**records.observation, "num_images": 1, "total_minutes_exptime": minutes},
+            {
+                **records.observation,
+                "num_images": 1,
+                "total_minutes_exptime": minutes,
+                "last_image_received_time": records.observation["received_time"],
+            },
             must_not_exist=True,
         )
     unit = existing.get(unit_key, DocSnapshot(None))

@@ -190,6 +190,14 @@ class DocumentStore(Protocol):
     def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Merge fields into a document, creating it when missing."""
 
+    def find(
+        self, collection: str, field: str, op: str, value: Any
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Return ``(doc_id, fields)`` of the documents where ``field op value``.
+
+        ``op`` is one of ``<``, ``<=``, ``==``, ``>=``, ``>``.
+        """
+
     def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Merge many ``(collection, doc_id, fields)`` documents.
 

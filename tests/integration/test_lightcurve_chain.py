@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
+import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from panoptes_network.catalog_file import default_catalog_path
@@ -62,8 +62,13 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
         d.get("solve_error_reason") for d in docs
     ]
 
+    url = stack.url("lightcurve-requests")
+    assert requests.post(url, json={"sequence_id": "nope"}, timeout=30).status_code == 400
+    unknown = {"sequence_id": f"{unit}_{camera}_20000101T000000"}
+    assert requests.post(url, json=unknown, timeout=30).status_code == 404
     request = {"sequence_id": sequence_id, "options": {"min_frames": 3}}
-    stack.publish("build-lightcurve", json.dumps(request).encode())
+    answer = requests.post(url, json=request, timeout=30)
+    assert answer.status_code == 202 and answer.json()["queued"] == sequence_id
 
     def processed():
         query = stack.firestore.collection("processed_observations").where(

@@ -145,6 +145,21 @@ class MemoryDocuments:
             self.docs.setdefault(key, {}).update(copy.deepcopy(dict(fields)))
             self.versions[key] = next(self._clock)
 
+    def find(self, collection, field, op, value):
+        compare = {
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+            "==": lambda a, b: a == b,
+            ">=": lambda a, b: a >= b,
+            ">": lambda a, b: a > b,
+        }[op]
+        with self._lock:
+            return [
+                (doc_id, copy.deepcopy(doc))
+                for (c, doc_id), doc in sorted(self.docs.items())
+                if c == collection and field in doc and compare(doc[field], value)
+            ]
+
     def merge_many(self, merges) -> None:
         merges = list(merges)
         self.batches.extend(

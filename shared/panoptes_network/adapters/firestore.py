@@ -90,6 +90,15 @@ class FirestoreDocuments:
         """Merge fields into a document, creating it when missing."""
         self._ref((collection, doc_id)).set(to_firestore(dict(fields)), merge=True)
 
+    def find(
+        self, collection: str, field: str, op: str, value: Any
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Return ``(doc_id, fields)`` of the documents where ``field op value``."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.client.collection(collection).where(filter=FieldFilter(field, op, value))
+        return [(s.id, from_firestore(s.to_dict())) for s in query.stream()]
+
     def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Merge many documents in batches.
 
