@@ -9,7 +9,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from panoptes_network.adapters.http_json import json_answer
+from panoptes_network.adapters.http_json import json_answer, screen_request
 from panoptes_network.adapters.push import log
 from panoptes_network.adapters.runtime import chain_context
 from panoptes_network.header_lookup import MAX_REQUEST_BYTES, lookup_header
@@ -25,12 +25,11 @@ def _answer(status: int, body: dict) -> flask.Response:
 @functions_framework.http
 def handle(request: flask.Request) -> flask.Response:
     """Answer one header request."""
-    if request.method == "OPTIONS":
-        return _answer(204, {})
-    if request.method != "POST":
-        return _answer(405, {"error": 'use POST with a JSON body {"bucket_path": ...}'})
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        return _answer(413, {"error": f"request body is over {MAX_REQUEST_BYTES} bytes"})
+    refused = screen_request(
+        request, ("POST",), MAX_REQUEST_BYTES, 'use POST with a JSON body {"bucket_path": ...}'
+    )
+    if refused is not None:
+        return refused
     body = request.get_json(silent=True)
     if body is None:
         return _answer(400, {"error": "request body is not JSON"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from panoptes_network.adapters.http_json import json_answer
+from panoptes_network.adapters.http_json import json_answer, screen_request
 from panoptes_network.adapters.push import log
 from panoptes_network.adapters.runtime import chain_context
 from panoptes_network.errors import PermanentFailure
@@ -28,12 +28,10 @@ def _answer(status: int, body: dict) -> flask.Response:
 @functions_framework.http
 def handle(request: flask.Request) -> flask.Response:
     """Queue one run (``/``) or sweep (``/sweep``)."""
-    if request.method == "OPTIONS":
-        return _answer(204, {})
-    if request.method != "POST":
-        return _answer(405, {"error": 'use POST with JSON {"sequence_id": ...} or POST /sweep'})
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        return _answer(413, {"error": f"request body is over {MAX_REQUEST_BYTES} bytes"})
+    usage = 'use POST with JSON {"sequence_id": ...} or POST /sweep'
+    refused = screen_request(request, ("POST",), MAX_REQUEST_BYTES, usage)
+    if refused is not None:
+        return refused
     body = request.get_json(force=True, silent=True)
     try:
         if request.path.rstrip("/").endswith("/sweep"):

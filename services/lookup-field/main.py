@@ -13,7 +13,7 @@ import flask
 import functions_framework
 
 from panoptes_network.adapters.catalog_source import catalog_path
-from panoptes_network.adapters.http_json import json_answer
+from panoptes_network.adapters.http_json import json_answer, screen_request
 from panoptes_network.adapters.push import log
 from panoptes_network.catalog_file import LocalCatalog, open_catalog
 from panoptes_network.field_lookup import MAX_REQUEST_BYTES, lookup_field, request_from_query
@@ -43,20 +43,16 @@ def _answer(status: int, body: dict) -> flask.Response:
 @functions_framework.http
 def handle(request: flask.Request) -> flask.Response:
     """Answer one field lookup."""
-    if request.method == "OPTIONS":
-        return _answer(204, {})
+    usage = 'use GET ?search_string=... or POST JSON {"search_string": ...}'
+    refused = screen_request(request, ("GET", "POST"), MAX_REQUEST_BYTES, usage)
+    if refused is not None:
+        return refused
     if request.method == "GET":
         query = request_from_query(request.args.to_dict())
-    elif request.method == "POST":
-        if (request.content_length or 0) > MAX_REQUEST_BYTES:
-            return _answer(413, {"error": f"request body is over {MAX_REQUEST_BYTES} bytes"})
+    else:
         query = request.get_json(force=True, silent=True)
         if query is None:
             return _answer(400, {"error": "request body is not JSON"})
-    else:
-        return _answer(
-            405, {"error": 'use GET ?search_string=... or POST JSON {"search_string": ...}'}
-        )
     try:
         catalog = _open_catalog()
     except FileNotFoundError as exc:
