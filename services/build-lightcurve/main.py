@@ -23,7 +23,7 @@ _one_observation_at_a_time = threading.Lock()
 
 def _step(message: PushMessage) -> StepResult:
     with _one_observation_at_a_time:  # one observation's arrays per instance
-        return build_lightcurve(CONTEXT, message.payload)
+        return build_lightcurve(CONTEXT, message.payload, delivery_id=message.message_id or None)
 
 
 @functions_framework.cloud_event

@@ -18,8 +18,11 @@ frames (:func:`.frame_quality.assess_frames`), builds the light curves
 
 Bad requests, an observation without tables, too few usable frames or no star with a light
 curve raise :class:`~.errors.PermanentFailure` (nothing is written). Any other fault is
-transient; a redelivery after a partial write makes a new run and leaves the partial one with
-``status: "running"``.
+transient and the message is redelivered. Each run records the Pub/Sub message that asked for
+it (``delivery_id``): a redelivery of that message resumes its run under the same id (the data
+file and docs are rewritten whole, so nothing partial survives) and a redelivery after the run
+finished is skipped, so at-least-once delivery never makes two runs of one request. A new
+request (a new message) always makes a new run.
 """
 
 from __future__ import annotations
@@ -123,6 +126,31 @@ def read_observation_tables(
     return tables, unreadable
 
 
+def find_delivered_run(
+    ctx: ChainContext, sequence_id: str, delivery_id: str
+) -> tuple[str, dict[str, Any]] | None:
+    """Return ``(run_id, fields)`` of the run made for one Pub/Sub message, if any.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain; ``documents`` must be set.
+    sequence_id : str
+        The observation.
+    delivery_id : str
+        The Pub/Sub message id the run recorded.
+
+    Returns
+    -------
+    tuple or None
+        The run's id and fields, or None when that message made no run yet.
+    """
+    assert ctx.documents is not None
+    found = ctx.documents.find(PROCESSED_OBSERVATIONS, "delivery_id", "==", delivery_id)
+    runs = sorted((r for r in found if r[1].get("sequence_id") == sequence_id), key=lambda r: r[0])
+    return runs[0] if runs else None
+
+
 def _reserve_run(
     ctx: ChainContext, sequence_id: str, run_time: datetime, fields: dict[str, Any]
 ) -> str:
@@ -141,7 +169,9 @@ def _reserve_run(
     raise RuntimeError(f"no free run id after {base}-{_MAX_RUN_ID_TRIES}; will retry")
 
 
-def build_lightcurve(ctx: ChainContext, request: Any) -> StepResult:
+def build_lightcurve(
+    ctx: ChainContext, request: Any, *, delivery_id: str | None = None
+) -> StepResult:
     """Build and store the light curves of one observation as a new processing run.
 
     Parameters
@@ -150,11 +180,15 @@ def build_lightcurve(ctx: ChainContext, request: Any) -> StepResult:
         The chain; ``documents`` must be set.
     request : Mapping
         ``{"sequence_id": str, "options": dict}`` (:func:`.lightcurve_request.parse_request`).
+    delivery_id : str, optional
+        The Pub/Sub message id. When given, a redelivery resumes the run that message started
+        (same run id) or, when that run is done, is skipped.
 
     Returns
     -------
     StepResult
-        ``processed``, with the run id, frames used and rejected, stars and the data object.
+        ``processed``, with the run id, frames used and rejected, stars and the data object;
+        ``skipped`` when this delivery's run is already done.
 
     Raises
     ------
@@ -166,6 +200,12 @@ def build_lightcurve(ctx: ChainContext, request: Any) -> StepResult:
         raise ValueError("build_lightcurve needs a document store")
     req = parse_request(request)
     opts = req.options
+    earlier = find_delivered_run(ctx, req.sequence_id, delivery_id) if delivery_id else None
+    if earlier is not None and earlier[1].get("status") == "done":
+        return StepResult(
+            "skipped",
+            {"sequence_id": req.sequence_id, "run_id": earlier[0], "why": "run already done"},
+        )
     started = time.perf_counter()
     run_time = ctx.now()
     tables, rejected = read_observation_tables(ctx, req)
@@ -201,18 +241,22 @@ def build_lightcurve(ctx: ChainContext, request: Any) -> StepResult:
         )
 
     software = f"panoptes-network {__version__}"
-    run_id = _reserve_run(
-        ctx,
-        req.sequence_id,
-        run_time,
-        {
-            "sequence_id": req.sequence_id,
-            "status": "running",
-            "run_time": run_time,
-            "options": opts.as_record(),
-            "software_version": software,
-        },
-    )
+    run_fields: dict[str, Any] = {
+        "sequence_id": req.sequence_id,
+        "status": "running",
+        "run_time": run_time,
+        "options": opts.as_record(),
+        "software_version": software,
+        "delivery_id": delivery_id,
+    }
+    if earlier is not None:
+        run_id = earlier[0]
+        run_fields["run_time"] = earlier[1].get("run_time", run_time)
+        run_fields["resumed_time"] = run_time
+        ctx.documents.merge(PROCESSED_OBSERVATIONS, run_id, run_fields)
+    else:
+        run_id = _reserve_run(ctx, req.sequence_id, run_time, run_fields)
+    run_time = run_fields["run_time"]
     bucket, name = ctx.settings.lightcurves_bucket, data_name(req.sequence_id, run_id)
     data = encode_lightcurve_data(
         lightcurves, {"sequence_id": req.sequence_id, "run_id": run_id, "software": software}

@@ -190,6 +190,55 @@ def test_a_second_run_is_a_new_run_and_keeps_the_first(tables):
     assert ctx.documents.get("observations", SEQ)["last_processed"]["run_id"] == ids[2]
 
 
+class _FailingDocs(MemoryDocuments):
+    """Documents whose bulk write fails once, as a transient fault half-way through a run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def merge_many(self, merges) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("firestore unavailable")
+        super().merge_many(merges)
+
+
+def test_a_redelivery_resumes_its_interrupted_run_under_the_same_id(tables):
+    times = iter([RUN_AT, RUN_AT + timedelta(minutes=3)])
+    ctx = make_ctx(tables, clock=lambda: next(times))
+    ctx = ChainContext(S, ctx.store, ctx.bus, _FailingDocs(), service="test", now=ctx.now)
+    request = {"sequence_id": SEQ, "options": {"colours": ["g"]}}
+    with pytest.raises(ConnectionError):
+        build_lightcurve(ctx, request, delivery_id="msg-1")
+    run_id = f"{SEQ}_{format_timestamp(RUN_AT)}"
+    assert ctx.documents.get("processed_observations", run_id)["status"] == "running"
+
+    resumed = build_lightcurve(ctx, request, delivery_id="msg-1")
+    assert resumed.action == "processed"
+    assert resumed.detail["run_id"] == run_id
+    runs = [k for k in ctx.documents.docs if k[0] == "processed_observations"]
+    assert runs == [("processed_observations", run_id)]
+    doc = ctx.documents.get("processed_observations", run_id)
+    assert doc["status"] == "done"
+    assert doc["run_time"] == RUN_AT
+    assert doc["resumed_time"] == RUN_AT + timedelta(minutes=3)
+    lcs = [k for k in ctx.documents.docs if k[0] == "lightcurves"]
+    assert len(lcs) == 300 and all(k[1].endswith(run_id) for k in lcs)
+
+
+def test_a_redelivery_after_the_run_finished_makes_no_second_run(tables):
+    ctx = make_ctx(tables)
+    request = {"sequence_id": SEQ, "options": {"colours": ["g"]}}
+    first = build_lightcurve(ctx, request, delivery_id="msg-7")
+    again = build_lightcurve(ctx, request, delivery_id="msg-7")
+    assert again.action == "skipped" and again.detail["run_id"] == first.detail["run_id"]
+    other = build_lightcurve(ctx, request, delivery_id="msg-8")
+    assert other.action == "processed" and other.detail["run_id"] != first.detail["run_id"]
+    runs = sorted(k[1] for k in ctx.documents.docs if k[0] == "processed_observations")
+    assert runs == sorted([first.detail["run_id"], other.detail["run_id"]])
+
+
 def test_points_are_not_embedded_when_the_light_curves_are_long():
     long = synthetic_observation(n_frames=201, n_stars=80, seed=4, n_outliers=2, n_flagged=2)
     ctx = make_ctx(sources_bytes(long))
