@@ -357,6 +357,14 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
                     config,
                     state,
                 )
+            if resources.schedules:
+                _start(
+                    config,
+                    state,
+                    "scheduler",
+                    [sys.executable, "-m", "emulator.scheduler", "--host", config.host],
+                    env,
+                )
             say(
                 f"dev: {len(resources.services)} services ready: "
                 + ", ".join(f"{s.name}:{s.local_port}" for s in resources.services.values())

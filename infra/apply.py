@@ -1,4 +1,4 @@
-r"""Make a project's buckets, topics, subscriptions and notifications match resources.yaml.
+r"""Make a project's buckets, topics, subscriptions, notifications and jobs match resources.yaml.
 
 Idempotent: it creates what is missing, updates subscriptions whose settings differ, and
 never deletes anything. The same file serves the local emulators and a real project::
@@ -12,13 +12,17 @@ service, and bucket notifications are not created here: fake-gcs-server has no n
 API, so ``emulator/stack.py`` passes the notification to it as start-up flags. On Google
 Cloud, push goes to the service's URL (``--endpoint-template``) with an OIDC token, and the
 Pub/Sub service agent needs the publisher role on the dead-letter topic and the subscriber
-role on the subscriptions (granted once; see README).
+role on the subscriptions (granted once; see README). Scheduler jobs are created or updated
+with ``gcloud scheduler jobs`` (POST with the same OIDC service account); locally
+``emulator/scheduler.py`` runs them instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -26,9 +30,9 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1, storage
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from .spec import Resources, Subscription, load
+from .spec import Resources, Schedule, Subscription, load
 
-__all__ = ["apply"]
+__all__ = ["apply", "scheduler_job_command"]
 
 DEFAULT_ENDPOINT = "https://{region}-{project}.cloudfunctions.net/{service}"
 
@@ -82,6 +86,89 @@ def _differs(current: pubsub_v1.types.Subscription, wanted: dict) -> list[str]:
     return paths
 
 
+def scheduler_job_command(
+    job: Schedule,
+    project: str,
+    region: str,
+    url: str,
+    service_account: str | None,
+    *,
+    exists: bool,
+) -> list[str]:
+    """Return the ``gcloud`` command that creates (or updates) one Cloud Scheduler job.
+
+    Parameters
+    ----------
+    job : Schedule
+        The declared job.
+    project, region : str
+        Where it runs.
+    url : str
+        The full URL it POSTs to (service URL plus ``job.path``).
+    service_account : str, optional
+        Service account whose OIDC token the call carries (needed for private services).
+    exists : bool
+        Update an existing job instead of creating one.
+
+    Returns
+    -------
+    list of str
+        The argument vector.
+    """
+    argv = [
+        "gcloud",
+        "scheduler",
+        "jobs",
+        "update" if exists else "create",
+        "http",
+        job.name,
+        f"--project={project}",
+        f"--location={region}",
+        f"--schedule={job.cron}",
+        f"--time-zone={job.time_zone}",
+        f"--uri={url}",
+        "--http-method=POST",
+        f"--message-body={json.dumps(job.body, sort_keys=True)}",
+        "--headers=Content-Type=application/json"
+        if not exists
+        else "--update-headers=Content-Type=application/json",
+        f"--description={job.description or job.name}",
+    ]
+    if service_account:
+        argv += [f"--oidc-service-account-email={service_account}", f"--oidc-token-audience={url}"]
+    return argv
+
+
+def _apply_schedules(
+    resources: Resources,
+    project: str,
+    region: str,
+    endpoint: Callable[[str], str],
+    service_account: str | None,
+    did: Callable[[str], None],
+) -> None:
+    for job in resources.schedules:
+        url = endpoint(job.call).rstrip("/") + job.path
+        described = subprocess.run(
+            [
+                "gcloud",
+                "scheduler",
+                "jobs",
+                "describe",
+                job.name,
+                f"--project={project}",
+                f"--location={region}",
+                "--format=json",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        exists = described.returncode == 0
+        argv = scheduler_job_command(job, project, region, url, service_account, exists=exists)
+        subprocess.run(argv, check=True)
+        did(f"{'updated' if exists else 'created'} scheduler job {job.name} -> {url}")
+
+
 def apply(
     resources: Resources,
     project: str,
@@ -90,6 +177,7 @@ def apply(
     endpoint: Callable[[str], str],
     service_account: str | None = None,
     location: str = "US",
+    region: str = "us-central1",
     say: Callable[[str], None] = print,
 ) -> list[str]:
     """Apply ``resources`` to ``project``.
@@ -108,6 +196,9 @@ def apply(
         Service account whose OIDC token push requests carry (Google Cloud only).
     location : str
         Location of new buckets.
+    region : str
+        Region of the scheduler jobs (Google Cloud only; locally ``emulator/scheduler.py``
+        runs them).
     say : callable
         Receives one line per change.
 
@@ -183,6 +274,7 @@ def apply(
                     payload_format=note.payload_format,
                 ).create()
                 did(f"created notification {note.bucket} -> {note.topic}")
+        _apply_schedules(resources, project, region, endpoint, service_account, did)
     return changes
 
 
@@ -228,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator=args.emulator,
         endpoint=endpoint,
         service_account=args.push_service_account,
+        region=args.region,
     )
     if not changes:
         print("apply: everything already matches infra/resources.yaml")

@@ -7,8 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from croniter import croniter
 
-__all__ = ["RESOURCES", "Bucket", "Subscription", "Notification", "Service", "Resources", "load"]
+__all__ = [
+    "RESOURCES",
+    "Bucket",
+    "Subscription",
+    "Notification",
+    "Service",
+    "Schedule",
+    "Resources",
+    "load",
+]
 
 RESOURCES = Path(__file__).with_name("resources.yaml")
 
@@ -63,6 +73,37 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A job that calls an HTTP service on a cron schedule (Cloud Scheduler).
+
+    Attributes
+    ----------
+    name : str
+        Job name.
+    cron : str
+        Five-field cron expression, evaluated in ``time_zone``.
+    call : str
+        The HTTP service it calls (a name in ``services``).
+    path : str
+        Path on that service, e.g. ``/sweep``.
+    body : dict
+        JSON body of the POST.
+    time_zone : str
+        Time zone of ``cron`` (Cloud Scheduler's tz database name).
+    description : str
+        What the job is for.
+    """
+
+    name: str
+    cron: str
+    call: str
+    path: str = "/"
+    body: dict[str, Any] = field(default_factory=dict)
+    time_zone: str = "Etc/UTC"
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Resources:
     """Everything in the file."""
 
@@ -71,6 +112,7 @@ class Resources:
     subscriptions: tuple[Subscription, ...]
     notifications: tuple[Notification, ...]
     services: dict[str, Service] = field(default_factory=dict)
+    schedules: tuple[Schedule, ...] = ()
 
     def local_endpoint(self, service: str, host: str = "127.0.0.1") -> str:
         """Return the URL a service listens on in the local stack.
@@ -121,8 +163,8 @@ def load(path: Path = RESOURCES) -> Resources:
     Raises
     ------
     ValueError
-        If a subscription names an unknown topic or service, or a notification an unknown
-        bucket or topic.
+        If a subscription names an unknown topic or service, a notification an unknown
+        bucket or topic, or a schedule an unknown or non-HTTP service or a bad cron expression.
     """
     raw = yaml.safe_load(path.read_text())
     buckets = tuple(Bucket(**b) for b in raw.get("buckets", []))
@@ -151,4 +193,13 @@ def load(path: Path = RESOURCES) -> Resources:
     for note in notes:
         if note.bucket not in bucket_names or note.topic not in topics:
             raise ValueError(f"{path}: notification {note.bucket} -> {note.topic} is not declared")
-    return Resources(buckets, topics, subs, notes, services)
+    schedules = tuple(Schedule(**job) for job in raw.get("schedules", []))
+    for job in schedules:
+        target = services.get(job.call)
+        if target is None or target.signature != "http":
+            raise ValueError(f"{path}: schedule {job.name} calls {job.call}, not an HTTP service")
+        if not croniter.is_valid(job.cron):
+            raise ValueError(f"{path}: schedule {job.name} has a bad cron expression {job.cron!r}")
+        if not job.path.startswith("/"):
+            raise ValueError(f"{path}: schedule {job.name}: path must start with '/'")
+    return Resources(buckets, topics, subs, notes, services, schedules)

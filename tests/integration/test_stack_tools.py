@@ -59,3 +59,22 @@ def test_bin_upload_puts_a_unit_folder_under_its_bucket_path(
     wait_for(
         "the uploaded frame's doc", lambda: stack.doc("images", f"{unit}_{camera}_20160909T081226")
     )
+
+
+def test_the_stack_runs_the_scheduler_and_its_jobs_reach_their_services(stack):
+    import subprocess
+    import sys
+
+    from emulator.stack import ROOT, status
+
+    assert status(stack.config)["scheduler"]["running"]
+    for job in load().schedules:
+        done = subprocess.run(
+            [sys.executable, "-m", "emulator.scheduler", "--run-now", job.name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{job.name}: {done.stdout}{done.stderr}"
+        assert done.stdout.split()[0] in {"200", "202"}

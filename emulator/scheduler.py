@@ -1,0 +1,173 @@
+"""The local stand-in for Cloud Scheduler: run the ``schedules`` of ``infra/resources.yaml``.
+
+``bin/dev up`` starts ``python -m emulator.scheduler`` beside the services. It POSTs each job's
+JSON body to its service's local endpoint whenever the job's cron expression comes due, as
+Cloud Scheduler does in the cloud, and logs one JSON line per call (``.dev/logs/scheduler.log``).
+``python -m emulator.scheduler --run-now NAME`` calls one job once and prints the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from infra.spec import Resources, Schedule, load
+
+__all__ = ["job_url", "next_run", "call_job", "run_forever", "main"]
+
+
+def job_url(resources: Resources, job: Schedule, host: str = "127.0.0.1") -> str:
+    """Return the local URL a job calls.
+
+    Parameters
+    ----------
+    resources : Resources
+        The declared resources.
+    job : Schedule
+        The job.
+    host : str
+        Address of the local stack.
+
+    Returns
+    -------
+    str
+        ``http://<host>:<port><path>``.
+    """
+    return resources.local_endpoint(job.call, host).rstrip("/") + job.path
+
+
+def next_run(job: Schedule, after: datetime) -> datetime:
+    """Return the first time strictly after ``after`` at which the job comes due.
+
+    Parameters
+    ----------
+    job : Schedule
+        The job; its cron expression is read in its time zone.
+    after : datetime
+        A time zone aware instant.
+
+    Returns
+    -------
+    datetime
+        The next due instant, in UTC.
+    """
+    local = after.astimezone(ZoneInfo(job.time_zone))
+    due = croniter(job.cron, local).get_next(datetime)
+    return due.astimezone(timezone.utc)
+
+
+def call_job(url: str, body: dict, timeout: float = 60.0) -> tuple[int, str]:
+    """POST a job's JSON body and return the status and the start of the answer.
+
+    Parameters
+    ----------
+    url : str
+        Where to POST.
+    body : dict
+        The JSON body.
+    timeout : float
+        Seconds to wait for the answer.
+
+    Returns
+    -------
+    tuple of (int, str)
+        HTTP status (0 when the service did not answer) and up to 500 characters of the body.
+    """
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read(500).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(500).decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, f"no answer: {exc}"
+
+
+def run_forever(
+    resources: Resources,
+    host: str = "127.0.0.1",
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    sleep: Callable[[float], None] = time.sleep,
+    rounds: int | None = None,
+) -> None:
+    """Call every job when it comes due, forever (or for ``rounds`` calls, for tests).
+
+    Parameters
+    ----------
+    resources : Resources
+        The declared resources; their ``schedules`` are run.
+    host : str
+        Address of the local stack.
+    now, sleep : callable
+        The clock and the wait.
+    rounds : int, optional
+        Stop after this many calls.
+    """
+    if not resources.schedules:
+        return
+    due = {job.name: next_run(job, now()) for job in resources.schedules}
+    jobs = {job.name: job for job in resources.schedules}
+    done = 0
+    while rounds is None or done < rounds:
+        name = min(due, key=lambda n: due[n])
+        wait = (due[name] - now()).total_seconds()
+        if wait > 0:
+            sleep(min(wait, 60.0))
+            continue
+        job = jobs[name]
+        url = job_url(resources, job, host)
+        status, text = call_job(url, job.body)
+        print(
+            json.dumps(
+                {
+                    "time": now().isoformat(),
+                    "job": name,
+                    "url": url,
+                    "status": status,
+                    "answer": text,
+                }
+            ),
+            flush=True,
+        )
+        due[name] = next_run(job, now())
+        done += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run the schedules, or one job now."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address of the local stack")
+    parser.add_argument("--run-now", metavar="NAME", help="call one job once and print the answer")
+    args = parser.parse_args(argv)
+    resources = load()
+    if args.run_now:
+        jobs = {job.name: job for job in resources.schedules}
+        if args.run_now not in jobs:
+            print(f"scheduler: no job {args.run_now!r}; jobs: {', '.join(jobs)}", file=sys.stderr)
+            return 2
+        status, text = call_job(
+            job_url(resources, jobs[args.run_now], args.host), jobs[args.run_now].body
+        )
+        print(f"{status} {text}")
+        return 0 if 200 <= status < 300 else 1
+    run_forever(resources, args.host)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
