@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 __all__ = [
     "EXTENSIONS",
+    "RAW_EXTENSIONS",
     "InvalidPathError",
     "ImagePath",
     "parse_timestamp",
@@ -27,7 +28,18 @@ __all__ = [
 ]
 
 #: File extensions a unit uploads, longest first so that ``.fits.fz`` wins over ``.fz``.
-EXTENSIONS: tuple[str, ...] = (".fits.fz", ".fits", ".cr2", ".jpg", ".mp4")
+EXTENSIONS: tuple[str, ...] = (
+    ".fits.fz",
+    ".fits",
+    ".cr2",
+    ".cr3",
+    ".nef",
+    ".dng",
+    ".jpg",
+    ".mp4",
+)
+#: Camera raw files (read by LibRaw); units upload Canon ``.cr2``, the others are accepted too.
+RAW_EXTENSIONS: tuple[str, ...] = (".cr2", ".cr3", ".nef", ".dng")
 
 _UNIT = re.compile(r"PAN[0-9]{3}")
 _CAMERA = re.compile(r"[0-9a-f]{6}")

@@ -2,7 +2,8 @@
 
 The image document is the ledger. The counters of its observation and unit move in the same
 atomic batch that creates the image document, and that batch carries preconditions: the
-image must not exist yet (or must still be the error placeholder that was read), and a new
+image must not exist yet (or must still be the placeholder that was read: an error, or a
+raw file's products waiting for their frame), and a new
 observation must not exist yet. Two deliveries of the same frame race to create the image;
 one batch wins and the other fails whole, re-reads, finds the image, and moves nothing.
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ports import DocKey, DocSnapshot, DocumentStore, DocWrite, WriteConflict
-from .records import FrameRecords, ImageStatus
+from .records import PLACEHOLDER_STATUSES, FrameRecords
 
 __all__ = ["record_keys", "plan_frame_writes", "record_frame", "RecordOutcome", "MAX_ATTEMPTS"]
 
@@ -46,7 +47,7 @@ def record_keys(records: FrameRecords) -> list[DocKey]:
 
 
 def _is_counted(image: DocSnapshot) -> bool:
-    return image.exists and (image.fields or {}).get("status") != ImageStatus.ERROR
+    return image.exists and (image.fields or {}).get("status") not in PLACEHOLDER_STATUSES
 
 
 def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]) -> list[DocWrite]:

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .bucket_path import ImagePath, InvalidPathError
+from .bucket_path import RAW_EXTENSIONS, ImagePath, InvalidPathError
 from .compression import CompressionError, compress_frame, verify_compressed
 from .counters import record_frame
 from .errors import ObjectNotFoundError, PermanentFailure
 from .fits_header import FitsHeader, NotFitsError, read_header
 from .frame_check import InvalidFrameError, check_frame_header
 from .ports import DocumentStore, MessageBus, ObjectInfo, ObjectStore
-from .records import ImageStatus, build_frame_records
+from .records import PLACEHOLDER_STATUSES, ImageStatus, build_frame_records
 from .settings import Settings
 
 __all__ = [
@@ -45,6 +45,9 @@ _CONTENT_TYPES = {
     ".fits": FITS_CONTENT_TYPE,
     ".fits.fz": FITS_CONTENT_TYPE,
     ".cr2": "image/x-canon-cr2",
+    ".cr3": "image/x-canon-cr3",
+    ".nef": "image/x-nikon-nef",
+    ".dng": "image/x-adobe-dng",
     ".jpg": "image/jpeg",
     ".mp4": "video/mp4",
 }
@@ -269,7 +272,7 @@ def handle_raw_upload(ctx: ChainContext, obj: StoredObject) -> StepResult:
         ctx.store.copy(obj.bucket, obj.name, s.images_bucket, path.object_name)
         ctx.bus.publish(s.record_topic, StoredObject(s.images_bucket, path.object_name).message())
         return StepResult("routed", {**detail, "to": s.record_topic})
-    if path.extension == ".cr2":
+    if path.extension in RAW_EXTENSIONS:
         archived_obj = StoredObject(s.archive_bucket, archived)
         ctx.bus.publish(s.make_rgb_topic, archived_obj.message(object_name=path.object_name))
         return StepResult("routed", {**detail, "to": s.make_rgb_topic})
@@ -345,7 +348,7 @@ def compress_fits(
 def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, reason: str) -> None:
     assert ctx.documents is not None
     existing = ctx.documents.get("images", path.image_id)
-    if existing is not None and existing.get("status") != ImageStatus.ERROR:
+    if existing is not None and existing.get("status") not in PLACEHOLDER_STATUSES:
         return  # a good recording of this image exists; do not spoil it
     ctx.documents.merge(
         "images",

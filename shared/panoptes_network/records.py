@@ -35,6 +35,13 @@ class ImageStatus:
     SOLVE_ERROR = "solve_error"
     MEASURED = "measured"
     ERROR = "error"
+    #: Only the camera raw file has arrived: products made, the FITS frame not recorded yet.
+    RAW_RECEIVED = "raw_received"
+
+
+#: Statuses of an image doc that holds no recorded frame: recording the frame replaces them
+#: and moves the counters.
+PLACEHOLDER_STATUSES = frozenset({ImageStatus.ERROR, ImageStatus.RAW_RECEIVED})
 
 
 class ObservationStatus:
@@ -215,7 +222,11 @@ def build_frame_records(
         "moonsep": header_value(header, "MOONSEP", float),
         "bucket_path": bucket_path,
         "public_url": public_url,
+        "converted_from_raw": header.get("RAWCONV") is True,
     }
+    raw_file = header_value(header, "RAWFILE", str)
+    if raw_file:
+        image["raw_file"] = raw_file
     return FrameRecords(
         unit_id=path.unit_id,
         sequence_id=path.sequence_id,

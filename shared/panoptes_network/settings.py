@@ -31,6 +31,10 @@ class Settings:
         Per-image photometry tables (parquet).
     lightcurves_bucket : str
         Light-curve data of processing runs (parquet, one file per run).
+    rgb_bucket, preview_bucket : str
+        Colour products of camera raw files: RGB FITS and JPEG previews.
+    raw_fits_bucket : str
+        Bayer FITS frames converted from raw files, waiting to enter the chain.
     compress_topic, record_topic, make_rgb_topic, solve_topic, measure_topic : str
         Topics of the chain's steps.
     lightcurve_topic : str
@@ -40,6 +44,9 @@ class Settings:
         (``PANOPTES_PUBLIC_BASE_URL``; the emulator's address locally).
     max_header_bytes : int
         Bound on the bytes read for one FITS header, in bytes.
+    raw_fits_wait_minutes : int
+        How long a raw file's converted FITS waits for the unit's own FITS of the same image
+        before it enters the chain, in minutes (``PANOPTES_RAW_FITS_WAIT_MINUTES``).
     """
 
     project_id: str = "demo-panoptes"
@@ -52,6 +59,9 @@ class Settings:
     solved_bucket: str = "panoptes-images-solved"
     sources_bucket: str = "panoptes-sources"
     lightcurves_bucket: str = "panoptes-lightcurves"
+    rgb_bucket: str = "panoptes-images-rgb"
+    preview_bucket: str = "panoptes-images-preview"
+    raw_fits_bucket: str = "panoptes-images-raw-fits"
     compress_topic: str = "compress-fits"
     record_topic: str = "record-image"
     make_rgb_topic: str = "make-rgb-fits"
@@ -60,6 +70,7 @@ class Settings:
     lightcurve_topic: str = "build-lightcurve"
     public_base_url: str = "https://storage.googleapis.com"
     max_header_bytes: int = 100 * 2880
+    raw_fits_wait_minutes: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

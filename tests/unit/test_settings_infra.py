@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 from infra.spec import load
 from panoptes_network.settings import Settings
@@ -14,17 +15,13 @@ def test_default_names_exist_in_the_infra_file():
     resources = load()
     buckets = {b.name for b in resources.buckets}
     s = Settings()
-    for name in (
-        s.incoming_bucket,
-        s.archive_bucket,
-        s.images_bucket,
-        s.quarantine_bucket,
-        s.jpg_bucket,
-        s.mp4_bucket,
-    ):
-        assert name in buckets
-    for topic in (s.compress_topic, s.record_topic, s.make_rgb_topic):
-        assert topic in resources.topics
+    bucket_fields = [f.name for f in fields(s) if f.name.endswith("_bucket")]
+    topic_fields = [f.name for f in fields(s) if f.name.endswith("_topic")]
+    assert len(bucket_fields) >= 12 and len(topic_fields) >= 6
+    for name in bucket_fields:
+        assert getattr(s, name) in buckets, name
+    for name in topic_fields:
+        assert getattr(s, name) in resources.topics, name
     assert any(n.bucket == s.incoming_bucket for n in resources.notifications)
 
 

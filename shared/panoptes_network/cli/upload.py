@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from ..bucket_path import EXTENSIONS
 from ..fits_header import NotFitsError, read_header_from_file
 from ..settings import Settings
 from ..upload_plan import PathOverrides, UploadPathError, bucket_path_for, uploadable_files
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not files:
         print(
-            "upload: no files with a known extension (.fits, .fits.fz, .cr2, .jpg, .mp4)",
+            "upload: no files with a known extension (" + ", ".join(EXTENSIONS) + ")",
             file=sys.stderr,
         )
         return 2

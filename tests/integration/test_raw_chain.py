@@ -1,0 +1,93 @@
+"""Camera raw files on the emulators: upload a DNG, get the products, release its frame."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import requests
+
+from panoptes_network.bucket_path import ImagePath
+from panoptes_network.make_rgb import product_names
+
+from ..unit.dng_files import EXIF_TAGS, dng_bytes
+from .conftest import wait_for
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        shutil.which("exiftool") is None,
+        reason="exiftool is missing (Debian: apt-get install libimage-exiftool-perl)",
+    ),
+]
+
+
+def test_a_raw_upload_gets_products_then_its_frame_enters_the_chain(stack, unit_ids):
+    unit, camera = unit_ids
+    name = f"{unit}/{camera}/20260301T040000/20260301T040230.dng"
+    path = ImagePath.parse(name)
+    stack.upload(name, dng_bytes(480, 640, exif=EXIF_TAGS))
+
+    def products_recorded():
+        doc = stack.doc("images", path.image_id)
+        return doc if doc and doc.get("preview_url") else None
+
+    doc = wait_for("the raw file's products on its image doc", products_recorded, 120)
+    assert doc["status"] == "raw_received" and doc["raw_fits_pending"] is True
+    names = product_names(path)
+    s = stack.settings
+    for bucket, key in (
+        (s.rgb_bucket, "rgb"),
+        (s.preview_bucket, "preview"),
+        (s.raw_fits_bucket, "bayer"),
+    ):
+        assert stack.blob(bucket, names[key]) is not None, f"gs://{bucket}/{names[key]}"
+    assert requests.get(doc["preview_url"], timeout=10).content[:2] == b"\xff\xd8"  # a JPEG
+    assert stack.blob(s.archive_bucket, name) is not None
+    assert stack.doc("units", unit) is None  # a placeholder moves no counter
+
+    answer = requests.post(stack.url("raw-fits-requests"), json={"bucket_path": name}, timeout=30)
+    assert answer.status_code == 202, answer.text
+    assert [r["image_id"] for r in answer.json()["released"]] == [path.image_id]
+
+    def recorded():
+        doc = stack.doc("images", path.image_id)
+        return doc if doc and doc.get("status") not in ("raw_received", None) else None
+
+    doc = wait_for("the converted frame recorded", recorded, 120)
+    assert doc["converted_from_raw"] is True
+    assert doc["raw_file"].endswith(name)
+    assert doc["rgb_url"] and doc["preview_url"]
+    assert stack.blob(s.images_bucket, path.with_extension(".fits.fz").object_name) is not None
+    assert stack.doc("units", unit)["num_images"] == 1
+    again = requests.post(
+        stack.url("raw-fits-requests"), json={"image_id": path.image_id}, timeout=30
+    )
+    assert again.status_code == 200 and again.json()["released"] == []
+
+
+def test_a_corrupt_raw_upload_is_quarantined_and_kept(stack, unit_ids):
+    unit, camera = unit_ids
+    name = f"{unit}/{camera}/20260301T040000/20260301T040500.cr2"
+    stack.upload(name, b"II*\x00" + b"\x00" * 4000)
+    s = stack.settings
+    kept = wait_for(
+        "the corrupt raw file in quarantine", lambda: stack.blob(s.quarantine_bucket, name), 120
+    )
+    assert "cr2" in kept.metadata["reason"] or name in kept.metadata["reason"]
+    assert stack.blob(s.archive_bucket, name) is not None
+    assert stack.doc("images", ImagePath.parse(name).image_id) is None
+
+
+def test_raw_fits_requests_answers_json_errors(stack):
+    url = stack.url("raw-fits-requests")
+    assert (
+        requests.post(
+            url, json={"image_id": "PAN999_abcdef_20260101T000000"}, timeout=10
+        ).status_code
+        == 404
+    )
+    assert requests.post(url, json={"image_id": "nonsense"}, timeout=10).status_code == 400
+    assert requests.get(url, timeout=10).status_code == 405
+    sweep = requests.post(url + "sweep", json={"wait_minutes": 30}, timeout=30)
+    assert sweep.status_code in (200, 202) and "waiting" in sweep.json()
