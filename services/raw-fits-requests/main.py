@@ -8,11 +8,12 @@ within the wait. Answers JSON. See README.md beside this file.
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
 import functions_framework
 
-from panoptes_network.adapters.http_json import json_answer, screen_request
-from panoptes_network.adapters.push import log
+from panoptes_network.adapters.http_json import request_or_sweep
 from panoptes_network.adapters.runtime import chain_context
 from panoptes_network.errors import PermanentFailure
 from panoptes_network.raw_fits_release import release_raw_fits, sweep_raw_fits
@@ -22,31 +23,22 @@ CONTEXT = chain_context(SERVICE, documents=True)
 MAX_REQUEST_BYTES = 16 * 1024
 
 
-def _answer(status: int, body: dict) -> flask.Response:
-    return json_answer(status, body, "POST, OPTIONS")
+def _sweep(body: dict[str, Any]) -> dict[str, Any]:
+    wait = body.get("wait_minutes")
+    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float))):
+        raise PermanentFailure("wait_minutes must be a number of minutes")
+    return sweep_raw_fits(CONTEXT, wait)
 
 
 @functions_framework.http
 def handle(request: flask.Request) -> flask.Response:
     """Release one image's converted FITS (``/``) or sweep (``/sweep``)."""
-    usage = 'use POST with JSON {"image_id": ...} or {"bucket_path": ...}, or POST /sweep'
-    refused = screen_request(request, ("POST",), MAX_REQUEST_BYTES, usage)
-    if refused is not None:
-        return refused
-    body = request.get_json(force=True, silent=True)
-    try:
-        if request.path.rstrip("/").endswith("/sweep"):
-            wait = (body or {}).get("wait_minutes")
-            if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float))):
-                raise PermanentFailure("wait_minutes must be a number of minutes")
-            answer = sweep_raw_fits(CONTEXT, wait)
-        else:
-            if body is None:
-                raise PermanentFailure("request body is not JSON")
-            answer = release_raw_fits(CONTEXT, body)
-    except PermanentFailure as exc:
-        status = 404 if "does not exist" in exc.reason else 400
-        log("WARNING", f"{SERVICE}: {exc.reason}", service=SERVICE, status=status)
-        return _answer(status, {"error": exc.reason})
-    log("INFO", f"{SERVICE}: released", service=SERVICE, **answer)
-    return _answer(202 if answer.get("released") else 200, answer)
+    return request_or_sweep(
+        request,
+        service=SERVICE,
+        usage='use POST with JSON {"image_id": ...} or {"bucket_path": ...}, or POST /sweep',
+        max_bytes=MAX_REQUEST_BYTES,
+        explicit=lambda body: release_raw_fits(CONTEXT, body),
+        sweep=_sweep,
+        accepted=lambda answer: bool(answer.get("released")),
+    )

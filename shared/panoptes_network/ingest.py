@@ -166,6 +166,41 @@ def md5_base64(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
 
 
+def write_verified(
+    ctx: ChainContext,
+    target: StoredObject,
+    data: bytes,
+    *,
+    content_type: str,
+    metadata: Mapping[str, str],
+) -> None:
+    """Write an object and check that the store holds exactly those bytes.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain.
+    target : StoredObject
+        Where to write.
+    data : bytes
+        The content.
+    content_type : str
+        Its MIME type.
+    metadata : Mapping
+        Custom metadata of the object.
+
+    Raises
+    ------
+    OSError
+        When the stored size or MD5 differs from ``data`` (transient: the step is retried).
+    """
+    stored = ctx.store.write(
+        target.bucket, target.name, data, content_type=content_type, metadata=dict(metadata)
+    )
+    if stored.size != len(data) or stored.md5_hash != md5_base64(data):
+        raise OSError(f"stored {target.uri} does not match what was written; will retry")
+
+
 def quarantine(ctx: ChainContext, obj: StoredObject, reason: str) -> StepResult:
     """Copy an object into the quarantine bucket with the reason in its metadata.
 
@@ -322,15 +357,13 @@ def compress_fits(
         verify_compressed(raw, frame.data, obj.uri)
     except (NotFitsError, CompressionError) as exc:
         return quarantine(ctx, obj, _why(exc))
-    stored = ctx.store.write(
-        target.bucket,
-        target.name,
+    write_verified(
+        ctx,
+        target,
         frame.data,
         content_type=FITS_CONTENT_TYPE,
         metadata={"source": obj.uri, "compression": "RICE_1", "source_md5": md5_base64(raw)},
     )
-    if stored.size != len(frame.data) or stored.md5_hash != md5_base64(frame.data):
-        raise OSError(f"stored {target.uri} does not match what was written; will retry")
     ctx.bus.publish(s.record_topic, target.message())
     ctx.store.delete(obj.bucket, obj.name, generation=obj.generation)
     return StepResult(

@@ -39,7 +39,7 @@ from .bucket_path import format_timestamp
 from .differential_photometry import build_lightcurves
 from .errors import PermanentFailure
 from .frame_quality import assess_frames
-from .ingest import ChainContext, StepResult, md5_base64
+from .ingest import ChainContext, StepResult, StoredObject, write_verified
 from .lightcurve_products import (
     DATA_NAME,
     encode_lightcurve_data,
@@ -261,15 +261,13 @@ def build_lightcurve(
     data = encode_lightcurve_data(
         lightcurves, {"sequence_id": req.sequence_id, "run_id": run_id, "software": software}
     )
-    stored = ctx.store.write(
-        bucket,
-        name,
+    write_verified(
+        ctx,
+        StoredObject(bucket, name),
         data,
         content_type=PARQUET_CONTENT_TYPE,
         metadata={"sequence_id": req.sequence_id, "run_id": run_id, "stars": str(n_stars)},
     )
-    if stored.size != len(data) or stored.md5_hash != md5_base64(data):
-        raise OSError(f"stored gs://{bucket}/{name} does not match what was written; will retry")
     data_url = ctx.settings.public_url(bucket, name)
 
     common = {

@@ -33,8 +33,8 @@ from .ingest import (
     ChainContext,
     StepResult,
     StoredObject,
-    md5_base64,
     quarantine,
+    write_verified,
 )
 from .ports import DocWrite, WriteConflict
 from .raw_decode import RawDecodeError
@@ -68,7 +68,7 @@ def product_names(path: ImagePath) -> dict[str, str]:
     }
 
 
-def _write_checked(
+def _write(
     ctx: ChainContext,
     bucket: str,
     name: str,
@@ -76,9 +76,9 @@ def _write_checked(
     content_type: str,
     metadata: dict[str, str],
 ) -> str:
-    stored = ctx.store.write(bucket, name, data, content_type=content_type, metadata=metadata)
-    if stored.size != len(data) or stored.md5_hash != md5_base64(data):
-        raise OSError(f"stored gs://{bucket}/{name} does not match what was written; will retry")
+    write_verified(
+        ctx, StoredObject(bucket, name), data, content_type=content_type, metadata=metadata
+    )
     return ctx.settings.public_url(bucket, name)
 
 
@@ -184,10 +184,8 @@ def make_rgb_fits(
     names = product_names(path)
     metadata = {"source": obj.uri, "image_id": path.image_id}
     now: datetime = ctx.now()
-    rgb_url = _write_checked(
-        ctx, s.rgb_bucket, names["rgb"], made.rgb_fits, FITS_CONTENT_TYPE, metadata
-    )
-    preview_url = _write_checked(
+    rgb_url = _write(ctx, s.rgb_bucket, names["rgb"], made.rgb_fits, FITS_CONTENT_TYPE, metadata)
+    preview_url = _write(
         ctx,
         s.preview_bucket,
         names["preview"],
@@ -216,7 +214,7 @@ def make_rgb_fits(
     }
     staged = None
     if not _image_is_recorded(ctx, path.image_id):
-        _write_checked(
+        _write(
             ctx,
             s.raw_fits_bucket,
             names["bayer"],

@@ -57,7 +57,7 @@ from .frame_wcs import (
     unbin_wcs,
     wcs_from_header,
 )
-from .ingest import FITS_CONTENT_TYPE, ChainContext, StepResult, StoredObject, md5_base64
+from .ingest import FITS_CONTENT_TYPE, ChainContext, StepResult, StoredObject, write_verified
 from .ingest import quarantine as copy_to_quarantine
 from .ports import DocSnapshot, DocWrite, WriteConflict
 from .records import ImageStatus
@@ -196,15 +196,13 @@ def _write_solved(
 ) -> StoredObject:
     data = solved_frame_bytes(frame, solution.header(), history)
     target = StoredObject(ctx.settings.solved_bucket, obj.name)
-    stored = ctx.store.write(
-        target.bucket,
-        target.name,
+    write_verified(
+        ctx,
+        target,
         data,
         content_type=FITS_CONTENT_TYPE,
         metadata={"source": obj.uri, "solver": f"astrometry.net ({ctx.service})"},
     )
-    if stored.size != len(data) or stored.md5_hash != md5_base64(data):
-        raise OSError(f"stored {target.uri} does not match what was written; will retry")
     return target
 
 

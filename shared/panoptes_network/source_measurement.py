@@ -25,7 +25,7 @@ from . import __version__
 from .bucket_path import ImagePath, InvalidPathError
 from .errors import ObjectNotFoundError, PermanentFailure
 from .frame_photometry import DEFAULT_ANNULUS, DEFAULT_APERTURE_RADIUS, measure_frame
-from .ingest import ChainContext, StepResult, StoredObject, md5_base64, quarantine
+from .ingest import ChainContext, StepResult, StoredObject, quarantine, write_verified
 from .records import ImageStatus, header_value, parse_date_obs
 from .solved_frame import UnreadableFrame, read_stored_frame
 from .sources_table import write_sources_table
@@ -163,15 +163,13 @@ def measure_sources(
     table = table[(vmag >= bright) & (vmag <= faint)]
     data = write_sources_table(table, _metadata(path, frame.header, options))
     del frame
-    stored = ctx.store.write(
-        target.bucket,
-        target.name,
+    write_verified(
+        ctx,
+        target,
         data,
         content_type=PARQUET_CONTENT_TYPE,
         metadata={"source": obj.uri, "rows": str(len(table))},
     )
-    if stored.size != len(data) or stored.md5_hash != md5_base64(data):
-        raise OSError(f"stored {target.uri} does not match what was written; will retry")
     flagged = int(np.count_nonzero(np.asarray(table["flags"]) != 0))
     now = ctx.now()
     ctx.documents.merge(
