@@ -20,7 +20,12 @@ in the schema of :mod:`.sources_table`. The steps, vectorised over all stars:
 4. **Error.** :func:`.photometric_noise.theoretical_flux_error` with the measured flux, the
    measured background, the aperture area, the read noise, the number of annulus pixels kept
    and the gain (quantisation).
-5. **Flags.** :mod:`.source_flags`: ``SATURATED``, ``NEAR_EDGE`` (aperture or annulus leaves
+5. **Width.** :func:`.star_width.star_fwhm`: the FWHM of the star in the green light, in
+   full-resolution frame pixels, from adaptive Gaussian-weighted second moments of the
+   background-subtracted G1 and G2 pixels at their frame positions. NaN for stars off the
+   frame or whose window leaves it, saturated stars, and stars whose green flux has a
+   signal-to-noise ratio below ``min_width_snr``.
+6. **Flags.** :mod:`.source_flags`: ``SATURATED``, ``NEAR_EDGE`` (aperture or annulus leaves
    the frame), ``CONTAMINATED`` (a neighbour of the *given* table, at most 2.5 mag fainter,
    within two aperture radii: pass a catalog reaching fainter than the stars you care about
    for a complete check), ``OFF_FRAME`` (not measured: NaN values).
@@ -45,6 +50,7 @@ from .aperture_photometry import (
 from .photometric_noise import theoretical_flux_error
 from .source_flags import CONTAMINATION_RADII, SourceFlag, contamination_flags, edge_flags
 from .sources_table import COLUMN_UNITS, SOURCES_COLUMNS
+from .star_width import star_fwhm
 
 __all__ = [
     "DEFAULT_ANNULUS",
@@ -194,6 +200,7 @@ def measure_frame(
     refine_centroid: bool = True,
     min_centroid_snr: float = 10.0,
     max_centroid_shift: float = 1.5,
+    min_width_snr: float = 20.0,
 ) -> Table:
     """Measure per-colour aperture photometry of catalog stars on a raw Bayer frame.
 
@@ -224,12 +231,15 @@ def measure_frame(
         Smallest box signal-to-noise ratio for a refined centroid.
     max_centroid_shift : float, optional
         Largest accepted centroid shift from the WCS position (frame pixels).
+    min_width_snr : float, optional
+        Smallest signal-to-noise ratio of the green flux for which the width is measured.
 
     Returns
     -------
     astropy.table.Table
         One row per input star, columns :data:`.sources_table.SOURCES_COLUMNS` (fluxes and
-        errors in e-, backgrounds in e- / pixel, areas in pixels, positions in pixels).
+        errors in e-, backgrounds in e- / pixel, areas in pixels, positions and ``fwhm`` in
+        frame pixels).
     """
     r_in, r_out = annulus
     if not 0 < aperture_radius <= r_in < r_out:
@@ -307,6 +317,15 @@ def measure_frame(
         table[f"bkg_{colour}"] = np.where(off, np.nan, sky)
         table[f"npix_{colour}"] = np.where(off, 0.0, area)
     flags |= np.where(saturated & ~off, int(SourceFlag.SATURATED), 0).astype(np.int32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        green_snr = np.asarray(table["flux_g"]) / np.asarray(table["flux_err_g"])
+    measurable = ~off & ~saturated & (green_snr >= min_width_snr)
+    fwhm = np.full(n, np.nan, dtype=np.float32)
+    if measurable.any():
+        fwhm[measurable] = star_fwhm(
+            pixels, x[measurable], y[measurable], background["g"][measurable]
+        )
+    table["fwhm"] = fwhm
     table["flags"] = flags.astype(np.int32)
     for name in SOURCES_COLUMNS:
         if name in COLUMN_UNITS:

@@ -11,9 +11,12 @@ applies (:data:`REASONS`), when:
   across all frames is below ``cloud_threshold`` (default 0.7: 30 % of the light lost).
   Only stars measured in at least half the frames count; the median makes this robust to
   variable stars, outliers and a few bad measurements;
-- ``poor_focus``: the median star width (``width_column``, default ``fwhm``, pixels) is
-  above ``focus_threshold`` (default 1.5) times the median over frames. The per-frame
-  photometry contract has no width column yet: the test is then skipped and a note says so.
+- ``poor_focus``: the frame's median star width (``width_column``, default ``fwhm``: FWHM in
+  full-resolution pixels, :mod:`.sources_table`) over its good stars (usable as above, width
+  measured) is above ``focus_threshold`` (default 1.5) times the observation's median (the
+  median of the frames' medians). A frame without any measured width (a sources table of
+  schema version 1 has none: the reader fills NaN) is not tested, and a note says how many
+  frames were not; when no frame has widths the test is skipped with a note.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ def assess_frames(
     colour : str
         Reference colour (r, g or b).
     width_column : str
-        Column of star widths (pixels); the focus test is skipped without it.
+        Column of star widths (pixels); frames without it or without a finite width are
+        not tested for focus.
     bad_flags : int
         Flag bits that make a measurement unusable.
 
@@ -111,12 +115,19 @@ def assess_frames(
     n = len(tables)
     reasons: list[list[str]] = [[] for _ in range(n)]
     notes: list[str] = []
+    widths = np.full(n, np.nan)
     for i, table in enumerate(tables):
         if table.meta.get("bad"):
             reasons[i].append("flagged: metadata marks the frame bad")
         flux = np.asarray(table[f"flux_{colour}"], dtype=float)
         flags = np.asarray(table["flags"], dtype=np.int64)
-        usable = int(np.sum(np.isfinite(flux) & (flux > 0) & ((flags & bad_flags) == 0)))
+        good = np.isfinite(flux) & (flux > 0) & ((flags & bad_flags) == 0)
+        usable = int(np.sum(good))
+        if width_column in table.colnames:
+            star_widths = np.asarray(table[width_column], dtype=float)[good]
+            star_widths = star_widths[np.isfinite(star_widths) & (star_widths > 0)]
+            if star_widths.size:
+                widths[i] = np.median(star_widths)
         if usable < min_stars:
             reasons[i].append(f"too_few_stars: {usable} < {min_stars}")
 
@@ -135,16 +146,21 @@ def assess_frames(
         for i in np.flatnonzero(transparency < cloud_threshold):
             reasons[i].append(f"clouds: flux ratio {transparency[i]:.2f} < {cloud_threshold}")
 
-    if all(width_column in t.colnames for t in tables) and n:
-        widths = np.array([np.nanmedian(np.asarray(t[width_column], float)) for t in tables])
-        typical = np.nanmedian(widths)
-        for i in np.flatnonzero(widths > focus_threshold * typical):
+    measured = np.isfinite(widths)
+    if measured.any():
+        typical = float(np.median(widths[measured]))
+        for i in np.flatnonzero(measured & (widths > focus_threshold * typical)):
             reasons[i].append(
-                f"poor_focus: median {width_column} {widths[i]:.2f} px > "
-                f"{focus_threshold} x {typical:.2f} px"
+                f"poor_focus: median FWHM {widths[i]:.2f} px is {widths[i] / typical:.2f} x "
+                f"the observation's median ({typical:.2f} px; threshold {focus_threshold} x)"
             )
-    else:
-        notes.append(f"focus test skipped: no '{width_column}' column in every frame")
+        if not measured.all():
+            notes.append(
+                f"focus not tested on {n - int(measured.sum())} of {n} frames: no measured "
+                f"'{width_column}' of a usable star"
+            )
+    elif n:
+        notes.append(f"focus test skipped: no frame has a measured '{width_column}' column")
 
     kept = [t for t, r in zip(tables, reasons, strict=True) if not r]
     rejected = [

@@ -36,7 +36,8 @@ class LightcurveOptions:
     cloud_threshold : float
         Lowest median flux ratio of a kept frame (dimensionless, 0 to 1).
     focus_threshold : float
-        Largest median star width of a kept frame, over the median across frames.
+        Largest median star FWHM of a kept frame, over the observation's median (the median
+        of the frames' medians); dimensionless, above 1.
     n_comparisons : int
         Comparison stars per target.
     colours : tuple of str

@@ -17,11 +17,18 @@ flux_err_c      float64  1-sigma error of ``flux_c`` (e-), from
                          :func:`.photometric_noise.theoretical_flux_error`
 bkg_c           float64  local sky of colour c, sigma-clipped annulus mean (e- / pixel)
 npix_c          float64  aperture area on colour-c pixels (pixels, exact overlap weights)
+fwhm            float32  star width: FWHM in the green light (full-resolution frame
+                         pixels), :func:`.star_width.star_fwhm`; NaN when not measured
+                         (off the frame or near its edge, saturated, too faint)
 flags           int32    bit mask of :class:`.source_flags.SourceFlag` (0 = clean)
 ==============  =======  ==========================================================
 
 for each colour ``c`` in ``r``, ``g``, ``b`` (``g`` sums both green sites). Unmeasured values
 (``OFF_FRAME`` stars) are NaN.
+
+Schema versions: ``"2"`` added ``fwhm``. Version ``"1"`` files (no ``fwhm``) are still read:
+:func:`read_sources_table` fills ``fwhm`` with NaN, which the focus test of
+:func:`.frame_quality.assess_frames` treats as unmeasured.
 
 Key-value metadata of the Parquet file (:data:`REQUIRED_METADATA`), each value JSON-encoded
 so numbers come back as numbers: ``image_id`` (str), ``sequence_id`` (str),
@@ -54,7 +61,7 @@ __all__ = [
 ]
 
 #: Version of this schema, stored under the ``sources_schema`` metadata key.
-SCHEMA_VERSION: str = "1"
+SCHEMA_VERSION: str = "2"
 
 _PER_COLOUR = ("flux", "flux_err", "bkg", "npix")
 #: The columns of a sources table, in order.
@@ -68,8 +75,11 @@ SOURCES_COLUMNS: tuple[str, ...] = (
     "x_wcs",
     "y_wcs",
     *(f"{kind}_{c}" for c in "rgb" for kind in _PER_COLOUR),
+    "fwhm",
     "flags",
 )
+#: Columns a reader fills with NaN when a file of an older schema lacks them.
+_ADDED_COLUMNS: tuple[str, ...] = ("fwhm",)
 
 #: Units of the columns (astropy unit strings); columns not listed are dimensionless.
 COLUMN_UNITS: dict[str, str] = {
@@ -81,10 +91,13 @@ COLUMN_UNITS: dict[str, str] = {
     **{f"flux_err_{c}": "electron" for c in "rgb"},
     **{f"bkg_{c}": "electron / pix" for c in "rgb"},
     **{f"npix_{c}": "pix" for c in "rgb"},
+    "fwhm": "pix",
 }
 
+_INTEGER_TYPES: dict[str, pa.DataType] = {"picid": pa.int64(), "flags": pa.int32()}
+
 _ARROW_TYPES: dict[str, pa.DataType] = {
-    name: pa.int64() if name == "picid" else pa.int32() if name == "flags" else pa.float64()
+    name: _INTEGER_TYPES.get(name, pa.float32() if name == "fwhm" else pa.float64())
     for name in SOURCES_COLUMNS
 }
 
@@ -157,7 +170,8 @@ def read_sources_table(data: bytes) -> tuple[Table, dict[str, Any]]:
     -------
     (astropy.table.Table, dict)
         The table (columns in :data:`SOURCES_COLUMNS` order, with units) and the metadata
-        (values decoded from JSON; ``sources_schema`` included).
+        (values decoded from JSON; ``sources_schema`` included). A column added after the
+        file's schema version (``fwhm`` in a version ``"1"`` file) is filled with NaN.
 
     Raises
     ------
@@ -165,12 +179,19 @@ def read_sources_table(data: bytes) -> tuple[Table, dict[str, Any]]:
         When a column is missing.
     """
     arrow = pq.read_table(io.BytesIO(data))
-    missing = [name for name in SOURCES_COLUMNS if name not in arrow.column_names]
+    missing = [
+        name
+        for name in SOURCES_COLUMNS
+        if name not in arrow.column_names and name not in _ADDED_COLUMNS
+    ]
     if missing:
         raise SourcesTableError(f"sources file lacks columns {missing}")
     table = Table()
     for name in SOURCES_COLUMNS:
-        values = arrow.column(name).to_numpy(zero_copy_only=False)
+        if name in arrow.column_names:
+            values = arrow.column(name).to_numpy(zero_copy_only=False)
+        else:
+            values = np.full(arrow.num_rows, np.nan, dtype=_ARROW_TYPES[name].to_pandas_dtype())
         table[name] = values
         if name in COLUMN_UNITS:
             table[name].unit = COLUMN_UNITS[name]

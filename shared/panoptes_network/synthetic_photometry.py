@@ -22,6 +22,10 @@ Flux model (electrons, per Bayer colour ``c`` in r, g, b), for star ``s`` in fra
   (:func:`~panoptes_network.photometric_noise.theoretical_flux_error`, background known),
   and the reported ``flux_err_<c>`` is that sigma from the measured flux.
 
+Star widths ``fwhm`` (full-resolution pixels, ``float32``) are noiseless and drawn from no
+random numbers: 2.3 px at the frame centre growing by 25 % to the corners, times a seeing
+factor of 1 +- 2 % with a one-hour period.
+
 Metadata keys: ``image_id``, ``sequence_id``, ``mid_exposure_time`` (ISO UTC), ``exptime`` (s),
 ``airmass``.
 """
@@ -51,7 +55,7 @@ PHOTOMETRY_COLUMNS: tuple[str, ...] = (
     "flux_r", "flux_err_r", "bkg_r", "npix_r",
     "flux_g", "flux_err_g", "bkg_g", "npix_g",
     "flux_b", "flux_err_b", "bkg_b", "npix_b",
-    "flags",
+    "fwhm", "flags",
 )  # fmt: skip
 #: Aperture pixels per colour.
 NPIX = {"r": 14, "g": 28, "b": 14}
@@ -225,6 +229,10 @@ def synthetic_observation(
         columns[f"bkg_{c}"] = np.full((n_frames, n_stars), sky)
         columns[f"npix_{c}"] = np.full((n_frames, n_stars), NPIX[c])
 
+    r2 = ((x - _WIDTH / 2) ** 2 + (y - _HEIGHT / 2) ** 2) / ((_WIDTH / 2) ** 2 + (_HEIGHT / 2) ** 2)
+    seeing = 1.0 + 0.02 * np.sin(2 * np.pi * (times - start) / 3600.0)
+    fwhm = (2.3 * (1.0 + 0.25 * r2) * seeing[:, None]).astype(np.float32)
+
     tables = []
     for t in range(n_frames):
         moment = datetime.fromtimestamp(times[t], tz=timezone.utc)
@@ -241,6 +249,7 @@ def synthetic_observation(
         for c in ("r", "g", "b"):
             for name in ("flux", "flux_err", "bkg", "npix"):
                 data[f"{name}_{c}"] = columns[f"{name}_{c}"][t]
+        data["fwhm"] = fwhm[t]
         data["flags"] = flags[t]
         table = Table(data)
         table.meta.update(

@@ -8,9 +8,11 @@ same positions; the empirical scatter of repeated noise realisations; astropy ``
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timezone
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from astropy.stats import sigma_clip
 from astropy.table import Table, vstack
@@ -361,7 +363,23 @@ def test_parquet_round_trip_keeps_columns_values_and_metadata(grid_frame):
     for name in SOURCES_COLUMNS:
         assert np.array_equal(np.asarray(back[name]), np.asarray(table[name]), equal_nan=True)
         assert back[name].unit == table[name].unit
-    assert metadata == {**METADATA, "annulus": [9.0, 14.0], "sources_schema": "1"}
+    assert back["fwhm"].dtype == np.float32 and back["fwhm"].unit == "pix"
+    assert metadata == {**METADATA, "annulus": [9.0, 14.0], "sources_schema": "2"}
+
+
+def test_parquet_reader_fills_the_width_of_schema_1_files_with_nan(grid_frame):
+    pixels, rows, _, _, _ = grid_frame
+    table = measure_frame(pixels, None, rows[:20])
+    arrow = pq.read_table(io.BytesIO(write_sources_table(table, METADATA)))
+    meta = {**arrow.schema.metadata, b"sources_schema": b'"1"'}
+    old = arrow.drop_columns(["fwhm"]).replace_schema_metadata(meta)
+    buffer = io.BytesIO()
+    pq.write_table(old, buffer)
+    back, metadata = read_sources_table(buffer.getvalue())
+    assert metadata["sources_schema"] == "1"
+    assert back.colnames == list(SOURCES_COLUMNS)
+    assert back["fwhm"].dtype == np.float32 and np.isnan(back["fwhm"]).all()
+    assert np.array_equal(back["flux_g"], table["flux_g"], equal_nan=True)
 
 
 def test_parquet_writer_refuses_incomplete_tables_and_metadata(grid_frame):

@@ -13,7 +13,14 @@ from astropy.table import Table
 from panoptes_network.bucket_path import ImagePath
 from panoptes_network.cli import simulate as simulate_cli
 from panoptes_network.fits_header import read_header_from_file
-from panoptes_network.simulation import SequenceTruth
+from panoptes_network.simulation import SequenceTruth, Unit
+from panoptes_network.simulation.observing import (
+    BRIGHT_MOON_FRACTION,
+    bright_moon,
+    darkest_time,
+    moon_state,
+    observing_conditions,
+)
 from panoptes_network.star_catalog import InMemoryCatalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +130,55 @@ def test_the_wrapper_runs_the_module():
     run = subprocess.run([str(ROOT / "bin" / "simulate"), "--help"], capture_output=True, text=True)
     assert run.returncode == 0
     assert "--inject-transit" in run.stdout and "--demo-events" in run.stdout
+
+
+# --------------------------------------------------------------------------------------
+# The default start avoids a bright Moon
+# --------------------------------------------------------------------------------------
+
+FULL_MOON = datetime(2024, 9, 18, 4, 0, tzinfo=timezone.utc)  # full at 02:34 UTC; dusk in Hawaii
+
+
+def default_start(argv: list[str], now: datetime) -> tuple[Unit, float, float, datetime]:
+    args = simulate_cli._parser().parse_args(argv)
+    unit = Unit(args.unit, args.latitude, args.longitude, args.elevation)
+    ra, dec, _, start = simulate_cli._pointing_and_start(args, unit, now=now)
+    return unit, ra, dec, start
+
+
+@pytest.mark.parametrize("argv", [["--field", "WASP-33"], []], ids=["field", "zenith"])
+def test_default_start_is_dark_with_the_moon_down_or_dim(argv):
+    unit, ra, dec, start = default_start(argv, FULL_MOON)
+    conditions = observing_conditions(unit, start, ra, dec)
+    moon = conditions.moon
+    assert not bright_moon(moon.altitude, moon.fraction)
+    assert moon.altitude < 0 or moon.fraction < BRIGHT_MOON_FRACTION
+    assert conditions.sun_altitude < -18 and conditions.altitude > 30
+    assert FULL_MOON < start < FULL_MOON + timedelta(days=10)
+    # the night of the full Moon itself has a dark time for the field, with the Moon up
+    first_night = darkest_time(unit, ra, dec, FULL_MOON)
+    assert first_night is not None and first_night < start
+    full = moon_state(unit, first_night)
+    assert full.altitude > 0 and full.fraction > 0.95
+    # the default follows "now" deterministically: same now, same start
+    assert default_start(argv, FULL_MOON)[3] == start
+
+
+def test_default_start_of_a_moonless_night_is_that_night():
+    new_moon = datetime(2024, 10, 2, 4, 0, tzinfo=timezone.utc)
+    unit, ra, dec, start = default_start(["--field", "WASP-33"], new_moon)
+    assert start == darkest_time(unit, ra, dec, new_moon)  # the Moon changes nothing
+    assert start - new_moon < timedelta(days=1)
+
+
+def test_explicit_start_is_kept_with_a_warning_when_a_bright_moon_is_up(capsys, tmp_path):
+    bright = "2024-09-18T13:00:00"  # full Moon 50 deg up, WASP-33 at 72 deg
+    _, _, _, start = default_start(["--field", "WASP-33", "--start", bright], FULL_MOON)
+    assert start == datetime(2024, 9, 18, 13, 0, tzinfo=timezone.utc)
+    # a missing catalog stops the run after the checks of the inputs, before rendering
+    base = ["--field", "WASP-33", "--output", str(tmp_path), "--catalog", str(tmp_path / "no")]
+    status, _, err = run([*base, "--start", bright], capsys)
+    assert status == 2
+    assert "simulate: warning: at --start the Moon is 100% lit and 50 deg above" in err
+    status, _, err = run([*base, "--start", "2024-09-24T09:10:00"], capsys)  # Moon just set
+    assert status == 2 and "warning" not in err

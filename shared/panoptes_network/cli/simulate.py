@@ -7,6 +7,13 @@ folder, ready for ``bin/upload FOLDER``.
 Stars come from ``--catalog PATH`` (a local catalog file), else from the default local
 catalog when it has been built (``bin/catalog build-tycho2``), else straight from the
 astrometry.net Tycho-2 index files (a few seconds to read).
+
+Without ``--start`` the sequence starts in the first night, from now, in which the field is
+above 30 deg in an astronomically dark sky (Sun below -18 deg) *and* the Moon is below the
+horizon or less than 30 % lit (:func:`.simulation.observing.bright_moon`), at the moment the
+field is highest then (searching up to 30 days ahead, a lunation); without a pointing, at the
+moment of that night with the Sun lowest, at the zenith. An explicit ``--start`` is used as
+given, with a warning when a bright Moon is up then.
 """
 
 from __future__ import annotations
@@ -19,7 +26,12 @@ from pathlib import Path
 
 from ..simulation import CameraModel, SequenceSpec, SimulationInputError, Transit, Unit
 from ..simulation.fields import FIELDS, field_position
-from ..simulation.observing import darkest_time, observing_conditions, sun_altitude
+from ..simulation.observing import (
+    BRIGHT_MOON_FRACTION,
+    bright_moon,
+    darkest_time,
+    observing_conditions,
+)
 from ..simulation.sequence import simulate_sequence
 from ..star_catalog import Catalog
 
@@ -141,8 +153,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--start",
-        help=f"sequence start, {_TIME_HELP} (default: when the field is highest in a dark sky "
-        "within the next day; without a pointing, the darkest moment, at the zenith)",
+        help=f"sequence start, {_TIME_HELP} (default: from now, the first night in which the "
+        "field is above 30 deg with the Sun below -18 deg and the Moon below the horizon or "
+        f"less than {100 * BRIGHT_MOON_FRACTION:.0f}%% lit, when the field is highest then, "
+        "searching up to 30 days ahead; without a pointing, the darkest such moment, at the "
+        "zenith; a given start with a bright Moon up gets a warning)",
     )
     where.add_argument("--exptime", type=float, default=120.0, help="exposure time, s (120)")
     where.add_argument("--count", type=int, default=5, help="number of frames (5)")
@@ -175,7 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pointing_and_start(args: argparse.Namespace, unit: Unit) -> tuple[float, float, str, datetime]:
+#: Days searched for a default start: a lunation, so a moonless night is always in it.
+SEARCH_DAYS = 30
+
+
+def _pointing_and_start(
+    args: argparse.Namespace, unit: Unit, now: datetime | None = None
+) -> tuple[float, float, str, datetime]:
+    """Return the pointing (deg), field name and start (aware UTC); ``now`` starts the search."""
+    now = now or datetime.now(timezone.utc)
     if (args.ra is None) != (args.dec is None):
         raise _UsageError("--ra/--dec", "give both, or neither (then --field or the zenith)")
     name = args.field or ""
@@ -190,28 +213,40 @@ def _pointing_and_start(args: argparse.Namespace, unit: Unit) -> tuple[float, fl
         ra = dec = None
     if args.start is not None:
         start = _parse_time(args.start, "--start")
-    elif ra is not None:
-        found = darkest_time(unit, ra, dec, datetime.now(timezone.utc))
+    else:
+        found = darkest_time(
+            unit, ra, dec, now, max_moon_fraction=BRIGHT_MOON_FRACTION, days=SEARCH_DAYS
+        )
+        if found is None and ra is None:
+            # no astronomical night (high latitude in summer): the moment with the Sun lowest
+            found = darkest_time(unit, None, None, now, sun_limit=90.0)
         if found is None:
             raise _UsageError(
                 "--start",
-                f"RA {ra:.3f} Dec {dec:+.3f} is never above 30 deg in a dark sky from "
-                f"{unit.unit_id} within the next day; pass --start or another field",
+                f"RA {ra:.3f} Dec {dec:+.3f} is never above 30 deg in a dark sky without a "
+                f"bright Moon from {unit.unit_id} within the next {SEARCH_DAYS} days; pass "
+                "--start or another field",
             )
         start = found
-    else:
-        from astropy.time import Time
-
-        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-        steps = [now + timedelta(minutes=10 * i) for i in range(144)]
-        altitudes = sun_altitude(unit, Time(steps))
-        start = steps[int(altitudes.argmin())]
     if ra is None:
         conditions = observing_conditions(unit, start, 0.0, 0.0)
         ra = round((conditions.sidereal_time * 15.0) % 360.0, 3)
         dec = round(unit.latitude, 3)
         name = name or "Zenith"
     return float(ra), float(dec), name, start
+
+
+def _bright_moon_warning(unit: Unit, start: datetime, ra: float, dec: float) -> str:
+    """Return a warning when a bright Moon is up at ``start``, else an empty string."""
+    conditions = observing_conditions(unit, start, ra, dec)
+    moon = conditions.moon
+    if not bright_moon(moon.altitude, moon.fraction):
+        return ""
+    return (
+        f"at --start the Moon is {moon.fraction:.0%} lit and {moon.altitude:.0f} deg above the "
+        f"horizon, {conditions.moon_separation:.0f} deg from the field: a bright sky; "
+        "omit --start for a night without a bright Moon"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
             demo_events=args.demo_events,
         )
         spec.validate()
+        if args.start is not None:
+            warning = _bright_moon_warning(unit, start, ra, dec)
+            if warning:
+                say(f"simulate: warning: {warning}")
         catalog = _load_catalog(args.catalog)
         say(
             f"simulate: {spec.count} x {spec.exptime:g} s of RA {ra:.3f} Dec {dec:+.3f} "

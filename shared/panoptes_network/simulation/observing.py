@@ -10,6 +10,8 @@ setup), without refraction. Coordinates are ICRS (J2000) degrees, times aware UT
   geocentric Sun-Moon elongation and distances.
 - The hour angle is the local apparent sidereal time minus the RA, in hours in [-12, 12):
   that is what POCS writes as ``HA-MNT`` (in hours, despite the card's ``Degrees`` comment).
+- A *bright Moon* (:func:`bright_moon`) is above the horizon with at least
+  :data:`BRIGHT_MOON_FRACTION` of its disc lit; :func:`darkest_time` can avoid it.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from ..star_catalog import angular_separation
 from .unit import Unit, use_offline_earth_data
 
 __all__ = [
+    "BRIGHT_MOON_FRACTION",
     "MoonState",
     "ObservingConditions",
     "altaz",
+    "bright_moon",
     "darkest_time",
     "kasten_young_airmass",
     "moon_state",
@@ -125,6 +129,51 @@ class MoonState:
         return angular_separation(self.azimuth, self.altitude, azimuth, altitude)
 
 
+#: Illuminated fraction from which a Moon above the horizon counts as bright.
+BRIGHT_MOON_FRACTION: float = 0.3
+
+
+def bright_moon(altitude, fraction, max_fraction: float = BRIGHT_MOON_FRACTION) -> np.ndarray:
+    """Return whether the Moon is above the horizon and lit enough to brighten the sky.
+
+    Parameters
+    ----------
+    altitude : float or array_like
+        The Moon's altitude, in degrees.
+    fraction : float or array_like
+        Its illuminated fraction, 0 to 1.
+    max_fraction : float
+        Fractions below this are dim enough, whatever the altitude.
+
+    Returns
+    -------
+    numpy.ndarray
+        True where ``altitude > 0`` and ``fraction >= max_fraction``.
+    """
+    return (np.asarray(altitude) > 0.0) & (np.asarray(fraction) >= max_fraction)
+
+
+def _moon_arrays(unit: Unit, when: Time) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the Moon's altitude, azimuth, phase angle (deg) and lit fraction at the times."""
+    use_offline_earth_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        moon = get_body("moon", when, unit.location)
+        seen = moon.transform_to(AltAz(obstime=when, location=unit.location))
+        sun = get_body("sun", when)
+        moon_geo = get_body("moon", when)
+        elongation = sun.separation(moon_geo).rad
+        r_sun = sun.distance.to_value(u.km)
+        r_moon = moon_geo.distance.to_value(u.km)
+    phase = np.arctan2(r_sun * np.sin(elongation), r_moon - r_sun * np.cos(elongation))
+    return (
+        np.asarray(seen.alt.deg),
+        np.asarray(seen.az.deg),
+        np.degrees(phase),
+        (1.0 + np.cos(phase)) / 2.0,
+    )
+
+
 def moon_state(unit: Unit, moment: datetime | Time) -> MoonState:
     """Return where the Moon is and how much of it is lit.
 
@@ -140,23 +189,12 @@ def moon_state(unit: Unit, moment: datetime | Time) -> MoonState:
     MoonState
         Topocentric altitude and azimuth, phase angle and illuminated fraction.
     """
-    use_offline_earth_data()
-    when = _time(moment)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyWarning)
-        moon = get_body("moon", when, unit.location)
-        seen = moon.transform_to(AltAz(obstime=when, location=unit.location))
-        sun = get_body("sun", when)
-        moon_geo = get_body("moon", when)
-        elongation = sun.separation(moon_geo).rad
-        r_sun = sun.distance.to_value(u.km)
-        r_moon = moon_geo.distance.to_value(u.km)
-    phase = np.arctan2(r_sun * np.sin(elongation), r_moon - r_sun * np.cos(elongation))
+    altitude, azimuth, phase_angle, fraction = _moon_arrays(unit, _time(moment))
     return MoonState(
-        altitude=float(seen.alt.deg),
-        azimuth=float(seen.az.deg),
-        phase_angle=float(np.degrees(phase)),
-        fraction=float((1.0 + np.cos(phase)) / 2.0),
+        altitude=float(altitude),
+        azimuth=float(azimuth),
+        phase_angle=float(phase_angle),
+        fraction=float(fraction),
     )
 
 
@@ -267,21 +305,28 @@ def observing_conditions(
 
 def darkest_time(
     unit: Unit,
-    ra: float,
-    dec: float,
+    ra: float | None,
+    dec: float | None,
     after: datetime,
     sun_limit: float = -18.0,
     min_altitude: float = 30.0,
     step_minutes: float = 10.0,
+    *,
+    max_moon_fraction: float | None = None,
+    days: int = 1,
 ) -> datetime | None:
-    """Return when, within a day after ``after``, a position is highest in a dark sky.
+    """Return when a position is highest in a dark sky, in the first day that has such a time.
+
+    The search looks at the 24 hours after ``after``, then at the next 24 hours, and so on
+    for ``days`` days, and returns the best moment of the first day with any acceptable one.
 
     Parameters
     ----------
     unit : Unit
         The site.
-    ra, dec : float
-        The position, ICRS degrees.
+    ra, dec : float or None
+        The position, ICRS degrees; None for the zenith (always up), which then looks for
+        the moment with the Sun lowest.
     after : datetime
         Start of the search (aware UTC).
     sun_limit : float
@@ -290,24 +335,39 @@ def darkest_time(
         The position must be above this altitude, in degrees.
     step_minutes : float
         Search step, in minutes.
+    max_moon_fraction : float or None, optional
+        When given, also avoid a bright Moon (:func:`bright_moon`): the Moon must be below
+        the horizon or have an illuminated fraction below this.
+    days : int, optional
+        Number of 24-hour windows searched (30 covers a lunation).
 
     Returns
     -------
     datetime or None
         The best moment rounded down to the whole minute (aware UTC), or None when the
-        position is never that high in the dark within the day.
+        position is never that high in a dark sky within the days searched.
     """
     use_offline_earth_data()
     start = after.astimezone(timezone.utc).replace(second=0, microsecond=0)
     steps = np.arange(0.0, 24 * 60.0, step_minutes)
-    times = _time(start) + steps * u.min
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyWarning)
-        frame = AltAz(obstime=times, location=unit.location)
-        target = SkyCoord(ra * u.deg, dec * u.deg).transform_to(frame).alt.deg
-    sun = sun_altitude(unit, times)
-    ok = (sun < sun_limit) & (target > min_altitude)
-    if not ok.any():
-        return None
-    best = int(np.argmax(np.where(ok, target, -np.inf)))
-    return start + timedelta(minutes=float(steps[best]))
+    for day in range(days):
+        first = start + timedelta(days=day)
+        times = _time(first) + steps * u.min
+        sun = sun_altitude(unit, times)
+        if ra is None or dec is None:
+            target = np.full(steps.size, 90.0)
+            score = -sun
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                frame = AltAz(obstime=times, location=unit.location)
+                target = SkyCoord(ra * u.deg, dec * u.deg).transform_to(frame).alt.deg
+            score = target
+        ok = (sun < sun_limit) & (target > min_altitude)
+        if max_moon_fraction is not None and ok.any():
+            altitude, _, _, fraction = _moon_arrays(unit, times[ok])
+            ok[ok] = ~bright_moon(altitude, fraction, max_moon_fraction)
+        if ok.any():
+            best = int(np.argmax(np.where(ok, score, -np.inf)))
+            return first + timedelta(minutes=float(steps[best]))
+    return None
