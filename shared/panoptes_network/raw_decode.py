@@ -40,6 +40,9 @@ __all__ = [
     "RawFrame",
     "open_raw",
     "decode_raw",
+    "frame_of",
+    "embedded_jpeg_of",
+    "linear_rgb_of",
     "bayer_slices",
     "embedded_preview",
     "demosaic_linear_rgb",
@@ -160,6 +163,38 @@ def _pattern_of(raw: rawpy.RawPy, source: str) -> tuple[str, tuple[int, int, int
     return pattern, indices  # type: ignore[return-value]
 
 
+def frame_of(raw: rawpy.RawPy, source: str) -> RawFrame:
+    """Return the Bayer mosaic of an opened raw file in FITS orientation.
+
+    Parameters
+    ----------
+    raw : rawpy.RawPy
+        The file, opened by :func:`open_raw`.
+    source : str
+        Its name, for messages and HISTORY.
+
+    Returns
+    -------
+    RawFrame
+        The mosaic (uint16, ADU, a copy) and its calibration values.
+
+    Raises
+    ------
+    RawDecodeError
+        If the sensor is not a Bayer mosaic or the image is empty.
+    """
+    visible = raw.raw_image_visible
+    if visible.ndim != 2 or visible.size == 0:
+        raise RawDecodeError(source, f"the raw image has shape {visible.shape}, not 2-D")
+    pattern, indices = _pattern_of(raw, source)
+    levels = raw.black_level_per_channel
+    black = tuple(float(levels[i]) for i in indices)
+    bayer = np.flipud(visible).astype(np.uint16, copy=True)
+    white = int(raw.white_level)
+    wb = tuple(float(v) for v in raw.camera_whitebalance)
+    return RawFrame(bayer, pattern, black, white, wb, source)  # type: ignore[arg-type]
+
+
 def decode_raw(data: bytes, source: str) -> RawFrame:
     """Decode a raw file into its Bayer mosaic in FITS orientation.
 
@@ -181,16 +216,7 @@ def decode_raw(data: bytes, source: str) -> RawFrame:
         If the input is empty, not a raw file, truncated, damaged, or not a Bayer sensor.
     """
     with open_raw(data, source) as raw:
-        visible = raw.raw_image_visible
-        if visible.ndim != 2 or visible.size == 0:
-            raise RawDecodeError(source, f"the raw image has shape {visible.shape}, not 2-D")
-        pattern, indices = _pattern_of(raw, source)
-        levels = raw.black_level_per_channel
-        black = tuple(float(levels[i]) for i in indices)
-        bayer = np.flipud(visible).astype(np.uint16, copy=True)
-        white = int(raw.white_level)
-        wb = tuple(float(v) for v in raw.camera_whitebalance)
-    return RawFrame(bayer, pattern, black, white, wb, source)  # type: ignore[arg-type]
+        return frame_of(raw, source)
 
 
 def bayer_slices(pattern: str, shape: tuple[int, int]) -> dict[str, list[tuple[slice, slice]]]:
@@ -231,6 +257,29 @@ def bayer_slices(pattern: str, shape: tuple[int, int]) -> dict[str, list[tuple[s
     return {"R": [at(red)], "G": [at(g) for g in greens], "B": [at(blue)]}
 
 
+def embedded_jpeg_of(raw: rawpy.RawPy) -> bytes | None:
+    """Return the embedded JPEG preview of an opened raw file, or None when it has none.
+
+    Parameters
+    ----------
+    raw : rawpy.RawPy
+        The file, opened by :func:`open_raw`.
+
+    Returns
+    -------
+    bytes or None
+        The JPEG file, or None when the raw holds no JPEG preview (or only a bitmap one, or
+        a damaged one: that does not make the raw data unusable).
+    """
+    try:
+        thumb = raw.extract_thumb()
+    except rawpy.LibRawError:
+        return None
+    if thumb.format != rawpy.ThumbFormat.JPEG:
+        return None
+    return bytes(thumb.data)
+
+
 def embedded_preview(data: bytes, source: str) -> bytes | None:
     """Return the camera's embedded JPEG preview, or None when the file has none.
 
@@ -244,7 +293,7 @@ def embedded_preview(data: bytes, source: str) -> bytes | None:
     Returns
     -------
     bytes or None
-        The JPEG file, or None when the raw holds no JPEG preview (or only a bitmap one).
+        See :func:`embedded_jpeg_of`.
 
     Raises
     ------
@@ -252,24 +301,42 @@ def embedded_preview(data: bytes, source: str) -> bytes | None:
         If the input is not a raw file LibRaw can open.
     """
     with open_raw(data, source) as raw:
-        try:
-            thumb = raw.extract_thumb()
-        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-            return None
-        except rawpy.LibRawError:
-            return None  # a damaged preview does not make the raw data unusable
-    if thumb.format != rawpy.ThumbFormat.JPEG:
-        return None
-    return bytes(thumb.data)
+        return embedded_jpeg_of(raw)
 
 
-def demosaic_linear_rgb(data: bytes, source: str) -> np.ndarray:
-    """Interpolate the raw file to linear RGB with the camera's white balance.
+def linear_rgb_of(raw: rawpy.RawPy) -> np.ndarray:
+    """Interpolate an opened raw file to linear RGB with the camera's white balance.
 
     LibRaw's AHD interpolation, in the camera's own colour space (no colour matrix), gamma 1,
     no automatic brightening, 16 bits. Each plane is
     ``(raw - black) * wb / min(wb) * 65535 / (white - black)``, clipped to 65535, where
     ``wb`` is the as-shot multiplier of its colour.
+
+    Parameters
+    ----------
+    raw : rawpy.RawPy
+        The file, opened by :func:`open_raw`.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint16, shape (3, rows, columns), planes R, G, B, in FITS orientation (up-down flipped
+        like :attr:`RawFrame.bayer`).
+    """
+    rgb = raw.postprocess(
+        demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
+        use_camera_wb=True,
+        output_color=rawpy.ColorSpace.raw,
+        gamma=(1, 1),
+        no_auto_bright=True,
+        output_bps=16,
+        user_flip=0,
+    )
+    return np.ascontiguousarray(np.flipud(rgb).transpose(2, 0, 1))
+
+
+def demosaic_linear_rgb(data: bytes, source: str) -> np.ndarray:
+    """Interpolate a raw file to linear RGB with the camera's white balance.
 
     Parameters
     ----------
@@ -281,8 +348,7 @@ def demosaic_linear_rgb(data: bytes, source: str) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        uint16, shape (3, rows, columns), planes R, G, B, in FITS orientation (up-down flipped
-        like :attr:`RawFrame.bayer`).
+        See :func:`linear_rgb_of`.
 
     Raises
     ------
@@ -290,16 +356,7 @@ def demosaic_linear_rgb(data: bytes, source: str) -> np.ndarray:
         If LibRaw cannot decode the file.
     """
     with open_raw(data, source) as raw:
-        rgb = raw.postprocess(
-            demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
-            use_camera_wb=True,
-            output_color=rawpy.ColorSpace.raw,
-            gamma=(1, 1),
-            no_auto_bright=True,
-            output_bps=16,
-            user_flip=0,
-        )
-    return np.ascontiguousarray(np.flipud(rgb).transpose(2, 0, 1))
+        return linear_rgb_of(raw)
 
 
 def libraw_versions() -> str:

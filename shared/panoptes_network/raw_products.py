@@ -35,7 +35,14 @@ from astropy.io import fits
 from .bucket_path import ImagePath
 from .compression import TILE_ROWS
 from .fits_checksum import uint16_frame_bytes
-from .raw_decode import RawFrame, decode_raw, demosaic_linear_rgb, embedded_preview, libraw_versions
+from .raw_decode import (
+    RawFrame,
+    embedded_jpeg_of,
+    frame_of,
+    libraw_versions,
+    linear_rgb_of,
+    open_raw,
+)
 from .raw_exif import exif_cards, read_exif
 from .raw_preview import render_preview, resized_jpeg
 
@@ -304,15 +311,18 @@ def make_raw_products(
     ExiftoolMissingError
         If exiftool is not installed.
     """
-    frame = decode_raw(data, source)
+    with open_raw(data, source) as raw:  # LibRaw reads and unpacks the file once
+        frame = frame_of(raw, source)
+        planes = linear_rgb_of(raw)
+        embedded = embedded_jpeg_of(raw)
     cards = merge_cards(
         exif_cards(read_exif(data, source), frame.pattern),
         path_cards(object_name),
         raw_frame_cards(frame),
     )
     bayer_fits = bayer_fits_bytes(frame, cards)
-    rgb_fits = rgb_fits_bytes(demosaic_linear_rgb(data, source), frame, cards)
-    embedded = embedded_preview(data, source)
+    rgb_fits = rgb_fits_bytes(planes, frame, cards)
+    del planes
     preview = resized_jpeg(embedded, preview_width) if embedded else None
     preview_source = "embedded"
     if preview is None:
