@@ -358,10 +358,7 @@ def darkest_time(
             target = np.full(steps.size, 90.0)
             score = -sun
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", AstropyWarning)
-                frame = AltAz(obstime=times, location=unit.location)
-                target = SkyCoord(ra * u.deg, dec * u.deg).transform_to(frame).alt.deg
+            target = altaz(unit, times, ra, dec)[0]
             score = target
         ok = (sun < sun_limit) & (target > min_altitude)
         if max_moon_fraction is not None and ok.any():
