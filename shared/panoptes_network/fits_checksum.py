@@ -6,12 +6,13 @@ writes a frame without astropy copying the pixels, which matters for 36 MB frame
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["ones_complement_sum", "encode_checksum", "uint16_frame_bytes"]
+__all__ = ["ones_complement_sum", "encode_checksum", "uint16_frame_header", "uint16_frame_bytes"]
 
 BLOCK = 2880
 
@@ -70,6 +71,51 @@ def encode_checksum(value: int) -> str:
         for j in range(4):
             chars[4 * j + i] = group[j]
     return bytes(chars[15:] + chars[:15]).decode("ascii")
+
+
+def uint16_frame_header(
+    shape: tuple[int, int],
+    cards: Iterable[tuple[str, Any, str]],
+    checksum: str,
+    datasum: str,
+    *,
+    updated: str | None = None,
+) -> fits.Header:
+    """Return the primary header of a uint16 frame as the units write it.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, columns) of the image.
+    cards : iterable of tuple
+        ``(keyword, value, comment)`` written after the structural cards.
+    checksum, datasum : str
+        Values of ``CHECKSUM`` and ``DATASUM``.
+    updated : str, optional
+        When the checksums were written, for their comments (``HDU checksum updated ...``).
+
+    Returns
+    -------
+    astropy.io.fits.Header
+        ``SIMPLE``, ``BITPIX = 16``, ``NAXIS``, ``NAXIS1``, ``NAXIS2``, ``EXTEND``,
+        ``BSCALE = 1``, ``BZERO = 32768``, the cards, then ``CHECKSUM`` and ``DATASUM``.
+    """
+    when = f" updated {updated}" if updated else ""
+    return fits.Header(
+        [
+            ("SIMPLE", True, "conforms to FITS standard"),
+            ("BITPIX", 16, "array data type"),
+            ("NAXIS", 2, "number of array dimensions"),
+            ("NAXIS1", int(shape[1]), ""),
+            ("NAXIS2", int(shape[0]), ""),
+            ("EXTEND", True, ""),
+            ("BSCALE", 1, ""),
+            ("BZERO", 32768, ""),
+            *cards,
+            ("CHECKSUM", checksum, f"HDU checksum{when}"),
+            ("DATASUM", datasum, f"data unit checksum{when}"),
+        ]
+    )
 
 
 def uint16_frame_bytes(pixels: np.ndarray, header_for: Callable[[str, str], fits.Header]) -> bytes:

@@ -34,7 +34,7 @@ from astropy.io import fits
 
 from .bucket_path import ImagePath
 from .compression import TILE_ROWS
-from .fits_checksum import uint16_frame_bytes
+from .fits_checksum import uint16_frame_bytes, uint16_frame_header
 from .raw_decode import (
     RawFrame,
     embedded_jpeg_of,
@@ -200,25 +200,10 @@ def bayer_fits_bytes(frame: RawFrame, cards: Iterable[Card]) -> bytes:
     bytes
         The FITS file (``BITPIX = 16``, ``BZERO = 32768``, ``CHECKSUM``/``DATASUM``).
     """
-    rows, cols = frame.bayer.shape
-    body = [fits.Card(*card) for card in cards]
+    body = list(cards)
 
     def header_for(checksum: str, datasum: str) -> fits.Header:
-        return fits.Header(
-            [
-                fits.Card("SIMPLE", True, "conforms to FITS standard"),
-                fits.Card("BITPIX", 16, "array data type"),
-                fits.Card("NAXIS", 2, "number of array dimensions"),
-                fits.Card("NAXIS1", cols, ""),
-                fits.Card("NAXIS2", rows, ""),
-                fits.Card("EXTEND", True, ""),
-                fits.Card("BSCALE", 1, ""),
-                fits.Card("BZERO", 32768, ""),
-                *body,
-                fits.Card("CHECKSUM", checksum, "HDU checksum"),
-                fits.Card("DATASUM", datasum, "data unit checksum"),
-            ]
-        )
+        return uint16_frame_header(frame.bayer.shape, body, checksum, datasum)
 
     return uint16_frame_bytes(frame.bayer, header_for)
 

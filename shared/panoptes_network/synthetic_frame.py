@@ -30,7 +30,7 @@ import numpy as np
 from astropy.io import fits
 
 from .bucket_path import ImagePath
-from .fits_checksum import uint16_frame_bytes
+from .fits_checksum import uint16_frame_bytes, uint16_frame_header
 
 __all__ = [
     "BIAS_ADU",
@@ -204,22 +204,13 @@ def frame_header(
         Structural cards (``BITPIX = 16``, ``BZERO = 32768``, 5208 x 3476), the unit's cards,
         then ``CHECKSUM`` and ``DATASUM``.
     """
-    header = fits.Header(
-        [
-            ("SIMPLE", True, "conforms to FITS standard"),
-            ("BITPIX", 16, "array data type"),
-            ("NAXIS", 2, "number of array dimensions"),
-            ("NAXIS1", WIDTH, ""),
-            ("NAXIS2", HEIGHT, ""),
-            ("EXTEND", True, ""),
-            ("BSCALE", 1, ""),
-            ("BZERO", 32768, ""),
-            *[(key, (cards or {}).get(key, value), note) for key, value, note in _UNIT_CARDS],
-            ("CHECKSUM", checksum, f"HDU checksum updated {_CHECKSUM_DATE}"),
-            ("DATASUM", datasum, f"data unit checksum updated {_CHECKSUM_DATE}"),
-        ]
+    return uint16_frame_header(
+        (HEIGHT, WIDTH),
+        [(key, (cards or {}).get(key, value), note) for key, value, note in _UNIT_CARDS],
+        checksum,
+        datasum,
+        updated=_CHECKSUM_DATE,
     )
-    return header
 
 
 def _build_frame(seed: int, cards: tuple[tuple[str, object], ...] = ()) -> bytes:
