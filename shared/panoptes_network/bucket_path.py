@@ -24,6 +24,7 @@ __all__ = [
     "InvalidPathError",
     "ImagePath",
     "parse_timestamp",
+    "split_id",
     "format_timestamp",
 ]
 
@@ -86,6 +87,30 @@ def parse_timestamp(text: str) -> datetime:
     if not _TIME.fullmatch(text):
         raise ValueError(f"{text!r} is not a YYYYMMDDTHHMMSS time")
     return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def split_id(text: str) -> tuple[str, str, str] | None:
+    """Split an observation or image id, ``<UNIT>_<CAMERA>_<YYYYMMDDTHHMMSS>``.
+
+    Only the shape is checked; :func:`parse_timestamp` checks that the time is a real one.
+
+    Parameters
+    ----------
+    text : str
+        The id, e.g. ``PAN001_14d3bd_20180216T110623``.
+
+    Returns
+    -------
+    tuple of str or None
+        (unit id, camera id, time), or None when ``text`` does not have that shape.
+    """
+    parts = text.split("_") if isinstance(text, str) else []
+    if len(parts) != 3:
+        return None
+    unit, camera, moment = parts
+    if not (_UNIT.fullmatch(unit) and _CAMERA.fullmatch(camera) and _TIME.fullmatch(moment)):
+        return None
+    return unit, camera, moment
 
 
 def format_timestamp(moment: datetime) -> str:

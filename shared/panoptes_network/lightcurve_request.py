@@ -8,18 +8,15 @@ raises :class:`~.errors.PermanentFailure` with a message naming the field.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .bucket_path import parse_timestamp
+from .bucket_path import parse_timestamp, split_id
 from .differential_photometry import COLOURS
 from .errors import PermanentFailure
 
 __all__ = ["OPTION_RULES", "LightcurveOptions", "LightcurveRequest", "parse_request"]
-
-_SEQUENCE_ID = re.compile(r"(PAN[0-9]{3})_([0-9a-f]{6})_([0-9]{8}T[0-9]{6})")
 
 
 @dataclass(frozen=True)
@@ -159,14 +156,14 @@ def parse_request(request: Any) -> LightcurveRequest:
     if extra:
         raise PermanentFailure(f"request has unknown fields {extra}: use sequence_id, options")
     sequence_id = request.get("sequence_id")
-    match = _SEQUENCE_ID.fullmatch(sequence_id) if isinstance(sequence_id, str) else None
-    if match is None:
+    parts = split_id(sequence_id)  # type: ignore[arg-type]
+    if parts is None:
         raise PermanentFailure(
             f"sequence_id {sequence_id!r} is not <UNIT>_<CAMERA>_<SEQSTART> "
             "(like PAN001_14d3bd_20180216T110623)"
         )
     try:
-        parse_timestamp(match.group(3))
+        parse_timestamp(parts[2])
     except ValueError:
         raise PermanentFailure(f"sequence_id {sequence_id!r} has an invalid start time") from None
     raw = request.get("options")
@@ -189,8 +186,8 @@ def parse_request(request: Any) -> LightcurveRequest:
             values[name] = _number(name, value)
     return LightcurveRequest(
         sequence_id=sequence_id,  # type: ignore[arg-type]
-        unit_id=match.group(1),
-        camera_id=match.group(2),
-        sequence_start=match.group(3),
+        unit_id=parts[0],
+        camera_id=parts[1],
+        sequence_start=parts[2],
         options=LightcurveOptions(**values),
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from .bucket_path import ImagePath, InvalidPathError
+from .bucket_path import ImagePath, InvalidPathError, parse_timestamp, split_id
 from .errors import PermanentFailure
 from .ingest import ChainContext, StoredObject
 from .records import PLACEHOLDER_STATUSES
@@ -61,14 +61,13 @@ def resolve_image_id(request: Any) -> str:
             raise PermanentFailure(str(exc)) from None
     if not isinstance(image_id, str) or not image_id:
         raise PermanentFailure('request needs "image_id" or "bucket_path"')
-    unit, _, rest = image_id.partition("_")
-    camera, _, start = rest.partition("_")
+    parts = split_id(image_id)
+    if parts is None:
+        raise PermanentFailure(f"image_id {image_id!r} is not <UNIT>_<CAMERA>_<YYYYMMDDTHHMMSS>")
     try:
-        ImagePath.parse(f"{unit}/{camera}/{start}/{start}.fits")
-    except InvalidPathError:
-        raise PermanentFailure(
-            f"image_id {image_id!r} is not <UNIT>_<CAMERA>_<YYYYMMDDTHHMMSS>"
-        ) from None
+        parse_timestamp(parts[2])
+    except ValueError:
+        raise PermanentFailure(f"image_id {image_id!r} has an invalid time") from None
     return image_id
 
 

@@ -14,6 +14,7 @@ from panoptes_network.bucket_path import (
     InvalidPathError,
     format_timestamp,
     parse_timestamp,
+    split_id,
 )
 
 UTC = timezone.utc
@@ -451,3 +452,20 @@ def test_real_bucket_paths_from_the_seed(panoptes_data):
             seed_time = datetime.fromisoformat(observation["time"]).replace(tzinfo=UTC)
             assert path.sequence_time == seed_time
     assert checked >= 100
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("PAN001_14d3bd_20180216T110623", ("PAN001", "14d3bd", "20180216T110623")),
+        ("PAN001_14d3bd_20181340T110623", ("PAN001", "14d3bd", "20181340T110623")),  # shape only
+        ("PAN001_14D3BD_20180216T110623", None),
+        ("PAN01_14d3bd_20180216T110623", None),
+        ("PAN001_14d3bd_20180216", None),
+        ("PAN001_14d3bd_20180216T110623_x", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_split_id_checks_the_shape_of_observation_and_image_ids(text, parts):
+    assert split_id(text) == parts
