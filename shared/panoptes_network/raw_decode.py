@@ -44,8 +44,6 @@ __all__ = [
     "embedded_jpeg_of",
     "linear_rgb_of",
     "bayer_slices",
-    "embedded_preview",
-    "demosaic_linear_rgb",
     "libraw_versions",
 ]
 
@@ -280,30 +278,6 @@ def embedded_jpeg_of(raw: rawpy.RawPy) -> bytes | None:
     return bytes(thumb.data)
 
 
-def embedded_preview(data: bytes, source: str) -> bytes | None:
-    """Return the camera's embedded JPEG preview, or None when the file has none.
-
-    Parameters
-    ----------
-    data : bytes
-        The whole raw file.
-    source : str
-        Its name, for messages.
-
-    Returns
-    -------
-    bytes or None
-        See :func:`embedded_jpeg_of`.
-
-    Raises
-    ------
-    RawDecodeError
-        If the input is not a raw file LibRaw can open.
-    """
-    with open_raw(data, source) as raw:
-        return embedded_jpeg_of(raw)
-
-
 def linear_rgb_of(raw: rawpy.RawPy) -> np.ndarray:
     """Interpolate an opened raw file to linear RGB with the camera's white balance.
 
@@ -333,30 +307,6 @@ def linear_rgb_of(raw: rawpy.RawPy) -> np.ndarray:
         user_flip=0,
     )
     return np.ascontiguousarray(np.flipud(rgb).transpose(2, 0, 1))
-
-
-def demosaic_linear_rgb(data: bytes, source: str) -> np.ndarray:
-    """Interpolate a raw file to linear RGB with the camera's white balance.
-
-    Parameters
-    ----------
-    data : bytes
-        The whole raw file.
-    source : str
-        Its name, for messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        See :func:`linear_rgb_of`.
-
-    Raises
-    ------
-    RawDecodeError
-        If LibRaw cannot decode the file.
-    """
-    with open_raw(data, source) as raw:
-        return linear_rgb_of(raw)
 
 
 def libraw_versions() -> str:

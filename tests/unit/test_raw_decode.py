@@ -14,7 +14,8 @@ from panoptes_network.raw_decode import (
     RawDecodeError,
     bayer_slices,
     decode_raw,
-    embedded_preview,
+    embedded_jpeg_of,
+    open_raw,
 )
 from tests.unit.dng_files import (
     BLACK_LEVEL,
@@ -135,9 +136,14 @@ def test_not_raw_reason_says_what_is_expected() -> None:
         decode_raw(open_fits_bytes(), SOURCE)
 
 
+def embedded_preview(data: bytes) -> bytes | None:
+    with open_raw(data, SOURCE) as raw:
+        return embedded_jpeg_of(raw)
+
+
 def test_embedded_preview_found_or_none() -> None:
-    assert embedded_preview(dng_bytes(48, 64), SOURCE) is None
-    jpeg = embedded_preview(dng_bytes(48, 64, preview=(1300, 866)), SOURCE)
+    assert embedded_preview(dng_bytes(48, 64)) is None
+    jpeg = embedded_preview(dng_bytes(48, 64, preview=(1300, 866)))
     assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
     with pytest.raises(RawDecodeError):
-        embedded_preview(b"not a raw file at all" * 100, SOURCE)
+        embedded_preview(b"not a raw file at all" * 100)
