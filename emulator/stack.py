@@ -26,9 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.components import MissingComponent, find_components
 from infra.spec import Resources, load
-
-from .components import MissingComponent, find_components
 
 __all__ = ["StackConfig", "stack_env", "stack_environment", "up", "down", "status"]
 

@@ -30,7 +30,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1, storage
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from .spec import Resources, Schedule, Subscription, load
+from infra.spec import Resources, Schedule, Subscription, load
 
 __all__ = ["apply", "scheduler_job_command"]
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .spec import Service, load
+from infra.spec import Service, load
 
 __all__ = ["stage", "deploy_command", "main"]
 

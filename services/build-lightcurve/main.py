@@ -6,27 +6,26 @@ See README.md beside this file.
 
 from __future__ import annotations
 
-import threading
-
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from panoptes_network.adapters.push import PushMessage, run_pubsub_step
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.ingest import StepResult
-from panoptes_network.lightcurve_run import build_lightcurve
+from panoptes_network.adapters.push import PushMessage
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.lightcurves.build_lightcurve import build_lightcurve
+from panoptes_network.pipeline.context import StepResult
 
 SERVICE = "build-lightcurve"
-CONTEXT = chain_context(SERVICE, documents=True)
-_one_observation_at_a_time = threading.Lock()
+# One delivery at a time: one observation's arrays per instance.
+RUNTIME = ServiceRuntime(SERVICE, documents=True, one_at_a_time=True)
 
 
 def _step(message: PushMessage) -> StepResult:
-    with _one_observation_at_a_time:  # one observation's arrays per instance
-        return build_lightcurve(CONTEXT, message.payload, delivery_id=message.message_id or None)
+    return build_lightcurve(
+        RUNTIME.context, message.payload, delivery_id=message.message_id or None
+    )
 
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
     """Handle one build-lightcurve message delivered by Pub/Sub push."""
-    run_pubsub_step(event.data, _step, service=SERVICE)
+    RUNTIME.run_pubsub(event.data, _step)

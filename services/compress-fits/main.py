@@ -9,20 +9,21 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from panoptes_network.adapters.push import PushMessage, run_pubsub_step
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.ingest import StepResult, StoredObject, compress_fits
+from panoptes_network.adapters.push import PushMessage
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.ingest.compress import compress_fits
+from panoptes_network.pipeline.context import StepResult, StoredObject
 
 SERVICE = "compress-fits"
-CONTEXT = chain_context(SERVICE)
+RUNTIME = ServiceRuntime(SERVICE)
 
 
 def _step(message: PushMessage) -> StepResult:
     obj = StoredObject.from_message(message.payload)
-    return compress_fits(CONTEXT, obj, message.payload.get("object_name"))
+    return compress_fits(RUNTIME.context, obj, message.payload.get("object_name"))
 
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
     """Handle one compress-fits message delivered by Pub/Sub push."""
-    run_pubsub_step(event.data, _step, service=SERVICE)
+    RUNTIME.run_pubsub(event.data, _step)

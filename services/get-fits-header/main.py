@@ -10,12 +10,12 @@ import flask
 import functions_framework
 
 from panoptes_network.adapters.http_json import json_answer, screen_request
-from panoptes_network.adapters.push import log
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.header_lookup import MAX_REQUEST_BYTES, lookup_header
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.frames.header_lookup import MAX_REQUEST_BYTES, lookup_header
+from panoptes_network.pipeline.log import log
 
 SERVICE = "get-fits-header"
-CONTEXT = chain_context(SERVICE)
+RUNTIME = ServiceRuntime(SERVICE)
 
 
 def _answer(status: int, body: dict) -> flask.Response:
@@ -33,7 +33,7 @@ def handle(request: flask.Request) -> flask.Response:
     body = request.get_json(silent=True)
     if body is None:
         return _answer(400, {"error": "request body is not JSON"})
-    status, answer = lookup_header(body, CONTEXT.store, CONTEXT.settings)
+    status, answer = lookup_header(body, RUNTIME.context.store, RUNTIME.settings)
     if status != 200:
         log("WARNING", f"{SERVICE}: {answer['error']}", service=SERVICE, status=status)
     return _answer(status, answer)

@@ -13,20 +13,20 @@ import flask
 import functions_framework
 
 from panoptes_network.adapters.http_json import request_or_sweep
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.errors import PermanentFailure
-from panoptes_network.lightcurve_triggers import DEFAULT_QUIET_MINUTES, request_lightcurve, sweep
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.lightcurves.triggers import request_lightcurve, sweep
+from panoptes_network.pipeline.errors import PermanentFailure
 
 SERVICE = "lightcurve-requests"
-CONTEXT = chain_context(SERVICE, documents=True)
+RUNTIME = ServiceRuntime(SERVICE, documents=True)
 MAX_REQUEST_BYTES = 16 * 1024
 
 
 def _sweep(body: dict[str, Any]) -> dict[str, Any]:
-    quiet = body.get("quiet_minutes", DEFAULT_QUIET_MINUTES)
+    quiet = body.get("quiet_minutes", RUNTIME.settings.lightcurve_quiet_minutes)
     if isinstance(quiet, bool) or not isinstance(quiet, (int, float)):
         raise PermanentFailure("quiet_minutes must be a number of minutes")
-    return sweep(CONTEXT, float(quiet))
+    return sweep(RUNTIME.context, float(quiet))
 
 
 @functions_framework.http
@@ -37,6 +37,6 @@ def handle(request: flask.Request) -> flask.Response:
         service=SERVICE,
         usage='use POST with JSON {"sequence_id": ...} or POST /sweep',
         max_bytes=MAX_REQUEST_BYTES,
-        explicit=lambda body: request_lightcurve(CONTEXT, body),
+        explicit=lambda body: request_lightcurve(RUNTIME.context, body),
         sweep=_sweep,
     )

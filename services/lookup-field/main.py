@@ -6,34 +6,24 @@ HTTP GET (query parameters) or POST (JSON body) ``{"search_string": ..., "radius
 
 from __future__ import annotations
 
-import os
-import threading
-
 import flask
 import functions_framework
 
-from panoptes_network.adapters.catalog_source import catalog_path
 from panoptes_network.adapters.http_json import json_answer, screen_request
-from panoptes_network.adapters.push import log
-from panoptes_network.catalog_file import LocalCatalog, open_catalog
-from panoptes_network.field_lookup import MAX_REQUEST_BYTES, lookup_field, request_from_query
-from panoptes_network.sesame_resolver import SesameResolver, online_enabled
-from panoptes_network.target_names import bundled_target_names
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.catalog.field_lookup import (
+    MAX_REQUEST_BYTES,
+    lookup_field,
+    request_from_query,
+)
+from panoptes_network.catalog.sesame_resolver import SesameResolver
+from panoptes_network.catalog.target_names import bundled_target_names
+from panoptes_network.pipeline.log import log
 
 SERVICE = "lookup-field"
+RUNTIME = ServiceRuntime(SERVICE)
 NAMES = bundled_target_names()
-RESOLVER = SesameResolver() if online_enabled(os.environ) else None
-_catalog: LocalCatalog | None = None
-_catalog_lock = threading.Lock()
-
-
-def _open_catalog() -> LocalCatalog:
-    """Open the catalog on first use and keep it for the process (raises when missing)."""
-    global _catalog
-    with _catalog_lock:
-        if _catalog is None:
-            _catalog = open_catalog(catalog_path())
-        return _catalog
+RESOLVER = SesameResolver() if RUNTIME.settings.lookup_online else None
 
 
 def _answer(status: int, body: dict) -> flask.Response:
@@ -54,7 +44,7 @@ def handle(request: flask.Request) -> flask.Response:
         if query is None:
             return _answer(400, {"error": "request body is not JSON"})
     try:
-        catalog = _open_catalog()
+        catalog = RUNTIME.catalog()
     except FileNotFoundError as exc:
         log("ERROR", f"{SERVICE}: {exc}", service=SERVICE)
         return _answer(503, {"error": f"the star catalog is not available: {exc}"})

@@ -7,33 +7,25 @@ beside this file.
 
 from __future__ import annotations
 
-import threading
-
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from panoptes_network.adapters.catalog_source import catalog_path
-from panoptes_network.adapters.push import PushMessage, run_pubsub_step
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.catalog_file import LocalCatalog, open_catalog
-from panoptes_network.ingest import StepResult, StoredObject
-from panoptes_network.source_measurement import measure_sources
+from panoptes_network.adapters.push import PushMessage
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.photometry.measure_sources import measure_sources
+from panoptes_network.pipeline.context import StepResult, StoredObject
 
 SERVICE = "measure-sources"
-CONTEXT = chain_context(SERVICE, documents=True)
-_catalog: LocalCatalog | None = None
-_one_frame_at_a_time = threading.Lock()
+# One delivery at a time: one full frame's working set per instance.
+RUNTIME = ServiceRuntime(SERVICE, documents=True, one_at_a_time=True)
 
 
 def _step(message: PushMessage) -> StepResult:
-    global _catalog
-    with _one_frame_at_a_time:  # one full frame's working set per instance
-        if _catalog is None:
-            _catalog = open_catalog(catalog_path())
-        return measure_sources(CONTEXT, StoredObject.from_message(message.payload), _catalog)
+    obj = StoredObject.from_message(message.payload)
+    return measure_sources(RUNTIME.context, obj, RUNTIME.catalog())
 
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
     """Handle one measure-sources message delivered by Pub/Sub push."""
-    run_pubsub_step(event.data, _step, service=SERVICE)
+    RUNTIME.run_pubsub(event.data, _step)

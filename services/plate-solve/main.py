@@ -11,21 +11,21 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from panoptes_network.adapters.push import PushMessage, run_pubsub_step
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.ingest import StepResult, StoredObject
-from panoptes_network.plate_solve import PlateSolver, plate_solve
+from panoptes_network.adapters.push import PushMessage
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.astrometry.plate_solve import PlateSolver, plate_solve
+from panoptes_network.pipeline.context import StepResult, StoredObject
 
 SERVICE = "plate-solve"
-CONTEXT = chain_context(SERVICE, documents=True)
+RUNTIME = ServiceRuntime(SERVICE, documents=True)
 SOLVER = PlateSolver()
 
 
 def _step(message: PushMessage) -> StepResult:
-    return plate_solve(CONTEXT, StoredObject.from_message(message.payload), SOLVER)
+    return plate_solve(RUNTIME.context, StoredObject.from_message(message.payload), SOLVER)
 
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
     """Handle one plate-solve message delivered by Pub/Sub push."""
-    run_pubsub_step(event.data, _step, service=SERVICE)
+    RUNTIME.run_pubsub(event.data, _step)

@@ -9,24 +9,24 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from panoptes_network.adapters.push import PushMessage, run_pubsub_step
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.ingest import StepResult, StoredObject, handle_raw_upload
+from panoptes_network.adapters.push import PushMessage
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.ingest.route_upload import handle_raw_upload
+from panoptes_network.pipeline.context import StepResult, StoredObject
 
 SERVICE = "raw-file-uploaded"
-CONTEXT = chain_context(SERVICE)
+RUNTIME = ServiceRuntime(SERVICE)
 
 
 def _step(message: PushMessage) -> StepResult:
     event_type = message.attributes.get("eventType", "OBJECT_FINALIZE")
     if event_type != "OBJECT_FINALIZE":
         return StepResult("skipped", {"why": f"event type {event_type}"})
-    return handle_raw_upload(
-        CONTEXT, StoredObject.from_message({**message.payload, **message.attributes})
-    )
+    obj = StoredObject.from_message({**message.payload, **message.attributes})
+    return handle_raw_upload(RUNTIME.context, obj)
 
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
     """Handle one bucket notification delivered by Pub/Sub push."""
-    run_pubsub_step(event.data, _step, service=SERVICE)
+    RUNTIME.run_pubsub(event.data, _step)

@@ -14,12 +14,12 @@ import flask
 import functions_framework
 
 from panoptes_network.adapters.http_json import request_or_sweep
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.errors import PermanentFailure
-from panoptes_network.raw_fits_release import release_raw_fits, sweep_raw_fits
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.raw.fits_release import release_raw_fits, sweep_raw_fits
 
 SERVICE = "raw-fits-requests"
-CONTEXT = chain_context(SERVICE, documents=True)
+RUNTIME = ServiceRuntime(SERVICE, documents=True)
 MAX_REQUEST_BYTES = 16 * 1024
 
 
@@ -27,7 +27,7 @@ def _sweep(body: dict[str, Any]) -> dict[str, Any]:
     wait = body.get("wait_minutes")
     if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float))):
         raise PermanentFailure("wait_minutes must be a number of minutes")
-    return sweep_raw_fits(CONTEXT, wait)
+    return sweep_raw_fits(RUNTIME.context, wait)
 
 
 @functions_framework.http
@@ -38,7 +38,7 @@ def handle(request: flask.Request) -> flask.Response:
         service=SERVICE,
         usage='use POST with JSON {"image_id": ...} or {"bucket_path": ...}, or POST /sweep',
         max_bytes=MAX_REQUEST_BYTES,
-        explicit=lambda body: release_raw_fits(CONTEXT, body),
+        explicit=lambda body: release_raw_fits(RUNTIME.context, body),
         sweep=_sweep,
         accepted=lambda answer: bool(answer.get("released")),
     )

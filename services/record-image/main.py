@@ -9,19 +9,20 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from panoptes_network.adapters.push import PushMessage, run_pubsub_step
-from panoptes_network.adapters.runtime import chain_context
-from panoptes_network.ingest import StepResult, StoredObject, record_image
+from panoptes_network.adapters.push import PushMessage
+from panoptes_network.adapters.runtime import ServiceRuntime
+from panoptes_network.ingest.record import record_image
+from panoptes_network.pipeline.context import StepResult, StoredObject
 
 SERVICE = "record-image"
-CONTEXT = chain_context(SERVICE, documents=True)
+RUNTIME = ServiceRuntime(SERVICE, documents=True)
 
 
 def _step(message: PushMessage) -> StepResult:
-    return record_image(CONTEXT, StoredObject.from_message(message.payload))
+    return record_image(RUNTIME.context, StoredObject.from_message(message.payload))
 
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
     """Handle one record-image message delivered by Pub/Sub push."""
-    run_pubsub_step(event.data, _step, service=SERVICE)
+    RUNTIME.run_pubsub(event.data, _step)

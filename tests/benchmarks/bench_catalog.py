@@ -1,6 +1,6 @@
 """Local star catalog: band-indexed reads against a brute-force scan of the whole file.
 
-The catalog is the default file (:func:`~panoptes_network.catalog_file.default_catalog_path`)
+The catalog is the default file (:func:`~panoptes_network.catalog.local_file.default_catalog_path`)
 or, when it is missing, one built in a temporary folder from astrometry.net's Tycho-2 index
 files (skipped when neither exists). Two searches, at V < 13:
 
@@ -9,7 +9,7 @@ files (skipped when neither exists). Two searches, at V < 13:
   pixel (about 14.9 x 9.9 degrees), through ``Catalog.footprint_search``.
 
 Each is timed (median of several runs, after one warm-up) with
-:class:`~panoptes_network.catalog_file.LocalCatalog` (file opened once, as a service does)
+:class:`~panoptes_network.catalog.local_file.LocalCatalog` (file opened once, as a service does)
 and with a brute-force scan: read the whole parquet file with pyarrow, then filter every row
 with numpy (angular distance for the cone; projection of every star in front of the frame
 and the pixel bounds for the footprint). ``scan_only`` times the numpy part alone, the whole
@@ -30,9 +30,9 @@ import numpy as np
 import pyarrow.parquet as pq
 from astropy.wcs import WCS
 
-from panoptes_network.catalog_file import LocalCatalog, default_catalog_path, write_catalog
-from panoptes_network.star_catalog import angular_separation
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
+from panoptes_network.catalog.local_file import LocalCatalog, default_catalog_path, write_catalog
+from panoptes_network.catalog.star_catalog import angular_separation
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
 
 #: V magnitude range of both searches ("V < 13").
 VMAG_RANGE = (-30.0, 13.0)

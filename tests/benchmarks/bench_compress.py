@@ -1,13 +1,13 @@
 """compress-fits against the ``fpack`` CLI on a full-size frame.
 
-Both compress the same synthetic 5208 x 3476 frame (:mod:`panoptes_network.synthetic_frame`) in the
+Both compress the same synthetic 5208 x 3476 frame (:mod:`panoptes_network.simulation.synthetic_frame`) in the
 same run, alternately, ``RUNS`` times after one warm-up each; the medians are compared:
 
-- ``time_ratio``: :func:`~panoptes_network.compression.compress_frame` on the bytes in memory,
+- ``time_ratio``: :func:`~panoptes_network.frames.compression.compress_frame` on the bytes in memory,
   over ``fpack -S frame.fits > frame.fits.fz`` (a process that reads and writes files in a
   temporary folder: the way a service would have to use the CLI);
 - ``time_ratio_with_verify``: ``compress_frame`` plus
-  :func:`~panoptes_network.compression.verify_compressed` (the service verifies every frame
+  :func:`~panoptes_network.frames.compression.verify_compressed` (the service verifies every frame
   before deleting the original) over the same ``fpack`` time;
 - ``size_ratio``: bytes of our ``.fits.fz`` over bytes of fpack's.
 
@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from panoptes_network.compression import (
+from panoptes_network.frames.compression import (
     TILE_ROWS,
     compress_frame,
     read_image_pixels,
     verify_compressed,
 )
-from panoptes_network.synthetic_frame import HEIGHT, WIDTH, make_full_frame
+from panoptes_network.simulation.synthetic_frame import HEIGHT, WIDTH, make_full_frame
 
 #: Timed runs of each contender (after one warm-up each).
 RUNS = 5

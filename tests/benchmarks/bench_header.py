@@ -1,11 +1,11 @@
 """get-fits-header: ranged header reads against downloading the whole ``.fits.fz``.
 
-The object is the full-size synthetic frame (:mod:`panoptes_network.synthetic_frame`) compressed by
-:func:`~panoptes_network.compression.compress_frame` (about 22.7 MB). Two ways to get its
+The object is the full-size synthetic frame (:mod:`panoptes_network.simulation.synthetic_frame`) compressed by
+:func:`~panoptes_network.frames.compression.compress_frame` (about 22.7 MB). Two ways to get its
 image header as a keyword-to-value mapping are compared:
 
-- ranged: :func:`~panoptes_network.fits_header.read_header` through a ``read_range``
-  callable, then :meth:`~panoptes_network.fits_header.FitsHeader.to_dict` (what the
+- ranged: :func:`~panoptes_network.frames.fits_header.read_header` through a ``read_range``
+  callable, then :meth:`~panoptes_network.frames.fits_header.FitsHeader.to_dict` (what the
   get-fits-header service does);
 - whole: fetch the whole object, open it with astropy and read HDU 1's header into a dict.
 
@@ -29,9 +29,9 @@ from typing import Any
 
 from astropy.io import fits
 
-from panoptes_network.compression import compress_frame
-from panoptes_network.fits_header import read_header
-from panoptes_network.synthetic_frame import make_full_frame
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.frames.fits_header import read_header
+from panoptes_network.simulation.synthetic_frame import make_full_frame
 
 #: Seed of the synthetic frame.
 SEED = 0

@@ -20,7 +20,7 @@ own observation (the small kind runs first; no upload is left out as a warm-up):
   of the first frame's (same length: the header has a fixed card list). ``DATASUM`` stays right
   (same pixels); ``CHECKSUM`` is stale after the first upload, which nothing in the chain checks.
 - ``small_fits_fz``: the first :data:`SMALL_ROWS` rows of that frame with a unit's full header,
-  compressed by :func:`~panoptes_network.compression.compress_frame`, which goes
+  compressed by :func:`~panoptes_network.frames.compression.compress_frame`, which goes
   raw-file-uploaded -> record-image.
 
 The reference, measured in the same run and interleaved with the chain uploads, is a bare
@@ -52,10 +52,10 @@ from astropy.io import fits
 
 from emulator.components import MissingComponent
 from emulator.stack import StackConfig, down, stack_environment, status, up
-from panoptes_network.bucket_path import ImagePath, format_timestamp
-from panoptes_network.compression import compress_frame
-from panoptes_network.settings import Settings
-from panoptes_network.synthetic_frame import (
+from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.simulation.synthetic_frame import (
     HEIGHT,
     WIDTH,
     frame_cards_for,

@@ -1,12 +1,12 @@
 """Differential light curves of 100 frames x 5000 stars: time and peak memory.
 
-Synthetic per-frame tables (:func:`~panoptes_network.synthetic_photometry.synthetic_observation`,
+Synthetic per-frame tables (:func:`~panoptes_network.simulation.synthetic_photometry.synthetic_observation`,
 generation not timed) go through
-:func:`~panoptes_network.differential_photometry.build_lightcurves` (three colours, 20
+:func:`~panoptes_network.lightcurves.ensemble.differential_lightcurves` (three colours, 20
 comparisons per star, Broeg weighting, detrending) :data:`RUNS` times. References measured
 in the same run:
 
-- :func:`~panoptes_network.differential_photometry.stack_frames` alone (reading the tables
+- :func:`~panoptes_network.lightcurves.stacking.stack_frames` alone (reading the tables
   into arrays, the least any builder must do): the ratio is build over stack;
 - a naive per-star loop (for each of :data:`NAIVE_STARS` targets: pick the 20 nearest stars
   in brightness by sorting, weight by 1 / variance once, divide), scaled to every star: the
@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from panoptes_network.differential_photometry import build_lightcurves, stack_frames
-from panoptes_network.synthetic_photometry import synthetic_observation
+from panoptes_network.lightcurves.ensemble import differential_lightcurves
+from panoptes_network.lightcurves.stacking import stack_frames
+from panoptes_network.simulation.synthetic_photometry import synthetic_observation
 
 N_FRAMES = 100
 N_STARS = 5000
@@ -64,8 +65,8 @@ def run() -> dict[str, Any]:
     print(f"  generating {N_FRAMES} frames x {N_STARS} stars ...", flush=True)
     obs = synthetic_observation(n_frames=N_FRAMES, n_stars=N_STARS, seed=1)
     tables = obs.tables
-    build_lightcurves(tables)  # warm-up
-    build_runs = [_timed(lambda: build_lightcurves(tables)) for _ in range(RUNS)]
+    differential_lightcurves(tables)  # warm-up
+    build_runs = [_timed(lambda: differential_lightcurves(tables)) for _ in range(RUNS)]
     stack_runs = [_timed(lambda: stack_frames(tables)) for _ in range(RUNS)]
     stack = stack_frames(tables)
     naive_s = _timed(lambda: _naive(stack.flux["g"], NAIVE_STARS)) * N_STARS / NAIVE_STARS * 3
@@ -82,7 +83,7 @@ def run() -> dict[str, Any]:
         + stack.y.nbytes
     ) / 1e6
     tracemalloc.start()
-    build_lightcurves(tables)
+    differential_lightcurves(tables)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {

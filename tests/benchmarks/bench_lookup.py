@@ -1,13 +1,13 @@
 """lookup-field latency: in process against the bare cone search, over HTTP against OPTIONS.
 
-The catalog is the default local file (:func:`~panoptes_network.catalog_file.default_catalog_path`;
+The catalog is the default local file (:func:`~panoptes_network.catalog.local_file.default_catalog_path`;
 skipped when missing), opened once as the service does. Three kinds of search string, cycled
 over fixed lists (:data:`NAMES`, :data:`COORDINATES`, and PICIDs taken from a first answer):
 
 - in process, :data:`IN_PROCESS_RUNS` calls of
-  :func:`~panoptes_network.field_lookup.lookup_field` per kind (default request: 1-degree
+  :func:`~panoptes_network.catalog.field_lookup.lookup_field` per kind (default request: 1-degree
   cone, V 6 to 13), interleaved with the reference: a bare
-  :meth:`~panoptes_network.catalog_file.LocalCatalog.cone_search` of the same cone. The ratio
+  :meth:`~panoptes_network.catalog.local_file.LocalCatalog.cone_search` of the same cone. The ratio
   is the median lookup over the median bare cone search: what parsing, name resolution,
   sorting and building the JSON-ready answer add;
 - over HTTP, when ``STORAGE_EMULATOR_HOST`` is set (``bin/bench`` sets it) and the stack's
@@ -30,9 +30,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from panoptes_network.catalog_file import LocalCatalog, default_catalog_path
-from panoptes_network.field_lookup import lookup_field
-from panoptes_network.target_names import bundled_target_names
+from panoptes_network.catalog.field_lookup import lookup_field
+from panoptes_network.catalog.local_file import LocalCatalog, default_catalog_path
+from panoptes_network.catalog.target_names import bundled_target_names
 
 #: Timed in-process calls per kind of search string.
 IN_PROCESS_RUNS = 200

@@ -5,10 +5,10 @@ One full-size 5208 x 3476 raw Bayer frame is rendered with the simulator's detec
 read noise) holding ``STARS`` stars, V 8 to 14, at random positions (some near or past the
 edges). Measured in the same run, alternately, ``RUNS`` times after one warm-up each:
 
-- ``measure_frame_s``: :func:`~panoptes_network.frame_photometry.measure_frame`, everything
+- ``measure_frame_s``: :func:`~panoptes_network.photometry.frame_photometry.measure_frame`, everything
   (centroids, annulus backgrounds, exact apertures on the four Bayer planes, errors, flags);
 - ``vectorised_sums_s``: its aperture step alone,
-  :func:`~panoptes_network.aperture_photometry.aperture_sums` on the four planes;
+  :func:`~panoptes_network.photometry.aperture.aperture_sums` on the four planes;
 - ``photutils_sums_s``: photutils ``aperture_photometry(method='exact')`` on the four planes
   at the same positions (the reference);
 - ``photutils_with_background_s``: the same plus the photutils way to get the annulus
@@ -33,13 +33,10 @@ from astropy.table import Table
 from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
 from photutils.aperture import aperture_photometry as photutils_photometry
 
-from panoptes_network.aperture_photometry import (
-    BAYER_PLANE_OFFSETS,
-    aperture_sums,
-    bayer_plane,
-    plane_coordinates,
-)
-from panoptes_network.frame_photometry import (
+from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS
+from panoptes_network.photometry.aperture import aperture_sums, bayer_plane, plane_coordinates
+from panoptes_network.photometry.flags import SourceFlag
+from panoptes_network.photometry.frame_photometry import (
     DEFAULT_ANNULUS,
     DEFAULT_APERTURE_RADIUS,
     measure_frame,
@@ -48,7 +45,6 @@ from panoptes_network.simulation import CameraModel
 from panoptes_network.simulation.camera import HotPixels
 from panoptes_network.simulation.render import FrameScene, digitise, expected_electrons
 from panoptes_network.simulation.smooth_field import SmoothField
-from panoptes_network.source_flags import SourceFlag
 
 #: Timed runs of each contender (after one warm-up each).
 RUNS = 3

@@ -2,19 +2,19 @@
 
 One full-size 5208 x 3476 frame of the KIC 8462852 field is simulated
 (:mod:`panoptes_network.simulation`, stars from the local catalog file, else the astrometry.net
-Tycho-2 index) and compressed with :func:`~panoptes_network.compression.compress_frame`.
+Tycho-2 index) and compressed with :func:`~panoptes_network.frames.compression.compress_frame`.
 The per-frame path is then timed stage by stage, ``RUNS`` times after one warm-up:
 
-- ``read``: decompress the ``.fits.fz`` (:func:`~panoptes_network.solved_frame.read_stored_frame`);
+- ``read``: decompress the ``.fits.fz`` (:func:`~panoptes_network.astrometry.solved_frame.read_stored_frame`);
 - ``calibrate``: bias and per-colour background, superpixels
-  (:func:`~panoptes_network.bayer_background.calibrate_superpixels`);
-- ``solve``: :func:`~panoptes_network.solve_field.solve_field` on the superpixel image with
-  the :class:`~panoptes_network.plate_solve.PlateSolver` settings, and the solution mapped
+  (:func:`~panoptes_network.astrometry.bayer_background.calibrate_superpixels`);
+- ``solve``: :func:`~panoptes_network.astrometry.solve_field.solve_field` on the superpixel image with
+  the :class:`~panoptes_network.astrometry.plate_solve.PlateSolver` settings, and the solution mapped
   back to the raw frame (skipped, with the reason, without ``solve-field`` or index files);
-- ``catalog``: :meth:`~panoptes_network.star_catalog.Catalog.footprint_search` at the solution
+- ``catalog``: :meth:`~panoptes_network.catalog.star_catalog.Catalog.footprint_search` at the solution
   (the true WCS when the solve is skipped);
-- ``measure``: :func:`~panoptes_network.frame_photometry.measure_frame` of those stars;
-- ``write``: :func:`~panoptes_network.sources_table.write_sources_table` (Parquet bytes).
+- ``measure``: :func:`~panoptes_network.photometry.frame_photometry.measure_frame` of those stars;
+- ``write``: :func:`~panoptes_network.photometry.sources_table.write_sources_table` (Parquet bytes).
 
 Figures: each stage's median seconds, its share of the median total, the stars measured and
 the solution's centre error against the true WCS (pixels).
@@ -33,15 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from panoptes_network.bayer_background import calibrate_superpixels
-from panoptes_network.compression import compress_frame
-from panoptes_network.frame_photometry import DEFAULT_APERTURE_RADIUS, measure_frame
-from panoptes_network.frame_wcs import solution_on_frame, unbin_wcs, wcs_from_header
-from panoptes_network.plate_solve import SUPERPIXEL, PlateSolver, pointing_hint
+from panoptes_network.astrometry.bayer_background import calibrate_superpixels
+from panoptes_network.astrometry.frame_wcs import solution_on_frame, unbin_wcs, wcs_from_header
+from panoptes_network.astrometry.plate_solve import SUPERPIXEL, PlateSolver, pointing_hint
+from panoptes_network.astrometry.solve_field import solve_field
+from panoptes_network.astrometry.solved_frame import read_stored_frame
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.photometry.frame_photometry import DEFAULT_APERTURE_RADIUS, measure_frame
+from panoptes_network.photometry.sources_table import write_sources_table
 from panoptes_network.simulation import SequenceSpec, SequenceTruth, simulate_sequence
-from panoptes_network.solve_field import solve_field
-from panoptes_network.solved_frame import read_stored_frame
-from panoptes_network.sources_table import write_sources_table
 
 #: Timed runs (after one warm-up).
 RUNS = 3
@@ -53,14 +53,14 @@ STAGES = ("read", "calibrate", "solve", "catalog", "measure", "write")
 
 def _catalog():
     """The local catalog file, else the Tycho-2 index, else None."""
-    from panoptes_network.catalog_file import open_catalog
+    from panoptes_network.catalog.local_file import open_catalog
 
     try:
         return open_catalog()
     except (FileNotFoundError, ValueError):
         pass
-    from panoptes_network.star_catalog import InMemoryCatalog
-    from panoptes_network.tycho2_index import find_index_files, read_index_stars
+    from panoptes_network.catalog.star_catalog import InMemoryCatalog
+    from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
 
     files = find_index_files()
     return InMemoryCatalog(read_index_stars(files)) if files else None
@@ -69,7 +69,7 @@ def _catalog():
 def _solve_skip_reason() -> str | None:
     if shutil.which("solve-field") is None:
         return "solve-field not installed (Debian: astrometry.net)"
-    from panoptes_network.tycho2_index import find_index_files
+    from panoptes_network.catalog.tycho2_index import find_index_files
 
     if not find_index_files():
         return "Tycho-2 index files not installed (astrometry-data-tycho2)"

@@ -4,14 +4,14 @@ One full-size 5208 x 3476 frame of the KIC 8462852 field is simulated from the a
 Tycho-2 index (:mod:`panoptes_network.simulation`, with its true WCS) and compressed to
 ``.fits.fz``. Measured in the same run, alternately, ``RUNS`` times after one warm-up each:
 
-- ``step_s``: :func:`~panoptes_network.plate_solve.plate_solve` in-process with in-memory
+- ``step_s``: :func:`~panoptes_network.astrometry.plate_solve.plate_solve` in-process with in-memory
   ports, from the request to the documents updated (the frame already recorded), with its
   stage breakdown: ``read`` (download and decompress), ``calibrate`` (bias, per-colour
   background, superpixels, star count), ``solve`` (writing the superpixel image, running
   ``solve-field``, reading and checking the WCS), ``write`` (the solved ``.fits.fz``, stored
   and checked) and ``record`` (the document batch);
 - ``bare_solve_field_s``: the ``solve-field`` process alone with exactly the step's arguments
-  (:func:`~panoptes_network.solve_field.solve_field_arguments`) on the step's superpixel
+  (:func:`~panoptes_network.astrometry.solve_field.solve_field_arguments`) on the step's superpixel
   image, already written;
 - ``raw_solve_field_s``: what a pipeline without the calibration would run: ``solve-field``
   on the raw uncompressed frame, the same hints and limits, scale in raw pixels and
@@ -41,16 +41,22 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from panoptes_network.bayer_background import calibrate_superpixels
-from panoptes_network.compression import compress_frame
-from panoptes_network.frame_wcs import wcs_from_header
-from panoptes_network.ingest import ChainContext, StoredObject, record_image
-from panoptes_network.plate_solve import SUPERPIXEL, PlateSolver, plate_solve, pointing_hint
-from panoptes_network.settings import Settings
+from panoptes_network.astrometry.bayer_background import calibrate_superpixels
+from panoptes_network.astrometry.frame_wcs import wcs_from_header
+from panoptes_network.astrometry.plate_solve import (
+    SUPERPIXEL,
+    PlateSolver,
+    plate_solve,
+    pointing_hint,
+)
+from panoptes_network.astrometry.solve_field import run_process_group, solve_field_arguments
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.ingest.record import record_image
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.settings import Settings
 from panoptes_network.simulation import SequenceSpec, SequenceTruth, simulate_sequence
-from panoptes_network.solve_field import run_process_group, solve_field_arguments
-from panoptes_network.star_catalog import InMemoryCatalog
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
 from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 #: Timed runs of each contender (after one warm-up each).
@@ -69,8 +75,8 @@ _MEMORY_PROBE = """
 import json, sys
 from pathlib import Path
 from panoptes_network.ingest import ChainContext, StoredObject, record_image
-from panoptes_network.plate_solve import plate_solve
-from panoptes_network.settings import Settings
+from panoptes_network.astrometry.plate_solve import plate_solve
+from panoptes_network.pipeline.settings import Settings
 from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 def peak_kib():

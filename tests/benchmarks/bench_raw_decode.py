@@ -3,10 +3,10 @@
 Both read the same 5208 x 3476 DNG (written by ``tests/unit/dng_files.py``) in the same run,
 alternately, ``RUNS`` times after one warm-up each; the medians are compared:
 
-- ``time_ratio``: :func:`~panoptes_network.raw_decode.decode_raw` on the bytes read from the
-  file plus :func:`~panoptes_network.raw_products.bayer_fits_bytes` written to a file, over
+- ``time_ratio``: :func:`~panoptes_network.raw.decode.decode_raw` on the bytes read from the
+  file plus :func:`~panoptes_network.raw.products.bayer_fits_bytes` written to a file, over
   ``dcraw -D -4 -c FILE > out.pgm`` (the raw mosaic, undemosaiced, as 16-bit PGM);
-- ``products_s``: the whole :func:`~panoptes_network.raw_products.make_raw_products` (EXIF,
+- ``products_s``: the whole :func:`~panoptes_network.raw.products.make_raw_products` (EXIF,
   Bayer FITS, RGB cube, preview), with its peak of Python-allocated memory (``tracemalloc``:
   numpy arrays included, LibRaw's own buffers not).
 
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from panoptes_network.raw_decode import decode_raw
-from panoptes_network.raw_exif import exif_cards
-from panoptes_network.raw_products import bayer_fits_bytes, make_raw_products, raw_frame_cards
+from panoptes_network.raw.decode import decode_raw
+from panoptes_network.raw.exif import exif_cards
+from panoptes_network.raw.products import bayer_fits_bytes, make_raw_products, raw_frame_cards
 from tests.unit.dng_files import dng_bytes
 
 RUNS = 5

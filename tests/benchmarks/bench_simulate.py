@@ -12,7 +12,7 @@ median of ``RUNS`` runs after a warm-up:
   dropped): the above plus writing the FITS file and the truth tables;
 - references: ``poisson_s``, numpy's Poisson draw for a 5208 x 3476 float32 array of 300 e-
   (the floor of any simulator with shot noise), and ``synthetic_frame_s``,
-  :func:`panoptes_network.synthetic_frame.render_pixels` (5000 random Gaussian stars, no
+  :func:`panoptes_network.simulation.synthetic_frame.render_pixels` (5000 random Gaussian stars, no
   catalog, no WCS, no physics).
 
 Ratios are ours over each reference. Target: a frame in a few seconds on a 2-core machine.
@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
 from panoptes_network.simulation import SequenceSpec, simulate_sequence
 from panoptes_network.simulation.camera import hot_pixels
 from panoptes_network.simulation.observing import moon_state, observing_conditions
@@ -37,10 +39,8 @@ from panoptes_network.simulation.pointing import PointingModel
 from panoptes_network.simulation.psf import STAMP_HALF, PsfModel
 from panoptes_network.simulation.render import digitise, expected_electrons
 from panoptes_network.simulation.scene import FrameConditions, StarField, frame_scene
+from panoptes_network.simulation.synthetic_frame import HEIGHT, WIDTH, render_pixels
 from panoptes_network.simulation.unit_header import exif_cards, fits_bytes, unit_cards
-from panoptes_network.star_catalog import InMemoryCatalog
-from panoptes_network.synthetic_frame import HEIGHT, WIDTH, render_pixels
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
 
 #: Timed runs of each contender (after one warm-up each).
 RUNS = 3

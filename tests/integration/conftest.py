@@ -18,7 +18,7 @@ import requests
 
 from emulator.stack import StackConfig, down, stack_environment, status, up
 from infra.spec import load
-from panoptes_network.settings import Settings
+from panoptes_network.pipeline.settings import Settings
 
 
 @dataclass

@@ -15,7 +15,7 @@ import requests
 from astropy.io import fits
 from google.cloud.firestore import GeoPoint
 
-from .conftest import wait_for
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 

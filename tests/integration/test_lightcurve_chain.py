@@ -8,10 +8,9 @@ import pytest
 import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from panoptes_network.catalog_file import default_catalog_path
+from panoptes_network.catalog.local_file import default_catalog_path
 from panoptes_network.cli import simulate
-
-from .conftest import wait_for
+from tests.integration.conftest import wait_for
 
 pytestmark = [
     pytest.mark.integration,

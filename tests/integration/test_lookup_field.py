@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from panoptes_network.catalog_file import default_catalog_path, open_catalog
-from panoptes_network.field_lookup import lookup_field
-from panoptes_network.target_names import bundled_target_names
+from panoptes_network.catalog.field_lookup import lookup_field
+from panoptes_network.catalog.local_file import default_catalog_path, open_catalog
+from panoptes_network.catalog.target_names import bundled_target_names
 
 pytestmark = pytest.mark.integration
 

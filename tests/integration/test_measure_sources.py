@@ -7,10 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from panoptes_network.catalog_file import default_catalog_path
-from panoptes_network.sources_table import SOURCES_COLUMNS, read_sources_table
-
-from .conftest import wait_for
+from panoptes_network.catalog.local_file import default_catalog_path
+from panoptes_network.photometry.sources_table import SOURCES_COLUMNS, read_sources_table
+from tests.integration.conftest import wait_for
 
 pytestmark = [
     pytest.mark.integration,

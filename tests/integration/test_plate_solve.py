@@ -12,9 +12,8 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from panoptes_network.star_catalog import angular_separation
-
-from .conftest import wait_for
+from panoptes_network.catalog.star_catalog import angular_separation
+from tests.integration.conftest import wait_for
 
 pytestmark = [
     pytest.mark.integration,

@@ -7,11 +7,10 @@ import shutil
 import pytest
 import requests
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.make_rgb import product_names
-
-from ..unit.dng_files import EXIF_TAGS, dng_bytes
-from .conftest import wait_for
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.raw.make_rgb_fits import product_names
+from tests.integration.conftest import wait_for
+from tests.unit.dng_files import EXIF_TAGS, dng_bytes
 
 pytestmark = [
     pytest.mark.integration,

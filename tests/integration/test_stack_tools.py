@@ -8,8 +8,7 @@ from google.protobuf import duration_pb2, field_mask_pb2
 from infra.apply import apply
 from infra.spec import load
 from panoptes_network.cli import upload as upload_cli
-
-from .conftest import wait_for
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 

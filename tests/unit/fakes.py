@@ -9,9 +9,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from panoptes_network.errors import ObjectNotFoundError
-from panoptes_network.ingest import md5_base64
-from panoptes_network.ports import (
+from panoptes_network.pipeline.errors import ObjectNotFoundError
+from panoptes_network.pipeline.ports import (
     MAX_BATCH_WRITES,
     DocKey,
     DocSnapshot,
@@ -19,6 +18,7 @@ from panoptes_network.ports import (
     ObjectInfo,
     WriteConflict,
 )
+from panoptes_network.pipeline.storage import md5_base64
 
 
 class MemoryStore:
@@ -173,7 +173,7 @@ class CountingRunner:
     """A ``solve-field`` runner that records every command line, then runs it for real."""
 
     def __init__(self) -> None:
-        from panoptes_network.solve_field import run_process_group
+        from panoptes_network.astrometry.solve_field import run_process_group
 
         self._run = run_process_group
         self.calls: list[list[str]] = []

@@ -10,8 +10,8 @@ import types
 import numpy as np
 import pytest
 
-from panoptes_network.bigquery_catalog import BigQueryCatalog
-from panoptes_network.star_catalog import angular_separation
+from panoptes_network.catalog.bigquery import BigQueryCatalog
+from panoptes_network.catalog.star_catalog import angular_separation
 
 TABLE = "panoptes-exp.catalog.pic"
 
@@ -177,8 +177,8 @@ def test_domain_modules_import_no_cloud_client():
     # The google / google.cloud namespace packages are preloaded by a .pth file: the baseline.
     code = (
         "import sys; before = set(sys.modules); "
-        "import panoptes_network.catalog_file, panoptes_network.tic_import, "
-        "panoptes_network.bigquery_catalog, panoptes_network.cli.catalog; "
+        "import panoptes_network.catalog.local_file, panoptes_network.catalog.tic_import, "
+        "panoptes_network.catalog.bigquery, panoptes_network.cli.catalog; "
         "print(sorted(m for m in set(sys.modules) - before if m.startswith('google')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-"""Unit tests for panoptes_network.bucket_path (the bucket path grammar)."""
+"""Unit tests for panoptes_network.frames.bucket_path (the bucket path grammar)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from panoptes_network.bucket_path import (
+from panoptes_network.frames.bucket_path import (
     EXTENSIONS,
     ImagePath,
     InvalidPathError,

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panoptes_network.catalog_file import LocalCatalog, write_catalog
+from panoptes_network.catalog.local_file import LocalCatalog, write_catalog
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
 from panoptes_network.cli.catalog import main
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
 
 ROOT = Path(__file__).resolve().parents[2]
 COARSE_INDEX_FILES = [f for f in find_index_files() if f.name >= "index-tycho2-16"]

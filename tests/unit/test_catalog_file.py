@@ -17,14 +17,14 @@ import pytest
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from panoptes_network.catalog_file import (
+from panoptes_network.catalog.local_file import (
     METADATA_KEY,
     LocalCatalog,
     default_catalog_path,
     open_catalog,
     write_catalog,
 )
-from panoptes_network.star_catalog import InMemoryCatalog, angular_separation
+from panoptes_network.catalog.star_catalog import InMemoryCatalog, angular_separation
 
 N_RANDOM = 200_000
 ALL_MAGS = (-30.0, 30.0)

@@ -1,4 +1,4 @@
-"""Unit tests for panoptes_network.compression, checked with astropy and funpack."""
+"""Unit tests for panoptes_network.frames.compression, checked with astropy and funpack."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from panoptes_network.compression import (
+from panoptes_network.frames.compression import (
     TILE_ROWS,
     CompressedFrame,
     CompressionError,
     compress_frame,
     verify_compressed,
 )
-from panoptes_network.fits_header import BLOCK_SIZE, NotFitsError, read_header_from_bytes
+from panoptes_network.frames.fits_header import BLOCK_SIZE, NotFitsError, read_header_from_bytes
 
 STRUCTURAL = {"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "PCOUNT"}
 STRUCTURAL |= {"GCOUNT", "BZERO", "BSCALE"}

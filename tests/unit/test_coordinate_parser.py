@@ -8,7 +8,7 @@ import astropy.units as u
 import pytest
 from astropy.coordinates import Angle
 
-from panoptes_network.coordinate_parser import (
+from panoptes_network.catalog.coordinate_parser import (
     MAX_PICID,
     PicidQuery,
     SearchStringError,

@@ -7,14 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.counters import plan_frame_writes, record_frame, record_keys
-from panoptes_network.fits_header import read_header_from_bytes
-from panoptes_network.ports import DocSnapshot
-from panoptes_network.records import build_frame_records
-
-from .fakes import MemoryDocuments
-from .frames import unit_frame
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.fits_header import read_header_from_bytes
+from panoptes_network.ingest.counters import plan_frame_writes, record_frame, record_keys
+from panoptes_network.ingest.records import build_frame_records
+from panoptes_network.pipeline.ports import DocSnapshot
+from tests.unit.fakes import MemoryDocuments
+from tests.unit.frames import unit_frame
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

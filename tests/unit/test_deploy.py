@@ -12,7 +12,7 @@ def test_staged_service_holds_shared_package_and_installable_requirements(tmp_pa
     service = load().services["record-image"]
     source = stage(service, tmp_path)
     assert (source / "main.py").exists()
-    assert (source / "shared" / "panoptes_network" / "ingest.py").exists()
+    assert (source / "shared" / "panoptes_network" / "ingest" / "record.py").exists()
     assert "./shared[cloud]" in (source / "requirements.txt").read_text()
     project = tomllib.loads((source / "shared" / "pyproject.toml").read_text())["project"]
     assert project["name"] == "panoptes-network"

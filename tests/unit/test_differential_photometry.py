@@ -1,6 +1,6 @@
 """Differential photometry against injected truth (synthetic per-frame tables).
 
-The generator (:mod:`panoptes_network.synthetic_photometry`) injects transparency and
+The generator (:mod:`panoptes_network.simulation.synthetic_photometry`) injects transparency and
 airmass extinction common to all stars, a pixel-response trend along each star's drift,
 CCD-equation noise, sinusoidal variables, single-point outliers, flagged rows and a 1 % box
 transit on the star nearest V = 9, 120 minutes long, in 160 frames (6 hours).
@@ -14,14 +14,10 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from panoptes_network.differential_photometry import (
-    _nanmedian,
-    build_lightcurves,
-    choose_ensembles,
-    expected_relative_error,
-    stack_frames,
-)
-from panoptes_network.synthetic_photometry import synthetic_observation
+from panoptes_network.lightcurves.ensemble import choose_ensembles, differential_lightcurves
+from panoptes_network.lightcurves.robust_stats import nanmedian
+from panoptes_network.lightcurves.stacking import expected_relative_error, stack_frames
+from panoptes_network.simulation.synthetic_photometry import synthetic_observation
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +27,7 @@ def observation():
 
 @pytest.fixture(scope="module")
 def curves(observation):
-    return build_lightcurves(observation.tables)
+    return differential_lightcurves(observation.tables)
 
 
 def _box_fit(time, flux, err, trends, mid, duration):
@@ -187,7 +183,7 @@ def test_nanmedian_matches_numpy():
         with warnings.catch_warnings():  # numpy warns about the all-NaN slice
             warnings.simplefilter("ignore", RuntimeWarning)
             reference = np.nanmedian(values, axis=axis)
-        np.testing.assert_allclose(_nanmedian(values, axis=axis), reference, equal_nan=True)
+        np.testing.assert_allclose(nanmedian(values, axis=axis), reference, equal_nan=True)
 
 
 def test_expected_relative_error_is_the_ccd_equation():

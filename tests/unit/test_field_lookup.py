@@ -3,7 +3,7 @@
 A synthetic catalog file (written with ``write_catalog``) holds stars spread over the sky plus
 dense patches at the places that break naive searches: across RA 0/360, around both poles,
 and around named targets. Every answer is compared with
-:class:`~panoptes_network.star_catalog.InMemoryCatalog` (brute force over the same rows),
+:class:`~panoptes_network.catalog.star_catalog.InMemoryCatalog` (brute force over the same rows),
 sorted by V magnitude then PICID. A few checks run against the real default catalog when
 it exists, with a brute force over the whole file as the reference.
 """
@@ -23,19 +23,19 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.coordinates.name_resolve import NameResolveError
 from astropy.table import Table
 
-from panoptes_network.catalog_file import LocalCatalog, default_catalog_path, write_catalog
-from panoptes_network.field_lookup import (
+from panoptes_network.catalog.field_lookup import (
     DEFAULT_MAX_SOURCES,
     MAX_REQUEST_BYTES,
     MAX_SEARCH_LENGTH,
     lookup_field,
     request_from_query,
 )
-from panoptes_network.picid_lookup import find_star, position_of_cell_id
-from panoptes_network.sesame_resolver import ONLINE_ENV_VAR, SesameResolver, online_enabled
-from panoptes_network.star_catalog import InMemoryCatalog, angular_separation
-from panoptes_network.target_names import Target, TargetNames, bundled_target_names
-from panoptes_network.tycho2_index import ID_OFFSET
+from panoptes_network.catalog.local_file import LocalCatalog, default_catalog_path, write_catalog
+from panoptes_network.catalog.picid_lookup import find_star, position_of_cell_id
+from panoptes_network.catalog.sesame_resolver import ONLINE_ENV_VAR, SesameResolver, online_enabled
+from panoptes_network.catalog.star_catalog import InMemoryCatalog, angular_separation
+from panoptes_network.catalog.target_names import Target, TargetNames, bundled_target_names
+from panoptes_network.catalog.tycho2_index import ID_OFFSET
 
 ROOT = Path(__file__).resolve().parents[2]
 HD189733 = (300.1821375, 22.7108528)  # the table's position, a patch centre below
@@ -418,7 +418,7 @@ def service(catalog):
     spec = importlib.util.spec_from_file_location("lookup_field_main", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module._catalog = catalog  # as if opened on the first request
+    module.RUNTIME._catalog = catalog  # as if opened on the first request
     module.RESOLVER = None  # never the network in tests, whatever the environment says
     return module
 
@@ -458,7 +458,7 @@ def test_handler_get_post_options_and_errors(service, brute):
 
 
 def test_handler_without_catalog_answers_503(service, tmp_path, monkeypatch):
-    monkeypatch.setattr(service, "_catalog", None)
+    monkeypatch.setattr(service.RUNTIME, "_catalog", None)
     monkeypatch.setenv("PANOPTES_CATALOG", str(tmp_path / "none.parquet"))
     answer = call(service, "GET", "/?search_string=M42")
     assert answer.status_code == 503 and "catalog" in answer.get_json()["error"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from panoptes_network.fits_checksum import ones_complement_sum, uint16_frame_bytes
+from panoptes_network.frames.checksum import ones_complement_sum, uint16_frame_bytes
 
 
 def header_for(shape):

@@ -1,4 +1,4 @@
-"""Unit tests for panoptes_network.fits_header, checked against astropy.io.fits.
+"""Unit tests for panoptes_network.frames.fits_header, checked against astropy.io.fits.
 
 Values are compared exactly (type and value): both readers parse the same decimal text of a
 card, so a float must come out bit-identical; ``bool`` and ``int`` must not be confused.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from panoptes_network.fits_header import (
+from panoptes_network.frames.fits_header import (
     BLOCK_SIZE,
     DEFAULT_MAX_HEADER_BYTES,
     FitsHeader,

@@ -1,4 +1,4 @@
-"""Unit tests for panoptes_network.frame_check.check_frame_header."""
+"""Unit tests for panoptes_network.ingest.frame_check.check_frame_header."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from panoptes_network.fits_header import FitsHeader, HeaderCard, read_header_from_bytes
-from panoptes_network.frame_check import REQUIRED_CARDS, InvalidFrameError, check_frame_header
+from panoptes_network.frames.fits_header import FitsHeader, HeaderCard, read_header_from_bytes
+from panoptes_network.ingest.frame_check import (
+    REQUIRED_CARDS,
+    InvalidFrameError,
+    check_frame_header,
+)
 
 
 def frame_bytes(shape=(20, 30), dtype=np.uint16, **cards) -> bytes:

@@ -18,15 +18,23 @@ from astropy.stats import sigma_clip
 from astropy.table import Table, vstack
 from photutils.aperture import CircularAperture, aperture_photometry
 
-from panoptes_network.aperture_photometry import (
-    BAYER_PLANE_OFFSETS,
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
+from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS
+from panoptes_network.photometry.aperture import (
     aperture_sums,
     bayer_plane,
     clipped_background,
     plane_coordinates,
 )
-from panoptes_network.frame_photometry import measure_frame
-from panoptes_network.photometric_noise import theoretical_flux_error
+from panoptes_network.photometry.flags import SourceFlag
+from panoptes_network.photometry.frame_photometry import measure_frame
+from panoptes_network.photometry.noise import theoretical_flux_error
+from panoptes_network.photometry.sources_table import (
+    SOURCES_COLUMNS,
+    SourcesTableError,
+    read_sources_table,
+    write_sources_table,
+)
 from panoptes_network.simulation import (
     CameraModel,
     SequenceSpec,
@@ -37,14 +45,6 @@ from panoptes_network.simulation import (
 from panoptes_network.simulation.camera import HotPixels
 from panoptes_network.simulation.render import FrameScene, digitise, expected_electrons
 from panoptes_network.simulation.smooth_field import SmoothField
-from panoptes_network.source_flags import SourceFlag
-from panoptes_network.sources_table import (
-    SOURCES_COLUMNS,
-    SourcesTableError,
-    read_sources_table,
-    write_sources_table,
-)
-from panoptes_network.star_catalog import InMemoryCatalog
 
 NO_HOT = HotPixels(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
 SKY = (150.0, 300.0, 200.0)  # e- per pixel, R G B

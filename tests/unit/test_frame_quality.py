@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from panoptes_network.differential_photometry import OFF_FRAME
-from panoptes_network.frame_photometry import measure_frame
-from panoptes_network.frame_quality import assess_frames
+from panoptes_network.lightcurves.frame_quality import assess_frames
+from panoptes_network.photometry.flags import SourceFlag
+from panoptes_network.photometry.frame_photometry import measure_frame
 from panoptes_network.simulation import CameraModel
 from panoptes_network.simulation.camera import HotPixels
 from panoptes_network.simulation.psf import PsfModel
 from panoptes_network.simulation.render import FrameScene, digitise, expected_electrons
 from panoptes_network.simulation.smooth_field import SmoothField
-from panoptes_network.synthetic_photometry import CLOUD_TRANSMISSION, synthetic_observation
+from panoptes_network.simulation.synthetic_photometry import (
+    CLOUD_TRANSMISSION,
+    synthetic_observation,
+)
 
 CLOUDY = 17
 
@@ -24,7 +27,7 @@ def frames():
     obs = synthetic_observation(n_frames=60, n_stars=200, seed=3, cloudy=(CLOUDY,))
     tables = [t.copy() for t in obs.tables]
     tables[5].meta["bad"] = True
-    tables[40]["flags"][20:] = OFF_FRAME  # 20 usable stars left
+    tables[40]["flags"][20:] = SourceFlag.OFF_FRAME  # 20 usable stars left
     return obs, tables
 
 

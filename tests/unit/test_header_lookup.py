@@ -7,12 +7,11 @@ import io
 import pytest
 from astropy.io import fits
 
-from panoptes_network.compression import compress_frame
-from panoptes_network.header_lookup import lookup_header
-from panoptes_network.settings import Settings
-
-from .fakes import MemoryStore
-from .frames import unit_frame
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.frames.header_lookup import lookup_header
+from panoptes_network.pipeline.settings import Settings
+from tests.unit.fakes import MemoryStore
+from tests.unit.frames import unit_frame
 
 S = Settings()
 NAME = "PAN001/14d3bd/20180216T110623/20180216T112430.fits.fz"

@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from panoptes_network.ingest import (
-    ChainContext,
-    StoredObject,
-    compress_fits,
-    handle_raw_upload,
-    md5_base64,
-    record_image,
-)
-from panoptes_network.settings import Settings
-
-from .fakes import MemoryBus, MemoryDocuments, MemoryStore
-from .frames import unit_frame
+from panoptes_network.ingest.compress import compress_fits
+from panoptes_network.ingest.record import record_image
+from panoptes_network.ingest.route_upload import handle_raw_upload
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.pipeline.storage import md5_base64
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
+from tests.unit.frames import unit_frame
 
 S = Settings()
 SEQ = "PAN001/14d3bd/20180216T110623"

@@ -6,15 +6,15 @@ from the local catalog, 120 s exposures every 128 s, the field rising so the air
 monotonic) with the demo events on: a 1 % limb-darkened transit of a V ~ 9 star centred on
 the middle of the sequence and lasting 60 % of it, a flare and a sinusoidal variable.
 
-Every frame is read, measured with :func:`~panoptes_network.frame_photometry.measure_frame`
+Every frame is read, measured with :func:`~panoptes_network.photometry.frame_photometry.measure_frame`
 and dropped (two worker processes, one frame each at a time). The frames are measured at the
 TRUE WCS of the simulation truth: plate solving is tested elsewhere
 (``test_plate_solve_simulated.py``, ``test_simulation_full_frame.py``), this test scores the
 photometry and the light curves alone. The stars measured are the catalog footprint of each
 frame. Each table gets the image metadata of the light-curve contract (``image_id``,
 ``sequence_id``, ``mid_exposure_time``, ``exptime``, ``airmass``), then
-:func:`~panoptes_network.frame_quality.assess_frames` and
-:func:`~panoptes_network.differential_photometry.build_lightcurves` run on them.
+:func:`~panoptes_network.lightcurves.frame_quality.assess_frames` and
+:func:`~panoptes_network.lightcurves.ensemble.differential_lightcurves` run on them.
 
 Acceptance criteria:
 
@@ -26,7 +26,7 @@ Acceptance criteria:
    over a grid of template mid-times;
 2. the median rms of the quiet stars (truth: no injected event; the variability screen is not
    used) per V bin (7-8 ... 11-12, bins with at least 10 stars) is within 0.7 to 1.3 times the
-   theoretical noise of :func:`~panoptes_network.photometric_noise.theoretical_mag_error`
+   theoretical noise of :func:`~panoptes_network.photometry.noise.theoretical_mag_error`
    computed from each star's measured flux, sky and aperture area (read noise, quantisation
    and the background estimate from the annulus pixels included; no scintillation: the
    simulator has none).
@@ -46,10 +46,10 @@ from astropy.table import Table
 from astropy.time import Time
 from astropy.wcs import WCS
 
-from panoptes_network.differential_photometry import build_lightcurves
-from panoptes_network.frame_photometry import DEFAULT_ANNULUS, measure_frame
-from panoptes_network.frame_quality import assess_frames
-from panoptes_network.photometric_noise import theoretical_mag_error
+from panoptes_network.lightcurves.ensemble import differential_lightcurves
+from panoptes_network.lightcurves.frame_quality import assess_frames
+from panoptes_network.photometry.frame_photometry import DEFAULT_ANNULUS, measure_frame
+from panoptes_network.photometry.noise import theoretical_mag_error
 from panoptes_network.simulation import (
     DEFAULT_UNIT,
     SequenceSpec,
@@ -73,7 +73,7 @@ MIN_STARS_PER_BIN = 10
 
 
 def _catalog():
-    from panoptes_network.catalog_file import open_catalog
+    from panoptes_network.catalog.local_file import open_catalog
 
     try:
         return open_catalog()
@@ -123,7 +123,7 @@ def observation(tmp_path_factory):
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         tables = list(pool.map(_measure, *zip(*jobs, strict=True)))
     quality = assess_frames(tables)
-    curves = build_lightcurves(quality.kept)
+    curves = differential_lightcurves(quality.kept)
     return spec, truth, tables, quality, curves
 
 

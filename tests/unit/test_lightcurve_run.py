@@ -7,16 +7,15 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from panoptes_network.bucket_path import format_timestamp
-from panoptes_network.errors import PermanentFailure
-from panoptes_network.ingest import ChainContext
-from panoptes_network.lightcurve_products import read_lightcurve_rows
-from panoptes_network.lightcurve_run import build_lightcurve, data_name
-from panoptes_network.settings import Settings
-from panoptes_network.sources_table import write_sources_table
-from panoptes_network.synthetic_photometry import synthetic_observation
-
-from .fakes import MemoryBus, MemoryDocuments, MemoryStore
+from panoptes_network.frames.bucket_path import format_timestamp
+from panoptes_network.lightcurves.build_lightcurve import build_lightcurve, data_name
+from panoptes_network.lightcurves.products import read_lightcurve_rows
+from panoptes_network.photometry.sources_table import write_sources_table
+from panoptes_network.pipeline.context import ChainContext
+from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.simulation.synthetic_photometry import synthetic_observation
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 S = Settings()
 SEQ = "PAN001_14d3bd_20260101T040000"

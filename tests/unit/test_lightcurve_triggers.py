@@ -6,12 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from panoptes_network.errors import PermanentFailure
-from panoptes_network.ingest import ChainContext
-from panoptes_network.lightcurve_triggers import observations_due, request_lightcurve, sweep
-from panoptes_network.settings import Settings
-
-from .fakes import MemoryBus, MemoryDocuments, MemoryStore
+from panoptes_network.lightcurves.triggers import observations_due, request_lightcurve, sweep
+from panoptes_network.pipeline.context import ChainContext
+from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.settings import Settings
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=timezone.utc)
 S = Settings()

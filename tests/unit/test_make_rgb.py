@@ -11,13 +11,13 @@ import rawpy
 from astropy.io import fits
 from PIL import Image
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.ingest import ChainContext, StoredObject, handle_raw_upload
-from panoptes_network.make_rgb import make_rgb_fits, product_names
-from panoptes_network.settings import Settings
-
-from .dng_files import EXIF_TAGS, dng_bytes
-from .fakes import MemoryBus, MemoryDocuments, MemoryStore
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.ingest.route_upload import handle_raw_upload
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.raw.make_rgb_fits import make_rgb_fits, product_names
+from tests.unit.dng_files import EXIF_TAGS, dng_bytes
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 pytestmark = pytest.mark.skipif(
     shutil.which("exiftool") is None,

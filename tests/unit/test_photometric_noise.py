@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from panoptes_network.photometric_noise import (
+from panoptes_network.photometry.noise import (
     MAG_PER_RELATIVE_FLUX,
     theoretical_flux_error,
     theoretical_mag_error,

@@ -23,22 +23,22 @@ from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 from scipy import ndimage
 
-from panoptes_network.bayer_background import calibrate_superpixels
-from panoptes_network.compression import compress_frame
-from panoptes_network.ingest import ChainContext, StoredObject, record_image
-from panoptes_network.plate_solve import PlateSolver, plate_solve
-from panoptes_network.ports import DocWrite
-from panoptes_network.settings import Settings
-from panoptes_network.solve_field import (
+from panoptes_network.astrometry.bayer_background import calibrate_superpixels
+from panoptes_network.astrometry.plate_solve import PlateSolver, plate_solve
+from panoptes_network.astrometry.solve_field import (
     PointingHint,
     SolveFieldFailed,
     SolveFieldOptions,
     solve_field,
 )
-from panoptes_network.star_catalog import InMemoryCatalog, angular_separation
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
-
-from .fakes import CountingRunner, MemoryBus, MemoryDocuments, MemoryStore, ReplayRunner
+from panoptes_network.catalog.star_catalog import InMemoryCatalog, angular_separation
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.ingest.record import record_image
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.ports import DocWrite
+from panoptes_network.pipeline.settings import Settings
+from tests.unit.fakes import CountingRunner, MemoryBus, MemoryDocuments, MemoryStore, ReplayRunner
 
 pytestmark = pytest.mark.skipif(
     shutil.which("solve-field") is None,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from panoptes_network.bayer_background import BAYER_PLANES, calibrate_superpixels
-from panoptes_network.star_count import count_star_like_sources
+from panoptes_network.astrometry.bayer_background import calibrate_superpixels
+from panoptes_network.astrometry.star_count import count_star_like_sources
+from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS
 
 BIAS = 2048.0
 SKY = {"r": 310.0, "g": 545.0, "b": 190.0}  # ADU above bias
@@ -24,7 +25,7 @@ def noise_adu(sky_adu: float) -> float:
 
 def colour_map(shape) -> np.ndarray:
     names = np.empty(shape, dtype="<U1")
-    for colour, offsets in BAYER_PLANES.items():
+    for colour, offsets in BAYER_PLANE_OFFSETS.items():
         for dy, dx in offsets:
             names[dy::2, dx::2] = colour
     return names

@@ -21,18 +21,18 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.compression import compress_frame
-from panoptes_network.ingest import ChainContext, StoredObject, record_image
-from panoptes_network.plate_solve import PlateSolver, plate_solve
-from panoptes_network.settings import Settings
+from panoptes_network.astrometry.plate_solve import PlateSolver, plate_solve
+from panoptes_network.catalog.star_catalog import InMemoryCatalog, angular_separation
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.compression import compress_frame
+from panoptes_network.ingest.record import record_image
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.settings import Settings
 from panoptes_network.simulation import CameraModel, SequenceSpec, SequenceTruth, simulate_sequence
 from panoptes_network.simulation.camera import bayer_colour_index
 from panoptes_network.simulation.render import digitise
-from panoptes_network.star_catalog import InMemoryCatalog, angular_separation
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
-
-from .fakes import CountingRunner, MemoryBus, MemoryDocuments, MemoryStore
+from tests.unit.fakes import CountingRunner, MemoryBus, MemoryDocuments, MemoryStore
 
 pytestmark = pytest.mark.skipif(
     shutil.which("solve-field") is None,

@@ -15,13 +15,13 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS, Sip
 
-from panoptes_network.frame_wcs import (
+from panoptes_network.astrometry.frame_wcs import (
     NotACelestialSolution,
     position_angle,
     solution_on_frame,
     unbin_wcs,
 )
-from panoptes_network.plate_solve import pointing_hint
+from panoptes_network.astrometry.plate_solve import pointing_hint
 
 SCALE = 10.3 / 3600  # deg per raw pixel
 

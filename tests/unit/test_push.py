@@ -8,8 +8,8 @@ import json
 import pytest
 
 from panoptes_network.adapters.push import decode_push, run_pubsub_step
-from panoptes_network.errors import PermanentFailure
-from panoptes_network.ingest import StepResult
+from panoptes_network.pipeline.context import StepResult
+from panoptes_network.pipeline.errors import PermanentFailure
 
 
 def envelope(payload, **attributes):

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import rawpy
 
-from panoptes_network.raw_decode import (
-    BAYER_PATTERNS,
+from panoptes_network.frames.camera import BAYER_PATTERNS, bayer_slices
+from panoptes_network.raw.decode import (
     RAW_EXTENSIONS,
     RawDecodeError,
-    bayer_slices,
     decode_raw,
     embedded_jpeg_of,
     open_raw,

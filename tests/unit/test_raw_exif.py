@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from panoptes_network.raw_decode import RawDecodeError
-from panoptes_network.raw_exif import exif_cards, read_exif
+from panoptes_network.raw.decode import RawDecodeError
+from panoptes_network.raw.exif import exif_cards, read_exif
 from tests.unit.dng_files import EXIF_TAGS, dng_bytes
 
 TINY = Path(__file__).resolve().parents[3] / "shared" / "data" / "panoptes" / "tiny.fits"

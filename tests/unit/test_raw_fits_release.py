@@ -6,22 +6,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.errors import PermanentFailure
-from panoptes_network.ingest import (
-    ChainContext,
-    StoredObject,
-    compress_fits,
-    handle_raw_upload,
-    record_image,
-)
-from panoptes_network.make_rgb import product_names, record_raw_products
-from panoptes_network.raw_fits_release import release_raw_fits, sweep_raw_fits
-from panoptes_network.records import ImageStatus
-from panoptes_network.settings import Settings
-
-from .fakes import MemoryBus, MemoryDocuments, MemoryStore
-from .frames import unit_frame
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.ingest.compress import compress_fits
+from panoptes_network.ingest.record import record_image
+from panoptes_network.ingest.route_upload import handle_raw_upload
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.schema import ImageStatus
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.raw.fits_release import release_raw_fits, sweep_raw_fits
+from panoptes_network.raw.make_rgb_fits import product_names, record_raw_products
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
+from tests.unit.frames import unit_frame
 
 S = Settings()
 SEQ = "PAN001/14d3bd/20180216T110623"

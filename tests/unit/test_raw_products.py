@@ -11,11 +11,11 @@ import rawpy
 from astropy.io import fits
 from PIL import Image
 
-from panoptes_network.bucket_path import InvalidPathError
-from panoptes_network.fits_header import read_header_from_bytes
-from panoptes_network.frame_check import check_frame_header
-from panoptes_network.raw_decode import RawDecodeError, decode_raw
-from panoptes_network.raw_products import (
+from panoptes_network.frames.bucket_path import InvalidPathError
+from panoptes_network.frames.fits_header import read_header_from_bytes
+from panoptes_network.ingest.frame_check import check_frame_header
+from panoptes_network.raw.decode import RawDecodeError, decode_raw
+from panoptes_network.raw.products import (
     bayer_fits_bytes,
     make_raw_products,
     merge_cards,

@@ -1,4 +1,4 @@
-"""Unit tests for panoptes_network.records, checked against astropy and the real seed records."""
+"""Unit tests for panoptes_network.ingest.records, checked against astropy and the real seed records."""
 
 from __future__ import annotations
 
@@ -12,17 +12,12 @@ import pytest
 from astropy.io import fits
 from astropy.time import Time
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.fits_header import FitsHeader, HeaderCard, read_header_from_bytes
-from panoptes_network.ports import GeoPoint
-from panoptes_network.records import (
-    FrameRecords,
-    ImageStatus,
-    ObservationStatus,
-    build_frame_records,
-    header_value,
-    parse_date_obs,
-)
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.fits_header import FitsHeader, HeaderCard, read_header_from_bytes
+from panoptes_network.frames.header_values import header_value, parse_date_obs
+from panoptes_network.ingest.records import FrameRecords, build_frame_records
+from panoptes_network.pipeline.ports import GeoPoint
+from panoptes_network.pipeline.schema import ImageStatus, ObservationStatus
 
 UTC = timezone.utc
 # tiny.fits: SEQID PAN001_XXXXXX_20160909T081152, FILENAME 20160909T081314.cr2 (the path's

@@ -6,9 +6,8 @@ import json
 from dataclasses import fields
 
 from infra.spec import load
-from panoptes_network.settings import Settings
-
-from ..conftest import ROOT
+from panoptes_network.pipeline.settings import Settings
+from tests.conftest import ROOT
 
 
 def test_default_names_exist_in_the_infra_file():

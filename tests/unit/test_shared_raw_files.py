@@ -11,8 +11,9 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from panoptes_network.raw_decode import RAW_EXTENSIONS, bayer_slices, decode_raw
-from panoptes_network.raw_products import make_raw_products
+from panoptes_network.frames.camera import bayer_slices
+from panoptes_network.raw.decode import RAW_EXTENSIONS, decode_raw
+from panoptes_network.raw.products import make_raw_products
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 RAW_FILES = (

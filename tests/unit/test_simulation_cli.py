@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from panoptes_network.bucket_path import ImagePath
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
 from panoptes_network.cli import simulate as simulate_cli
-from panoptes_network.fits_header import read_header_from_file
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.fits_header import read_header_from_file
 from panoptes_network.simulation import SequenceTruth, Unit
 from panoptes_network.simulation.observing import (
     BRIGHT_MOON_FRACTION,
@@ -21,7 +22,6 @@ from panoptes_network.simulation.observing import (
     moon_state,
     observing_conditions,
 )
-from panoptes_network.star_catalog import InMemoryCatalog
 
 ROOT = Path(__file__).resolve().parents[2]
 START = "2024-09-12T06:30:00"

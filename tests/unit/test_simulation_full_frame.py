@@ -23,8 +23,11 @@ from astropy.time import Time
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from panoptes_network.bucket_path import ImagePath
-from panoptes_network.fits_header import read_header_from_file
+from panoptes_network.catalog.star_catalog import InMemoryCatalog, angular_separation
+from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.fits_header import read_header_from_file
+from panoptes_network.ingest.upload_plan import bucket_path_for, uploadable_files
 from panoptes_network.simulation import (
     SequenceSpec,
     SequenceTruth,
@@ -34,9 +37,6 @@ from panoptes_network.simulation import (
 )
 from panoptes_network.simulation.camera import bayer_colour_index
 from panoptes_network.simulation.unit import use_offline_earth_data
-from panoptes_network.star_catalog import InMemoryCatalog, angular_separation
-from panoptes_network.tycho2_index import find_index_files, read_index_stars
-from panoptes_network.upload_plan import bucket_path_for, uploadable_files
 
 START = datetime(2024, 9, 12, 6, 30, 0, tzinfo=timezone.utc)  # Moon 61 % lit, 37 deg up
 FIELD = (301.564, 44.457)

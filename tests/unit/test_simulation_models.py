@@ -16,13 +16,9 @@ import pytest
 from astropy.io import fits
 from astropy.table import MaskedColumn, Table
 
-from panoptes_network.simulation.camera import (
-    BAYER_SITES,
-    COLOURS,
-    CameraModel,
-    bayer_colour_index,
-    hot_pixels,
-)
+from panoptes_network.catalog.star_catalog import angular_separation
+from panoptes_network.frames.camera import BAYER_SITES
+from panoptes_network.simulation.camera import COLOURS, CameraModel, bayer_colour_index, hot_pixels
 from panoptes_network.simulation.clouds import CloudScreen
 from panoptes_network.simulation.observing import kasten_young_airmass, observing_conditions
 from panoptes_network.simulation.passbands import (
@@ -37,7 +33,6 @@ from panoptes_network.simulation.psf import PsfModel, erf, gaussian_profiles
 from panoptes_network.simulation.sky import SkyModel, nanolamberts_to_v, v_to_nanolamberts
 from panoptes_network.simulation.smooth_field import SmoothField
 from panoptes_network.simulation.unit import DEFAULT_UNIT, Unit
-from panoptes_network.star_catalog import angular_separation
 
 # --------------------------------------------------------------------------------------
 # Camera

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
+from panoptes_network.frames.camera import BAYER_SITES
 from panoptes_network.simulation import (
     CameraModel,
     SequenceSpec,
@@ -22,10 +24,9 @@ from panoptes_network.simulation import (
     read_frame,
     simulate_sequence,
 )
-from panoptes_network.simulation.camera import BAYER_SITES, HotPixels, bayer_colour_index
+from panoptes_network.simulation.camera import HotPixels, bayer_colour_index
 from panoptes_network.simulation.render import FrameScene, digitise, expected_electrons
 from panoptes_network.simulation.smooth_field import SmoothField
-from panoptes_network.star_catalog import InMemoryCatalog
 
 SMALL = CameraModel("0abcde", width=800, height=600, hot_pixel_count=20)
 NO_HOT = HotPixels(np.zeros(0, int), np.zeros(0, int), np.zeros(0))

@@ -11,14 +11,13 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from panoptes_network.ingest import ChainContext, StoredObject
-from panoptes_network.settings import Settings
-from panoptes_network.source_flags import SourceFlag
-from panoptes_network.source_measurement import MEASURE_ERROR, measure_sources
-from panoptes_network.sources_table import read_sources_table
-from panoptes_network.star_catalog import InMemoryCatalog
-
-from .fakes import MemoryBus, MemoryDocuments, MemoryStore
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
+from panoptes_network.photometry.flags import SourceFlag
+from panoptes_network.photometry.measure_sources import MEASURE_ERROR, measure_sources
+from panoptes_network.photometry.sources_table import read_sources_table
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.settings import Settings
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 S = Settings()
 NAME = "PAN001/14d3bd/20180216T110623/20180216T112430.fits.fz"

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from panoptes_network.frame_photometry import measure_frame
+from panoptes_network.photometry.flags import SourceFlag
+from panoptes_network.photometry.frame_photometry import measure_frame
+from panoptes_network.photometry.star_width import star_fwhm
 from panoptes_network.simulation import CameraModel
 from panoptes_network.simulation.camera import HotPixels
 from panoptes_network.simulation.psf import PsfModel
 from panoptes_network.simulation.render import FrameScene, digitise, expected_electrons
 from panoptes_network.simulation.smooth_field import SmoothField
-from panoptes_network.source_flags import SourceFlag
-from panoptes_network.star_width import star_fwhm
 
 NO_HOT = HotPixels(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
 SKY = (150.0, 300.0, 200.0)  # e- per pixel, R G B

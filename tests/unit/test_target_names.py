@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from astropy.coordinates import Angle, SkyCoord, get_constellation
 
-from panoptes_network.catalog_file import default_catalog_path, open_catalog
-from panoptes_network.star_catalog import angular_separation
-from panoptes_network.target_names import (
+from panoptes_network.catalog.local_file import default_catalog_path, open_catalog
+from panoptes_network.catalog.star_catalog import angular_separation
+from panoptes_network.catalog.target_names import (
     CSV_COLUMNS,
     GREEK_LETTERS,
     Target,
@@ -28,7 +28,7 @@ from panoptes_network.target_names import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "shared" / "panoptes_network" / "data"
+DATA = ROOT / "shared" / "panoptes_network" / "catalog" / "data"
 KINDS = {"bright-star", "messier", "exoplanet-host", "star"}
 CURATED = {"exoplanet-host", "star"}
 
@@ -310,7 +310,7 @@ def test_csv_is_package_data():
     import tomllib
 
     pyproject = tomllib.loads((ROOT / "shared" / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["panoptes_network"]
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["panoptes_network.catalog"]
     assert any(Path("data/targets.csv").match(p) for p in patterns)
 
 
@@ -319,6 +319,6 @@ def test_deploy_staging_ships_the_csv(tmp_path):
     from infra.spec import load
 
     staged = stage(load().services["lookup-field"], tmp_path)
-    csv_path = staged / "shared" / "panoptes_network" / "data" / "targets.csv"
+    csv_path = staged / "shared" / "panoptes_network" / "catalog" / "data" / "targets.csv"
     assert csv_path.read_bytes() == (DATA / "targets.csv").read_bytes()
     assert (staged / "main.py").is_file() and (staged / "requirements.txt").is_file()

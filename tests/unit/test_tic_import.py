@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from panoptes_network.catalog_file import LocalCatalog
+from panoptes_network.catalog.local_file import LocalCatalog
+from panoptes_network.catalog.tic_import import TicImportError, import_tic, read_tic_rows
 from panoptes_network.cli.catalog import main as catalog_main
-from panoptes_network.tic_import import TicImportError, import_tic, read_tic_rows
 
 # TIC column names as MAST exports them; empty fields are missing values.
 CSV_TEXT = """\

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from panoptes_network.catalog_file import LocalCatalog, write_catalog
-from panoptes_network.star_catalog import angular_separation
-from panoptes_network.tycho2_index import (
+from panoptes_network.catalog.local_file import LocalCatalog, write_catalog
+from panoptes_network.catalog.star_catalog import angular_separation
+from panoptes_network.catalog.tycho2_index import (
     INDEX_FOLDER,
     find_index_files,
     read_index_file,

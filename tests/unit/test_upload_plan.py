@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from panoptes_network.fits_header import read_header_from_bytes
-from panoptes_network.upload_plan import (
+from panoptes_network.frames.fits_header import read_header_from_bytes
+from panoptes_network.ingest.upload_plan import (
     PathOverrides,
     UploadPathError,
     bucket_path_for,
     uploadable_files,
 )
-
-from .frames import unit_frame
+from tests.unit.frames import unit_frame
 
 HEADER = read_header_from_bytes(unit_frame())
 

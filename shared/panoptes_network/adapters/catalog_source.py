@@ -12,7 +12,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..catalog_file import default_catalog_path
+from panoptes_network.catalog.local_file import default_catalog_path
+from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["catalog_path"]
 
@@ -30,10 +31,10 @@ def catalog_path(environ: Mapping[str, str] | None = None, cache_dir: Path | Non
     Returns
     -------
     Path
-        The catalog file to open with :func:`panoptes_network.catalog_file.open_catalog`.
+        The catalog file to open with :func:`panoptes_network.catalog.local_file.open_catalog`.
     """
     env = os.environ if environ is None else environ
-    uri = env.get("PANOPTES_CATALOG", "")
+    uri = Settings.from_env(env).catalog
     if not uri.startswith("gs://"):
         return default_catalog_path(env)
     bucket, _, name = uri[5:].partition("/")

@@ -1,4 +1,4 @@
-"""Firestore as a :class:`~panoptes_network.ports.DocumentStore`."""
+"""Firestore as a :class:`~panoptes_network.pipeline.ports.DocumentStore`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from ..ports import MAX_BATCH_WRITES, DocKey, DocSnapshot, DocWrite, GeoPoint, WriteConflict
+from panoptes_network.pipeline.ports import (
+    MAX_BATCH_WRITES,
+    DocKey,
+    DocSnapshot,
+    DocWrite,
+    GeoPoint,
+    WriteConflict,
+)
 
 __all__ = [
     "MAX_BATCH_BYTES",

@@ -1,4 +1,4 @@
-"""Cloud Storage as an :class:`~panoptes_network.ports.ObjectStore`."""
+"""Cloud Storage as an :class:`~panoptes_network.pipeline.ports.ObjectStore`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from google.api_core import exceptions as gexc
 from google.cloud import storage
 
-from ..errors import ObjectNotFoundError
-from ..ports import ObjectInfo
+from panoptes_network.pipeline.errors import ObjectNotFoundError
+from panoptes_network.pipeline.ports import ObjectInfo
 
 __all__ = ["GcsObjectStore", "storage_client"]
 

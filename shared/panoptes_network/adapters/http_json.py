@@ -7,8 +7,8 @@ from typing import Any
 
 import flask
 
-from ..errors import PermanentFailure
-from .push import log
+from panoptes_network.pipeline.errors import NotFound, PermanentFailure
+from panoptes_network.pipeline.log import log
 
 __all__ = ["json_answer", "screen_request", "request_or_sweep"]
 
@@ -99,7 +99,8 @@ def request_or_sweep(
         Largest body accepted, in bytes.
     explicit : callable
         Handles the JSON body of ``POST /``; raises :class:`~..errors.PermanentFailure` for a
-        bad request (404 when the reason says "does not exist", else 400).
+        bad request: 404 when it is a
+        :class:`~panoptes_network.pipeline.errors.NotFound`, else 400.
     sweep : callable
         Handles the (possibly empty) JSON object of ``POST /sweep``.
     accepted : callable
@@ -124,7 +125,7 @@ def request_or_sweep(
                 raise PermanentFailure("request body is not JSON")
             answer = explicit(body)
     except PermanentFailure as exc:
-        status = 404 if "does not exist" in exc.reason else 400
+        status = 404 if isinstance(exc, NotFound) else 400
         log("WARNING", f"{service}: {exc.reason}", service=service, status=status)
         return json_answer(status, {"error": exc.reason}, "POST, OPTIONS")
     log("INFO", f"{service}: answered", service=service, **answer)

@@ -1,4 +1,4 @@
-"""Pub/Sub as a :class:`~panoptes_network.ports.MessageBus`."""
+"""Pub/Sub as a :class:`~panoptes_network.pipeline.ports.MessageBus`."""
 
 from __future__ import annotations
 

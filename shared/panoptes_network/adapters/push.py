@@ -4,7 +4,7 @@ functions-framework turns a Pub/Sub push envelope into a CloudEvent whose data i
 ``{"message": {"data": <base64>, "attributes": {...}, "messageId": ...}}``. The step's
 return acknowledges the message (HTTP 2xx); an exception answers HTTP 500, so Pub/Sub
 redelivers with backoff and, after the subscription's limit, sends it to the dead-letter
-topic. Bad input is a :class:`~panoptes_network.errors.PermanentFailure` or a step result, and
+topic. Bad input is a :class:`~panoptes_network.pipeline.errors.PermanentFailure` or a step result, and
 is acknowledged after it is logged.
 """
 
@@ -13,16 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import PermanentFailure
-from ..ingest import StepResult
+from panoptes_network.pipeline.context import StepResult
+from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.log import log
 
-__all__ = ["PushMessage", "decode_push", "log", "run_pubsub_step"]
+__all__ = ["PushMessage", "decode_push", "run_pubsub_step"]
 
 
 @dataclass(frozen=True)
@@ -75,27 +74,6 @@ def decode_push(data: Mapping[str, Any]) -> PushMessage:
         raise PermanentFailure("message data is JSON but not an object")
     attributes = dict(message.get("attributes") or {})
     return PushMessage(payload, attributes, str(message.get("messageId", "")))
-
-
-def log(severity: str, message: str, **fields: Any) -> None:
-    """Write one structured log line (Cloud Logging reads JSON on stdout).
-
-    Parameters
-    ----------
-    severity : str
-        ``INFO``, ``WARNING`` or ``ERROR``.
-    message : str
-        What happened.
-    **fields
-        Anything worth keeping with it.
-    """
-    record = {
-        "severity": severity,
-        "message": message,
-        "time": datetime.now(timezone.utc).isoformat(),
-        **fields,
-    }
-    print(json.dumps(record, default=str), file=sys.stdout, flush=True)
 
 
 def run_pubsub_step(

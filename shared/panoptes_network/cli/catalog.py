@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog_file import default_catalog_path, open_catalog, write_catalog
-from ..star_catalog import DEFAULT_VMAG_RANGE
-from ..tic_import import import_tic
-from ..tycho2_index import INDEX_FOLDER, find_index_files, read_index_stars
+from panoptes_network.catalog.local_file import default_catalog_path, open_catalog, write_catalog
+from panoptes_network.catalog.star_catalog import DEFAULT_VMAG_RANGE
+from panoptes_network.catalog.tic_import import import_tic
+from panoptes_network.catalog.tycho2_index import INDEX_FOLDER, find_index_files, read_index_stars
 
 __all__ = ["main"]
 

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..bucket_path import ImagePath, format_timestamp
-from ..settings import Settings
-from ..synthetic_frame import frame_cards_for, make_full_frame
-from . import upload as upload_cli
+from panoptes_network.cli import upload as upload_cli
+from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.simulation.synthetic_frame import frame_cards_for, make_full_frame
 
 __all__ = ["main"]
 
@@ -43,9 +43,9 @@ def _synthetic_frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]
 
 def _frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
     """Simulate the observation; fall back to synthetic frames without a catalog."""
-    from ..catalog_file import default_catalog_path
-    from ..tycho2_index import find_index_files
-    from . import simulate
+    from panoptes_network.catalog.local_file import default_catalog_path
+    from panoptes_network.catalog.tycho2_index import find_index_files
+    from panoptes_network.cli import simulate
 
     if not default_catalog_path().exists() and not find_index_files():
         print("demo: no star catalog (bin/catalog build-tycho2); using synthetic frames")

@@ -14,8 +14,8 @@ import json
 import sys
 from typing import Any
 
-from ..errors import PermanentFailure
-from ..lightcurve_triggers import DEFAULT_QUIET_MINUTES, request_lightcurve, sweep
+from panoptes_network.lightcurves.triggers import request_lightcurve, sweep
+from panoptes_network.pipeline.errors import PermanentFailure
 
 __all__ = ["main"]
 
@@ -42,11 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         help="a build-lightcurve option, key=value (JSON values)",
     )
     parser.add_argument("--sweep", action="store_true", help="queue every finished observation")
-    parser.add_argument("--quiet-minutes", type=float, default=DEFAULT_QUIET_MINUTES)
+    parser.add_argument(
+        "--quiet-minutes",
+        type=float,
+        default=None,
+        help="minutes without a new frame after which an observation is finished "
+        "(default: PANOPTES_LIGHTCURVE_QUIET_MINUTES, else 30)",
+    )
     args = parser.parse_args(argv)
     if bool(args.sweep) == bool(args.sequence_id):
         parser.error("give a sequence id or --sweep (one of them)")
-    from ..adapters.runtime import chain_context
+    from panoptes_network.adapters.runtime import chain_context
 
     ctx = chain_context("bin/lightcurve", documents=True)
     try:

@@ -10,7 +10,7 @@ astrometry.net Tycho-2 index files (a few seconds to read).
 
 Without ``--start`` the sequence starts in the first night, from now, in which the field is
 above 30 deg in an astronomically dark sky (Sun below -18 deg) *and* the Moon is below the
-horizon or less than 30 % lit (:func:`.simulation.observing.bright_moon`), at the moment the
+horizon or less than 30 % lit (:func:`panoptes_network.cli.simulation.observing.bright_moon`), at the moment the
 field is highest then (searching up to 30 days ahead, a lunation); without a pointing, at the
 moment of that night with the Sun lowest, at the zenith. An explicit ``--start`` is used as
 given, with a warning when a bright Moon is up then.
@@ -24,16 +24,22 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..simulation import CameraModel, SequenceSpec, SimulationInputError, Transit, Unit
-from ..simulation.fields import FIELDS, field_position
-from ..simulation.observing import (
+from panoptes_network.catalog.star_catalog import Catalog
+from panoptes_network.simulation import (
+    CameraModel,
+    SequenceSpec,
+    SimulationInputError,
+    Transit,
+    Unit,
+)
+from panoptes_network.simulation.fields import FIELDS, field_position
+from panoptes_network.simulation.observing import (
     BRIGHT_MOON_FRACTION,
     bright_moon,
     darkest_time,
     observing_conditions,
 )
-from ..simulation.sequence import simulate_sequence
-from ..star_catalog import Catalog
+from panoptes_network.simulation.sequence import simulate_sequence
 
 __all__ = ["main", "parse_transit"]
 
@@ -113,7 +119,7 @@ def parse_transit(text: str, start: datetime, box: bool = False) -> Transit:
 
 def _load_catalog(path: Path | None) -> Catalog:
     """Open the star catalog: ``path``, else the default local file, else the Tycho-2 index."""
-    from ..catalog_file import open_catalog
+    from panoptes_network.catalog.local_file import open_catalog
 
     if path is not None:
         try:
@@ -124,8 +130,8 @@ def _load_catalog(path: Path | None) -> Catalog:
         return open_catalog()
     except (FileNotFoundError, ValueError):
         pass
-    from ..star_catalog import InMemoryCatalog
-    from ..tycho2_index import find_index_files, read_index_stars
+    from panoptes_network.catalog.star_catalog import InMemoryCatalog
+    from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
 
     print("simulate: no local catalog file; reading the Tycho-2 index files", file=sys.stderr)
     try:

@@ -1,7 +1,7 @@
 """``bin/upload``: upload files like a unit does, with a progress bar.
 
 Each file goes to ``gs://<bucket>/<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.<ext>`` (see
-:mod:`panoptes_network.upload_plan`). Against the local stack (``STORAGE_EMULATOR_HOST`` set,
+:mod:`panoptes_network.ingest.upload_plan`). Against the local stack (``STORAGE_EMULATOR_HOST`` set,
 as ``bin/upload`` does when the stack runs) the bucket is the emulator's; otherwise the
 project's, with your Google Cloud credentials.
 """
@@ -15,10 +15,15 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from ..bucket_path import EXTENSIONS
-from ..fits_header import NotFitsError, read_header_from_file
-from ..settings import Settings
-from ..upload_plan import PathOverrides, UploadPathError, bucket_path_for, uploadable_files
+from panoptes_network.frames.bucket_path import EXTENSIONS
+from panoptes_network.frames.fits_header import NotFitsError, read_header_from_file
+from panoptes_network.ingest.upload_plan import (
+    PathOverrides,
+    UploadPathError,
+    bucket_path_for,
+    uploadable_files,
+)
+from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["main"]
 

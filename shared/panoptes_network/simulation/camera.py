@@ -25,6 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from panoptes_network.frames.camera import (
+    BAYER_COLOUR,
+    BAYER_SITES,
+    BIAS_ADU,
+    GAIN_E_PER_ADU,
+    PIXEL_SCALE_ARCSEC,
+    READ_NOISE_E,
+    SATURATION_ADU,
+    SENSOR_SHAPE,
+)
+
 __all__ = [
     "BAYER_COLOUR",
     "BAYER_SITES",
@@ -37,10 +48,6 @@ __all__ = [
 
 #: The colour channels, in the order used by every per-colour array: R, G, B.
 COLOURS: tuple[str, ...] = ("R", "G", "B")
-#: Colour index (into :data:`COLOURS`) of a pixel by (row % 2, column % 2): RGGB.
-BAYER_COLOUR = np.array([[1, 2], [0, 1]], dtype=np.int8)
-#: The four Bayer sites: name -> (row offset, column offset) of its pixels.
-BAYER_SITES: dict[str, tuple[int, int]] = {"R": (1, 0), "G1": (1, 1), "G2": (0, 0), "B": (0, 1)}
 
 _CAMERA_ID = re.compile(r"[0-9a-f]{6}")
 
@@ -88,13 +95,13 @@ class CameraModel:
     """
 
     camera_id: str = "14d3bd"
-    width: int = 5208
-    height: int = 3476
-    bias_adu: float = 2048.0
-    gain: float = 1.5
-    read_noise: float = 10.5
-    saturation_adu: int = 11530
-    pixel_scale: float = 10.3
+    width: int = SENSOR_SHAPE[1]
+    height: int = SENSOR_SHAPE[0]
+    bias_adu: float = BIAS_ADU
+    gain: float = GAIN_E_PER_ADU
+    read_noise: float = READ_NOISE_E
+    saturation_adu: int = SATURATION_ADU
+    pixel_scale: float = PIXEL_SCALE_ARCSEC
     vignetting_loss: float = 0.25
     hot_pixel_count: int = 300
 

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from .camera import CameraModel
-from .psf import erf
-from .scene import FramePhysics, StarField
-from .variability import Event, Flare, Sinusoid, Transit
+from panoptes_network.simulation.camera import CameraModel
+from panoptes_network.simulation.psf import erf
+from panoptes_network.simulation.scene import FramePhysics, StarField
+from panoptes_network.simulation.variability import Event, Flare, Sinusoid, Transit
 
 __all__ = ["choose_demo_events", "quiet_stars"]
 

@@ -1,6 +1,6 @@
 """Where things are in a unit's sky at a given time: altitude, airmass, hour angle, Moon, Sun.
 
-Everything is computed with astropy for the unit's site (see :mod:`.unit` for the offline
+Everything is computed with astropy for the unit's site (see :mod:`panoptes_network.simulation.unit` for the offline
 setup), without refraction. Coordinates are ICRS (J2000) degrees, times aware UTC datetimes.
 
 - ``airmass`` in :class:`ObservingConditions` is ``sec(z)``, the value a unit writes as
@@ -26,8 +26,8 @@ from astropy.coordinates import AltAz, SkyCoord, get_body
 from astropy.time import Time
 from astropy.utils.exceptions import AstropyWarning
 
-from ..star_catalog import angular_separation
-from .unit import Unit, use_offline_earth_data
+from panoptes_network.catalog.star_catalog import angular_separation
+from panoptes_network.simulation.unit import Unit, use_offline_earth_data
 
 __all__ = [
     "BRIGHT_MOON_FRACTION",

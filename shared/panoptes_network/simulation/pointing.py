@@ -22,7 +22,7 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 
-from .camera import CameraModel
+from panoptes_network.simulation.camera import CameraModel
 
 __all__ = ["PointingModel"]
 

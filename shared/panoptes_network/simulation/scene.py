@@ -1,16 +1,16 @@
 """The physics of one frame: where the stars land and how many electrons everything gives.
 
 :class:`StarField` holds the catalog stars of a sequence with their colours and their channel
-fluxes above the atmosphere (:mod:`.passbands`). :func:`frame_scene` computes, for one
+fluxes above the atmosphere (:mod:`panoptes_network.simulation.passbands`). :func:`frame_scene` computes, for one
 exposure, with the true WCS at mid-exposure:
 
-- star positions (``all_world2pix``) and PSF sigmas (:mod:`.psf`);
+- star positions (``all_world2pix``) and PSF sigmas (:mod:`panoptes_network.simulation.psf`);
 - each star's airmass (Kasten & Young, from its own altitude at mid-exposure) and extinction
   per colour;
 - the throughput map: lens vignetting times the clouds' transmission averaged over the
-  exposure (:mod:`.clouds`), on a coarse grid (:mod:`.smooth_field`);
-- the variability factor of each star averaged over the exposure (:mod:`.variability`);
-- the sky per colour from the Krisciunas & Schaefer model (:mod:`.sky`) at every grid node
+  exposure (:mod:`panoptes_network.simulation.clouds`), on a coarse grid (:mod:`panoptes_network.simulation.smooth_field`);
+- the variability factor of each star averaged over the exposure (:mod:`panoptes_network.simulation.variability`);
+- the sky per colour from the Krisciunas & Schaefer model (:mod:`panoptes_network.simulation.sky`) at every grid node
   (its altitude and distance from the Moon), times the throughput.
 
 A star's channel flux in the frame is ``F_top * 10**(-0.4 k X) * throughput * variability``.
@@ -25,15 +25,15 @@ import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from .camera import CameraModel, HotPixels
-from .clouds import CloudScreen
-from .observing import MoonState, altaz, kasten_young_airmass
-from .passbands import PASSBANDS, channel_fluxes, star_colours
-from .psf import STAMP_HALF, PsfModel
-from .render import FrameScene
-from .sky import SkyModel
-from .smooth_field import DEFAULT_GRID, SmoothField
-from .unit import Unit
+from panoptes_network.simulation.camera import CameraModel, HotPixels
+from panoptes_network.simulation.clouds import CloudScreen
+from panoptes_network.simulation.observing import MoonState, altaz, kasten_young_airmass
+from panoptes_network.simulation.passbands import PASSBANDS, channel_fluxes, star_colours
+from panoptes_network.simulation.psf import STAMP_HALF, PsfModel
+from panoptes_network.simulation.render import FrameScene
+from panoptes_network.simulation.sky import SkyModel
+from panoptes_network.simulation.smooth_field import DEFAULT_GRID, SmoothField
+from panoptes_network.simulation.unit import Unit
 
 __all__ = ["FrameConditions", "FramePhysics", "StarField", "frame_scene"]
 
@@ -53,7 +53,7 @@ class StarField:
     bv : numpy.ndarray
         B-V colours, in magnitudes.
     bv_source : numpy.ndarray of str
-        Where each colour came from (see :func:`~.passbands.star_colours`).
+        Where each colour came from (see :func:`~panoptes_network.simulation.passbands.star_colours`).
     top_fluxes : numpy.ndarray
         Shape ``(n, 3)``: R, G, B channel fluxes in one exposure above the atmosphere, without
         vignetting or clouds, in electrons.
@@ -74,7 +74,7 @@ class StarField:
         Parameters
         ----------
         rows : astropy.table.Table
-            Rows of a :class:`~panoptes_network.star_catalog.Catalog` search.
+            Rows of a :class:`~panoptes_network.catalog.star_catalog.Catalog` search.
         exptime : float
             Exposure time, in seconds.
 
@@ -134,7 +134,7 @@ class FramePhysics:
     Attributes
     ----------
     scene : FrameScene
-        What lands on the sensor (for :mod:`.render`).
+        What lands on the sensor (for :mod:`panoptes_network.simulation.render`).
     index : numpy.ndarray of int
         Index into the :class:`StarField` of each star of the scene.
     airmass : numpy.ndarray

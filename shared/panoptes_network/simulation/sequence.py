@@ -2,19 +2,19 @@
 
 The steps, in order:
 
-1. check the :class:`~.spec.SequenceSpec` and that the output folder is free;
+1. check the :class:`~panoptes_network.simulation.spec.SequenceSpec` and that the output folder is free;
 2. draw the sequence's hidden state from the seed: pointing error, camera rotation and
-   tracking drift (:mod:`.pointing`), the PSF's time variation (:mod:`.psf`), clouds
-   (:mod:`.clouds`); hot pixels come from the camera id (:mod:`.camera`);
+   tracking drift (:mod:`panoptes_network.simulation.pointing`), the PSF's time variation (:mod:`panoptes_network.simulation.psf`), clouds
+   (:mod:`panoptes_network.simulation.clouds`); hot pixels come from the camera id (:mod:`panoptes_network.simulation.camera`);
 3. check the field is above the horizon (and warn when the Sun is up or the field low);
 4. draw the catalog stars on the first frame's footprint (with a margin for the drift) from
-   any :class:`~panoptes_network.star_catalog.Catalog`;
+   any :class:`~panoptes_network.catalog.star_catalog.Catalog`;
 5. check the injected events' stars are in the field; add the demo events if asked (only
    then is the output folder created, or emptied with ``overwrite``);
-6. for every frame: its scene (:mod:`.scene`), noiseless image and noise (:mod:`.render`),
-   the unit's header (:mod:`.unit_header`), the FITS file
+6. for every frame: its scene (:mod:`panoptes_network.simulation.scene`), noiseless image and noise (:mod:`panoptes_network.simulation.render`),
+   the unit's header (:mod:`panoptes_network.simulation.unit_header`), the FITS file
    ``<output>/<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.fits`` and its star truth;
-7. the sequence's truth tables (:mod:`.truth`).
+7. the sequence's truth tables (:mod:`panoptes_network.simulation.truth`).
 
 Random streams are independent per purpose and per frame (``numpy`` generators seeded with
 ``[seed, purpose, frame]``), so the same seed gives the same bytes and a frame does not depend
@@ -36,19 +36,24 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from ..bucket_path import ImagePath
-from ..star_catalog import Catalog
-from .camera import hot_pixels
-from .clouds import CloudScreen
-from .demo_events import choose_demo_events
-from .observing import altaz, kasten_young_airmass, moon_state, observing_conditions
-from .passbands import PASSBANDS
-from .pointing import PointingModel
-from .psf import STAMP_HALF, PsfModel
-from .render import digitise, expected_electrons
-from .scene import FrameConditions, FramePhysics, StarField, frame_scene
-from .spec import SequenceSpec, SimulationInputError
-from .truth import (
+from panoptes_network.catalog.star_catalog import Catalog
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.simulation.camera import hot_pixels
+from panoptes_network.simulation.clouds import CloudScreen
+from panoptes_network.simulation.demo_events import choose_demo_events
+from panoptes_network.simulation.observing import (
+    altaz,
+    kasten_young_airmass,
+    moon_state,
+    observing_conditions,
+)
+from panoptes_network.simulation.passbands import PASSBANDS
+from panoptes_network.simulation.pointing import PointingModel
+from panoptes_network.simulation.psf import STAMP_HALF, PsfModel
+from panoptes_network.simulation.render import digitise, expected_electrons
+from panoptes_network.simulation.scene import FrameConditions, FramePhysics, StarField, frame_scene
+from panoptes_network.simulation.spec import SequenceSpec, SimulationInputError
+from panoptes_network.simulation.truth import (
     TRUTH_FOLDER,
     frame_stars_table,
     frames_table,
@@ -56,8 +61,8 @@ from .truth import (
     stars_table,
     write_table,
 )
-from .unit_header import exif_cards, fits_bytes, unit_cards, written_time
-from .variability import Event, events_table, exposure_mean
+from panoptes_network.simulation.unit_header import exif_cards, fits_bytes, unit_cards, written_time
+from panoptes_network.simulation.variability import Event, events_table, exposure_mean
 
 __all__ = ["SimulationResult", "read_frame", "simulate_sequence"]
 

@@ -16,12 +16,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ..bucket_path import ImagePath, format_timestamp
-from .camera import CameraModel
-from .psf import PsfModel
-from .sky import SkyModel
-from .unit import DEFAULT_UNIT, Unit
-from .variability import Event
+from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
+from panoptes_network.simulation.camera import CameraModel
+from panoptes_network.simulation.psf import PsfModel
+from panoptes_network.simulation.sky import SkyModel
+from panoptes_network.simulation.unit import DEFAULT_UNIT, Unit
+from panoptes_network.simulation.variability import Event
 
 __all__ = ["DEFAULT_OVERHEAD", "SequenceSpec", "SimulationInputError"]
 

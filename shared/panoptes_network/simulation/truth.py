@@ -13,7 +13,7 @@ column descriptions in their headers):
     (``flux_{r,g,b}_top``) and at airmass 1 at the image centre without clouds
     (``flux_{r,g,b}_x1``), in electrons summed over the pixels of each colour.
 ``events.ecsv``
-    The injected variability (see :func:`~.variability.events_table`).
+    The injected variability (see :func:`~panoptes_network.simulation.variability.events_table`).
 ``frames.ecsv``
     One row per frame: ids and file, times, the true WCS at mid-exposure (``CRVAL``,
     ``CRPIX``, ``CD`` and the header text), the true centre, the mount cards, airmass, Moon,
@@ -42,11 +42,11 @@ import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from .camera import COLOURS, CameraModel, HotPixels
-from .passbands import PASSBANDS
-from .render import StarPixels
-from .scene import FramePhysics, StarField
-from .variability import Event, events_from_table
+from panoptes_network.simulation.camera import COLOURS, CameraModel, HotPixels
+from panoptes_network.simulation.passbands import PASSBANDS
+from panoptes_network.simulation.render import StarPixels
+from panoptes_network.simulation.scene import FramePhysics, StarField
+from panoptes_network.simulation.variability import Event, events_from_table
 
 __all__ = [
     "TRUTH_FOLDER",

@@ -1,7 +1,7 @@
 """The FITS file a unit writes: the header layout of a real PAN001 frame, and the bytes.
 
 The cards, their order and their comments are those of the real frame ``tiny.fits`` (held in
-:func:`panoptes_network.synthetic_frame.frame_header`): structural cards with ``BZERO =
+:func:`panoptes_network.simulation.synthetic_frame.frame_header`): structural cards with ``BZERO =
 32768`` for unsigned 16-bit pixels, the CR2 EXIF cards, the pointing and site cards, and
 ``CHECKSUM``/``DATASUM``. Values follow the unit:
 
@@ -23,12 +23,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from astropy.io import fits
 
-from ..bucket_path import ImagePath
-from ..fits_checksum import uint16_frame_bytes
-from ..synthetic_frame import frame_header
-from .camera import CameraModel
-from .observing import ObservingConditions
-from .unit import Unit
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.checksum import uint16_frame_bytes
+from panoptes_network.simulation.camera import CameraModel
+from panoptes_network.simulation.observing import ObservingConditions
+from panoptes_network.simulation.synthetic_frame import frame_header
+from panoptes_network.simulation.unit import Unit
 
 __all__ = ["CREATOR", "exif_cards", "fits_bytes", "unit_cards", "written_time"]
 

@@ -1,0 +1,457 @@
+"""The plate-solve step: find where a recorded frame points, and record it.
+
+For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images bucket
+(record-image sends one for each newly recorded, unsolved frame), :func:`plate_solve`
+
+1. skips the frame when its images document says ``solved: true`` (a redelivery never solves
+   again), or when the last attempt failed on the very same file (same MD5);
+2. reads and decompresses it; subtracts the bias and the per-colour sky and sums each Bayer
+   cell into 2 x 2 superpixels (:mod:`panoptes_network.astrometry.bayer_background`), recording the sky per colour
+   (``background``, ADU above the bias); counts the star-like sources (:mod:`panoptes_network.astrometry.star_count`)
+   and stops there when there are too few (a blank or cloud-covered frame);
+3. runs astrometry.net ``solve-field`` on the superpixels (:mod:`panoptes_network.astrometry.solve_field`) with the
+   mount position (``RA-MNT``, ``DEC-MNT``) as a hint within :attr:`PlateSolver.hint_radius`
+   degrees, or blind when the header has none;
+4. converts the solution to the full-resolution pixel grid and checks it is a celestial TAN
+   WCS with the expected pixel scale (:mod:`panoptes_network.astrometry.frame_wcs`);
+5. writes the frame, pixels unchanged and the WCS in its header, to the solved bucket under
+   the same name (:mod:`panoptes_network.astrometry.solved_frame`), and checks what was stored;
+6. sets on the images document ``ra_image``, ``dec_image`` (the centre pixel's sky position,
+   degrees), ``solved: true``, ``status: "solved"``, ``pixel_scale`` (arcsec/pixel),
+   ``rotation`` (degrees east of north of the image's up), ``solved_path``, ``solved_url``,
+   ``solved_time``, ``solve_seconds`` and the solver's figures, and on its observation
+   ``ra``/``dec`` when they are still null, in one atomic batch guarded by the versions read
+   (the first solved frame of an observation wins; a lost race re-reads and re-plans).
+
+A frame that cannot be solved (no solution, a limit reached, blank or cloud-covered, a
+solution that is not a celestial WCS) gets ``status: "solve_error"`` and
+``solve_error_reason``; the file stays where it is and the step returns normally, so the
+message is acknowledged. A file that cannot be read is also copied to quarantine. Faults of
+storage, Firestore or the solver's installation raise, so Pub/Sub redelivers.
+
+Memory: one frame at a time per process (:data:`ONE_FRAME_AT_A_TIME`): the raw uint16 pixels
+(36 MB for 5208 x 3476), one colour plane in float32 and its background (18 MB each, freed
+plane by plane), the float32 superpixel image (18 MB, also written to a temporary folder for
+``solve-field``) and the recompressed output. A full-frame step peaks at about 260 MB of
+resident memory, 120 MB of which are the libraries.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from panoptes_network.astrometry.bayer_background import (
+    BayerBackground,
+    calibrate_superpixels,
+)
+from panoptes_network.astrometry.frame_wcs import (
+    FrameSolution,
+    NotACelestialSolution,
+    solution_on_frame,
+    unbin_wcs,
+    wcs_from_header,
+)
+from panoptes_network.astrometry.solve_field import (
+    NoSolution,
+    PointingHint,
+    Runner,
+    SolveFieldOptions,
+    SolveFieldRun,
+    run_process_group,
+    solve_field,
+)
+from panoptes_network.astrometry.solved_frame import (
+    StoredFrame,
+    UnreadableFrame,
+    read_stored_frame,
+    solved_frame_bytes,
+)
+from panoptes_network.astrometry.star_count import count_star_like_sources
+from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
+from panoptes_network.frames.camera import BIAS_ADU
+from panoptes_network.pipeline.commit import commit_with_retry
+from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
+from panoptes_network.pipeline.errors import ObjectNotFoundError
+from panoptes_network.pipeline.ports import DocSnapshot, DocWrite, WriteConflict
+from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, ImageStatus
+from panoptes_network.pipeline.storage import quarantine as copy_to_quarantine
+from panoptes_network.pipeline.storage import write_verified
+from panoptes_network.pipeline.timing import StageTimer
+
+__all__ = [
+    "ONE_FRAME_AT_A_TIME",
+    "SUPERPIXEL",
+    "PlateSolver",
+    "pointing_hint",
+    "plate_solve",
+]
+
+#: Held while a frame's pixels are in memory: one full frame's working set per process.
+ONE_FRAME_AT_A_TIME = threading.Lock()
+#: Read-plan-commit rounds of the document update before giving up (the message is retried).
+#: Raw pixels per superpixel along each axis.
+SUPERPIXEL = 2
+
+
+@dataclass(frozen=True)
+class PlateSolver:
+    """How frames are plate solved.
+
+    Attributes
+    ----------
+    pixel_scale : (float, float)
+        Expected pixel scale range of a raw frame, in arcsec per pixel (PANOPTES: 10.3).
+    hint_radius : float
+        Search radius around the mount position, in degrees: pointing errors of several
+        degrees (and crops whose centre is off the mount position) still solve.
+    bias : float
+        Bias level, in ADU.
+    background_box : int
+        Background box side, in pixels of one colour plane.
+    min_stars : int
+        Fewest star-like sources (8 sigma, 2 superpixels or more) a frame needs to be sent to
+        ``solve-field``; fewer is recorded as a blank or cloud-covered frame at once.
+    options : SolveFieldOptions
+        ``solve-field`` program, CPU limit, timeout, downsampling.
+    runner : Runner
+        Runs ``solve-field`` (injectable: tests count or fake the runs).
+    workdir : Path or None
+        Parent of the temporary folders (the system's temporary folder by default).
+    """
+
+    pixel_scale: tuple[float, float] = (9.5, 11.5)
+    hint_radius: float = 10.0
+    bias: float = BIAS_ADU
+    background_box: int = 64
+    min_stars: int = 10
+    options: SolveFieldOptions = field(default_factory=SolveFieldOptions)
+    runner: Runner = run_process_group
+    workdir: Path | None = None
+
+
+def _degrees(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def pointing_hint(header: Mapping[str, Any], radius: float) -> PointingHint | None:
+    """Return the mount position of a frame as a search hint, when the header has one.
+
+    Parameters
+    ----------
+    header : Mapping
+        The frame's header (``RA-MNT`` and ``DEC-MNT`` in degrees; older frames have empty
+        strings where a value was unknown).
+    radius : float
+        Search radius, in degrees.
+
+    Returns
+    -------
+    PointingHint or None
+        None when either card is missing, empty, not a number or out of range: the frame is
+        then solved blind.
+    """
+    ra, dec = _degrees(header.get("RA-MNT")), _degrees(header.get("DEC-MNT"))
+    if ra is None or dec is None or not -90.0 <= dec <= 90.0:
+        return None
+    return PointingHint(ra % 360.0, dec, radius)
+
+
+def _history(ctx: ChainContext, run: SolveFieldRun, bias: float) -> list[str]:
+    when = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    odds = f"{run.log_odds:.1f}" if run.log_odds is not None else "unknown"
+    return [
+        f"Plate solved {when} by panoptes-network {ctx.service}:",
+        f"astrometry.net {run.version} solve-field, index {run.index_id}, log-odds {odds},",
+        f"{run.matched_stars} stars matched, on 2x2 superpixels (bias {bias:g} ADU",
+        "and per-colour sky subtracted); WCS rescaled to full-resolution pixels.",
+    ]
+
+
+def _write_solved(
+    ctx: ChainContext,
+    obj: StoredObject,
+    frame: StoredFrame,
+    solution: FrameSolution,
+    history: list[str],
+) -> StoredObject:
+    data = solved_frame_bytes(frame, solution.header(), history)
+    target = StoredObject(ctx.settings.solved_bucket, obj.name)
+    write_verified(
+        ctx,
+        target,
+        data,
+        content_type=FITS_CONTENT_TYPE,
+        metadata={"source": obj.uri, "solver": f"astrometry.net ({ctx.service})"},
+    )
+    return target
+
+
+def _update_documents(
+    ctx: ChainContext,
+    path: ImagePath,
+    image_fields: dict[str, Any],
+    observation_fields: dict[str, Any] | None,
+) -> bool:
+    """Commit the image's fields (and the observation's ra/dec while null), atomically.
+
+    Returns False, writing nothing, when the image is found solved already: a concurrent
+    delivery of the same frame got there first, and its solution stands.
+    """
+    assert ctx.documents is not None
+    image_key, observation_key = ("images", path.image_id), ("observations", path.sequence_id)
+
+    def plan() -> tuple[list[DocWrite], bool]:
+        snaps = ctx.documents.read([image_key, observation_key])
+        image: DocSnapshot = snaps[image_key]
+        if not image.exists:
+            raise WriteConflict(f"images/{path.image_id} disappeared while it was being solved")
+        if (image.fields or {}).get("solved"):
+            return [], False
+        writes = [
+            DocWrite(
+                "images",
+                path.image_id,
+                image_fields,
+                must_exist=True,
+                expected_version=image.version,
+            )
+        ]
+        observation = snaps[observation_key]
+        if (
+            observation_fields is not None
+            and observation.exists
+            and (observation.fields or {}).get("ra") is None
+        ):
+            writes.append(
+                DocWrite(
+                    "observations",
+                    path.sequence_id,
+                    observation_fields,
+                    must_exist=True,
+                    expected_version=observation.version,
+                )
+            )
+        return writes, True
+
+    return commit_with_retry(ctx.documents, plan, what=f"images/{path.image_id}")
+
+
+def _record_failure(
+    ctx: ChainContext,
+    obj: StoredObject,
+    path: ImagePath,
+    reason: str,
+    md5: str | None,
+    background: BayerBackground | None = None,
+    sources_detected: int | None = None,
+    **detail: Any,
+) -> StepResult:
+    fields: dict[str, Any] = {
+        "status": ImageStatus.SOLVE_ERROR,
+        "solved": False,
+        "solve_error_reason": reason[:1024],
+        "solve_input_md5": md5,
+        "updated_time": ctx.now(),
+    }
+    if background is not None:
+        fields["background"] = background.to_dict()
+    if sources_detected is not None:
+        fields["sources_detected"] = sources_detected
+        detail["sources_detected"] = sources_detected
+    written = _update_documents(ctx, path, fields, None)
+    action = "solve_error" if written else "skipped"
+    return StepResult(
+        action,
+        {"object": obj.uri, "image_id": path.image_id, "reason": reason, **detail},
+    )
+
+
+def plate_solve(
+    ctx: ChainContext, obj: StoredObject, solver: PlateSolver | None = None
+) -> StepResult:
+    """Plate solve a recorded frame, store it with its WCS and record where it points.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain; ``documents`` must be set.
+    obj : StoredObject
+        The ``.fits.fz`` frame in the images bucket.
+    solver : PlateSolver, optional
+        Scale, hint radius, limits and the ``solve-field`` runner.
+
+    Returns
+    -------
+    StepResult
+        ``solved`` (centre, scale, stage timings), ``solve_error`` (with the reason),
+        ``skipped`` (already solved, already failed on this file, or not recorded) or
+        ``quarantined`` (unreadable file).
+
+    Raises
+    ------
+    SolveFieldFailed
+        If ``solve-field`` cannot run (a deployment fault: retried).
+    Exception
+        Storage and Firestore faults, so that the message is redelivered.
+    """
+    if ctx.documents is None:
+        raise ValueError("plate_solve needs a document store")
+    solver = solver or PlateSolver()
+    try:
+        path = ImagePath.parse(obj.name)
+    except InvalidPathError as exc:
+        return copy_to_quarantine(ctx, obj, exc.reason)
+    # The checks run under the lock too: a duplicate delivery that waited for the first
+    # one's solve then finds the image solved and does not solve it again.
+    with ONE_FRAME_AT_A_TIME:
+        return _solve_if_needed(ctx, obj, path, solver)
+
+
+def _solve_if_needed(
+    ctx: ChainContext, obj: StoredObject, path: ImagePath, solver: PlateSolver
+) -> StepResult:
+    assert ctx.documents is not None
+    base = {"object": obj.uri, "image_id": path.image_id}
+    image = ctx.documents.get("images", path.image_id)
+    if image is None:
+        why = "no images document: record-image has not recorded this frame"
+        return StepResult("skipped", {**base, "why": why})
+    if image.get("solved"):
+        return StepResult("skipped", {**base, "why": "already solved"})
+    info = ctx.store.stat(obj.bucket, obj.name)
+    if info is None:
+        return _record_failure(ctx, obj, path, f"{obj.uri} does not exist", None)
+    if image.get("status") == ImageStatus.SOLVE_ERROR and (
+        info.md5_hash is not None and image.get("solve_input_md5") == info.md5_hash
+    ):
+        return StepResult("skipped", {**base, "why": "already failed on this very file"})
+    return _solve_one(ctx, obj, path, info.md5_hash, solver)
+
+
+def _solve_one(
+    ctx: ChainContext, obj: StoredObject, path: ImagePath, md5: str | None, solver: PlateSolver
+) -> StepResult:
+    stages = StageTimer()
+    try:
+        data = ctx.store.read(obj.bucket, obj.name)
+    except ObjectNotFoundError:
+        return _record_failure(ctx, obj, path, f"{obj.uri} does not exist", md5)
+    try:
+        frame = read_stored_frame(data, obj.uri)
+    except UnreadableFrame as exc:
+        _record_failure(ctx, obj, path, exc.reason, md5)
+        return copy_to_quarantine(ctx, obj, exc.reason)
+    del data
+    stages.done("read")
+    try:
+        calibrated = calibrate_superpixels(
+            frame.pixels, bias=solver.bias, box_size=solver.background_box
+        )
+    except ValueError as exc:
+        return _record_failure(ctx, obj, path, f"cannot calibrate the frame: {exc}", md5)
+    stars = count_star_like_sources(calibrated.image, calibrated.background.superpixel_rms)
+    stages.done("calibrate")
+    if stars < solver.min_stars:
+        reason = (
+            f"only {stars} star-like sources above 8 sigma of the sky noise, fewer than the "
+            f"{solver.min_stars} a solve needs: a blank, cloud-covered or badly focused frame "
+            "(not sent to astrometry.net)"
+        )
+        return _record_failure(
+            ctx, obj, path, reason, md5, calibrated.background, sources_detected=stars
+        )
+    hint = pointing_hint(frame.header, solver.hint_radius)
+    low, high = solver.pixel_scale
+    with tempfile.TemporaryDirectory(prefix="plate-solve-", dir=solver.workdir) as folder:
+        try:
+            run = solve_field(
+                calibrated.image,
+                Path(folder),
+                scale_range=(low * SUPERPIXEL, high * SUPERPIXEL),
+                hint=hint,
+                options=solver.options,
+                runner=solver.runner,
+            )
+        except NoSolution as exc:
+            stages.done("solve")
+            return _record_failure(
+                ctx,
+                obj,
+                path,
+                exc.reason,
+                md5,
+                calibrated.background,
+                sources_detected=stars,
+                **stages.seconds,
+            )
+    background = calibrated.background
+    del calibrated
+    try:
+        binned = wcs_from_header(run.header)
+        solution = solution_on_frame(
+            unbin_wcs(binned, SUPERPIXEL), frame.pixels.shape, solver.pixel_scale
+        )
+    except (NotACelestialSolution, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or f"the solution cannot be read: {exc}"
+        return _record_failure(
+            ctx, obj, path, reason, md5, background, sources_detected=stars, **stages.seconds
+        )
+    stages.done("solve")
+    target = _write_solved(ctx, obj, frame, solution, _history(ctx, run, solver.bias))
+    del frame
+    stages.done("write")
+    now = ctx.now()
+    image_fields = {
+        "status": ImageStatus.SOLVED,
+        "solved": True,
+        "ra_image": solution.ra_centre,
+        "dec_image": solution.dec_centre,
+        "pixel_scale": round(solution.pixel_scale, 5),
+        "rotation": round(solution.rotation, 4),
+        "solved_path": target.name,
+        "solved_url": ctx.settings.public_url(target.bucket, target.name),
+        "solved_time": now,
+        "solve_seconds": round(stages.total(), 3),
+        "solve_blind": hint is None,
+        "sources_detected": stars,
+        "solve_matched_stars": run.matched_stars,
+        "solve_index": run.index_id,
+        "solve_input_md5": md5,
+        "solve_error_reason": None,
+        "background": background.to_dict(),
+        "updated_time": now,
+    }
+    observation_fields = {"ra": solution.ra_centre, "dec": solution.dec_centre}
+    written = _update_documents(ctx, path, image_fields, observation_fields)
+    if written:
+        ctx.bus.publish(ctx.settings.measure_topic, target.message(image_id=path.image_id))
+    stages.done("record")
+    return StepResult(
+        "solved" if written else "skipped",
+        {
+            "object": obj.uri,
+            "image_id": path.image_id,
+            "to": target.uri,
+            "ra_image": round(solution.ra_centre, 6),
+            "dec_image": round(solution.dec_centre, 6),
+            "pixel_scale": round(solution.pixel_scale, 4),
+            "rotation": round(solution.rotation, 3),
+            "blind": hint is None,
+            "sources_detected": stars,
+            "solve_field_sources": run.sources,
+            **({} if written else {"why": "solved by another delivery meanwhile"}),
+            **stages.seconds,
+        },
+    )

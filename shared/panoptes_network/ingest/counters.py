@@ -1,0 +1,185 @@
+"""Exact counters when Pub/Sub delivers at least once and units upload twice.
+
+The image document is the ledger. The counters of its observation and unit move in the same
+atomic batch that creates the image document, and that batch carries preconditions: the
+image must not exist yet (or must still be the placeholder that was read: an error, or a
+raw file's products waiting for their frame), and a new
+observation must not exist yet. Two deliveries of the same frame race to create the image;
+one batch wins and the other fails whole, re-reads, finds the image, and moves nothing.
+
+This is optimistic concurrency without read locks, so frames of one observation recorded in
+parallel never wait on each other's locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from panoptes_network.ingest.records import FrameRecords
+from panoptes_network.pipeline.commit import commit_with_retry
+from panoptes_network.pipeline.ports import (
+    DocKey,
+    DocSnapshot,
+    DocumentStore,
+    DocWrite,
+)
+from panoptes_network.pipeline.schema import PLACEHOLDER_STATUSES
+
+__all__ = ["record_keys", "plan_frame_writes", "record_frame", "RecordOutcome"]
+
+#: Read-plan-commit rounds before giving up (the message is then redelivered).
+_LATER_FIELDS = {"status", "solved", "ra_image", "dec_image", "received_time"}
+
+
+def record_keys(records: FrameRecords) -> list[DocKey]:
+    """Return the documents a frame's batch depends on: image, observation, unit.
+
+    Parameters
+    ----------
+    records : FrameRecords
+        The frame's documents.
+
+    Returns
+    -------
+    list of (collection, doc_id)
+        Image, observation and unit keys.
+    """
+    return [
+        ("images", records.image_id),
+        ("observations", records.sequence_id),
+        ("units", records.unit_id),
+    ]
+
+
+def _is_counted(image: DocSnapshot) -> bool:
+    return image.exists and (image.fields or {}).get("status") not in PLACEHOLDER_STATUSES
+
+
+def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]) -> list[DocWrite]:
+    """Plan the batch that records one frame, given what the documents held when read.
+
+    Parameters
+    ----------
+    records : FrameRecords
+        The documents built from the frame.
+    existing : dict
+        Snapshot of each key of :func:`record_keys`.
+
+    Returns
+    -------
+    list of DocWrite
+        For an image already counted: refresh its descriptive fields only, keeping what
+        later steps set (status, plate solution) and every counter. Otherwise: create the
+        image (or replace its error placeholder), create or increment the observation, and
+        increment the unit (creating it when missing), all under preconditions.
+    """
+    image_key, observation_key, unit_key = record_keys(records)
+    image = existing.get(image_key, DocSnapshot(None))
+    if _is_counted(image):
+        refresh = {k: v for k, v in records.image.items() if k not in _LATER_FIELDS}
+        return [DocWrite("images", records.image_id, refresh)]
+    minutes = records.minutes_exptime
+    if image.exists:
+        image_write = DocWrite(
+            "images",
+            records.image_id,
+            {**records.image, "error_reason": None},
+            must_exist=True,
+            expected_version=image.version,
+        )
+    else:
+        image_write = DocWrite("images", records.image_id, dict(records.image), must_not_exist=True)
+    observation = existing.get(observation_key, DocSnapshot(None))
+    if observation.exists:
+        observation_write = DocWrite(
+            "observations",
+            records.sequence_id,
+            {"last_image_received_time": records.observation["received_time"]},
+            {"num_images": 1, "total_minutes_exptime": minutes},
+            must_exist=True,
+        )
+    else:
+        observation_write = DocWrite(
+            "observations",
+            records.sequence_id,
+            {
+                **records.observation,
+                "num_images": 1,
+                "total_minutes_exptime": minutes,
+                "last_image_received_time": records.observation["received_time"],
+            },
+            must_not_exist=True,
+        )
+    unit = existing.get(unit_key, DocSnapshot(None))
+    unit_fields: dict[str, Any] = (
+        dict(records.unit)
+        if not unit.exists
+        else {
+            k: v
+            for k, v in records.unit.items()
+            if v is not None and (unit.fields or {}).get(k) is None
+        }
+    )
+    unit_write = DocWrite(
+        "units",
+        records.unit_id,
+        unit_fields,
+        {
+            "num_images": 1,
+            "num_observations": 0 if observation.exists else 1,
+            "total_minutes_exptime": minutes,
+        },
+    )
+    return [image_write, observation_write, unit_write]
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What :func:`record_frame` committed.
+
+    Attributes
+    ----------
+    writes : list of DocWrite
+        The batch that was committed.
+    image_before : dict or None
+        The image document as it was before the batch (None when it was new).
+    """
+
+    writes: list[DocWrite]
+    image_before: dict[str, Any] | None
+
+    @property
+    def counted(self) -> bool:
+        """Whether this recording moved the counters (the image was new or an error)."""
+        return len(self.writes) > 1
+
+
+def record_frame(documents: DocumentStore, records: FrameRecords) -> RecordOutcome:
+    """Record a frame exactly once: read, plan, commit; on a conflict, again.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    records : FrameRecords
+        The frame's documents.
+
+    Returns
+    -------
+    RecordOutcome
+        The batch that was committed and the image document it found.
+
+    Raises
+    ------
+    WriteConflict
+        If every round of :func:`~panoptes_network.pipeline.commit.commit_with_retry` lost a race (a transient fault: retry).
+    """
+    keys = record_keys(records)
+
+    def plan() -> tuple[list[DocWrite], RecordOutcome]:
+        existing = documents.read(keys)
+        writes = plan_frame_writes(records, existing)
+        return writes, RecordOutcome(writes, existing[keys[0]].fields)
+
+    return commit_with_retry(documents, plan, what=f"the records of {records.image_id}")

@@ -1,0 +1,100 @@
+"""record-image: the units, observations and images documents of a stored frame.
+
+Counters move exactly once per frame however often the message is delivered
+(:mod:`panoptes_network.ingest.counters`); a frame that cannot be recorded leaves an image
+doc with ``status: "error"`` and its reason, and is quarantined.
+"""
+
+from __future__ import annotations
+
+from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
+from panoptes_network.frames.fits_header import NotFitsError
+from panoptes_network.ingest.counters import record_frame
+from panoptes_network.ingest.frame_check import (
+    InvalidFrameError,
+    quarantine_reason,
+    read_frame_header,
+)
+from panoptes_network.ingest.records import build_frame_records
+from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
+from panoptes_network.pipeline.schema import (
+    PLACEHOLDER_STATUSES,
+    ImageStatus,
+)
+from panoptes_network.pipeline.storage import quarantine
+
+__all__ = ["record_image"]
+
+
+def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, reason: str) -> None:
+    assert ctx.documents is not None
+    existing = ctx.documents.get("images", path.image_id)
+    if existing is not None and existing.get("status") not in PLACEHOLDER_STATUSES:
+        return  # a good recording of this image exists; do not spoil it
+    ctx.documents.merge(
+        "images",
+        path.image_id,
+        {
+            "status": ImageStatus.ERROR,
+            "error_reason": reason,
+            "bucket_path": obj.name,
+            "sequence_id": path.sequence_id,
+            "unit_id": path.unit_id,
+            "camera_id": path.camera_id,
+            "time": path.image_time,
+            "received_time": ctx.now(),
+        },
+    )
+
+
+def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
+    """Write the units, observations and images documents of a stored ``.fits.fz`` frame.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain; ``documents`` must be set.
+    obj : StoredObject
+        The compressed frame in the images bucket.
+
+    Returns
+    -------
+    StepResult
+        ``recorded`` (``counted`` says whether the counters moved), or ``quarantined``.
+    """
+    if ctx.documents is None:
+        raise ValueError("record_image needs a document store")
+    try:
+        path = ImagePath.parse(obj.name)
+    except InvalidPathError as exc:
+        return quarantine(ctx, obj, exc.reason)
+    info = ctx.store.stat(obj.bucket, obj.name)
+    if info is None:
+        reason = f"{obj.uri} does not exist"
+        _mark_image_error(ctx, path, obj, reason)
+        return StepResult("quarantined", {"object": obj.uri, "reason": reason})
+    try:
+        header = read_frame_header(ctx, obj, info.size)
+    except (NotFitsError, InvalidFrameError) as exc:
+        _mark_image_error(ctx, path, obj, quarantine_reason(exc))
+        return quarantine(ctx, obj, quarantine_reason(exc))
+    records = build_frame_records(
+        path,
+        header,
+        bucket_path=obj.name,
+        public_url=ctx.settings.public_url(obj.bucket, obj.name),
+        received_time=ctx.now(),
+    )
+    outcome = record_frame(ctx.documents, records)
+    solved = bool((outcome.image_before or {}).get("solved")) and not outcome.counted
+    if not solved:
+        ctx.bus.publish(ctx.settings.solve_topic, obj.message(image_id=records.image_id))
+    return StepResult(
+        "recorded",
+        {
+            "object": obj.uri,
+            "image_id": records.image_id,
+            "counted": outcome.counted,
+            "sent_to_solve": not solved,
+        },
+    )

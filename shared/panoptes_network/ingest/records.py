@@ -1,0 +1,141 @@
+"""The Firestore documents of a recorded frame: units, observations and images.
+
+Field names and types follow the network's real records (see ARCHITECTURE.md): times are
+aware datetimes (Firestore timestamps), a unit's location is a :class:`~panoptes_network.pipeline.ports.GeoPoint`,
+ra/dec are None until a plate solve, and empty-string header values become None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from panoptes_network.frames.bucket_path import ImagePath
+from panoptes_network.frames.fits_header import FitsHeader
+from panoptes_network.frames.header_values import header_value, parse_date_obs
+from panoptes_network.pipeline.ports import GeoPoint
+from panoptes_network.pipeline.schema import ImageStatus, ObservationStatus
+
+__all__ = ["FrameRecords", "build_frame_records"]
+
+
+@dataclass(frozen=True)
+class FrameRecords:
+    """The three documents one frame contributes to.
+
+    Attributes
+    ----------
+    unit_id, sequence_id, image_id : str
+        Document ids.
+    unit, observation, image : dict
+        Descriptive fields (no counters) of each document.
+    minutes_exptime : float
+        The frame's exposure time in minutes, for the counters.
+    """
+
+    unit_id: str
+    sequence_id: str
+    image_id: str
+    unit: dict[str, Any]
+    observation: dict[str, Any]
+    image: dict[str, Any]
+    minutes_exptime: float
+
+
+def _location(header: FitsHeader) -> GeoPoint | None:
+    lat = header_value(header, "LAT-OBS", float)
+    lon = header_value(header, "LONG-OBS", float)
+    if lat is None or lon is None or not (-90 <= lat <= 90) or not (-180 <= lon <= 360):
+        return None
+    return GeoPoint(lat, lon - 360 if lon > 180 else lon)
+
+
+def build_frame_records(
+    path: ImagePath,
+    header: FitsHeader,
+    *,
+    bucket_path: str,
+    public_url: str,
+    received_time: datetime,
+) -> FrameRecords:
+    """Build the unit, observation and image documents of one frame.
+
+    Parameters
+    ----------
+    path : ImagePath
+        The frame's normalised bucket path.
+    header : FitsHeader
+        Its image header (already checked by :func:`panoptes_network.ingest.frame_check.check_frame_header`).
+    bucket_path : str
+        Object name of the stored ``.fits.fz`` frame.
+    public_url : str
+        Public URL of that object.
+    received_time : datetime
+        When the network received the frame (aware, UTC). The image's ``updated_time`` and
+        ``recorded_time`` are set to it too: a later recording of the same image keeps
+        ``received_time`` and moves both (later steps move ``updated_time`` only).
+
+    Returns
+    -------
+    FrameRecords
+        Documents without counters; :mod:`panoptes_network.ingest.counters` adds those.
+    """
+    exptime = header_value(header, "EXPTIME", float)
+    image_time = parse_date_obs(header.get("DATE-OBS")) or path.image_time
+    unit = {
+        "name": path.unit_id,
+        "location": _location(header),
+        "elevation": header_value(header, "ELEV-OBS", float),
+        "status": "active",
+    }
+    observation = {
+        "unit_id": path.unit_id,
+        "camera_id": path.camera_id,
+        "sequence_id": path.sequence_id,
+        "time": path.sequence_time,
+        "received_time": received_time,
+        "status": ObservationStatus.RECEIVING_FILES,
+        "exptime": exptime,
+        "field_name": header_value(header, "FIELD", str) or path.field_name,
+        "camera_filter": header_value(header, "FILTER", str),
+        "iso": header_value(header, "ISO", int),
+        "software_version": header_value(header, "CREATOR", str),
+        "ra": None,
+        "dec": None,
+    }
+    image = {
+        "unit_id": path.unit_id,
+        "camera_id": path.camera_id,
+        "sequence_id": path.sequence_id,
+        "time": image_time,
+        "received_time": received_time,
+        "updated_time": received_time,
+        "recorded_time": received_time,
+        "status": ImageStatus.UPLOADED,
+        "solved": False,
+        "exptime": exptime,
+        "ra_mnt": header_value(header, "RA-MNT", float),
+        "dec_mnt": header_value(header, "DEC-MNT", float),
+        "ha_mnt": header_value(header, "HA-MNT", float),
+        "ra_image": None,
+        "dec_image": None,
+        "airmass": header_value(header, "AIRMASS", float),
+        "moonfrac": header_value(header, "MOONFRAC", float),
+        "moonsep": header_value(header, "MOONSEP", float),
+        "bucket_path": bucket_path,
+        "public_url": public_url,
+        "converted_from_raw": header.get("RAWCONV") is True,
+    }
+    raw_file = header_value(header, "RAWFILE", str)
+    if raw_file:
+        image["raw_file"] = raw_file
+    return FrameRecords(
+        unit_id=path.unit_id,
+        sequence_id=path.sequence_id,
+        image_id=path.image_id,
+        unit=unit,
+        observation=observation,
+        image=image,
+        minutes_exptime=(exptime or 0.0) / 60.0,
+    )

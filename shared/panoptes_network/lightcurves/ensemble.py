@@ -1,0 +1,477 @@
+"""Differential aperture photometry of one observation, per Bayer colour.
+
+Input: the per-frame photometry tables of one observation, as
+:mod:`panoptes_network.lightcurves.stacking` describes them. Reject bad frames first
+(:func:`panoptes_network.lightcurves.frame_quality.assess_frames`).
+
+Steps, vectorised over stars (:func:`differential_lightcurves`):
+
+1. :func:`~panoptes_network.lightcurves.stacking.stack_frames`: (n_frames x n_stars) arrays per colour; flagged rows and
+   non-positive fluxes are NaN; stars measured in fewer than ``min_coverage`` of the frames
+   are dropped.
+2. Variability screen (first pass): each star over its median, divided by the per-frame
+   median of all such stars (a crude common mode), linearly detrended; its robust scatter
+   (1.4826 MAD) over the scatter its flux errors predict, divided by the median of that ratio
+   over all stars, above ``variability_threshold`` (default 2) marks a variable, in any
+   colour. Variables and poorly covered stars are never comparison stars.
+3. Ensembles: the ``n_comparisons`` nearest candidates of each star in (log10 median flux /
+   0.2 dex, log10(flux_b / flux_r) / 0.1 dex, sky position / half the field size), from a
+   :class:`scipy.spatial.cKDTree`; never the star itself.
+4. Weights (Broeg, Fernandez & Neuhaeuser 2005, AN 326, 134): start from the photon-noise
+   weights ``1 / median(relative error)**2``; divide each comparison by the weighted mean of
+   the *other* members, take the standard deviation of that differential light curve and
+   re-weight by ``1 / sigma**2``; iterate until the weights change by less than ``1e-3``
+   (relative) or 20 iterations. Done on ensemble members only, in chunks of targets.
+5. Target over the weighted ensemble, normalised by its median. Relative error:
+   ``sqrt(e_target**2 + e_ensemble**2)``, with ``e_ensemble = sqrt(sum (w_i f_i e_i)**2) /
+   sum(w_i f_i)`` from the flux errors.
+6. Outliers: more than ``clip_sigma`` (default 5) robust sigmas (1.4826 MAD) from the median.
+7. Detrending (optional): a linear least-squares fit of the light curve on
+   ``[1, airmass, x, y]`` (standardised, outliers excluded) is kept only when it lowers the
+   Bayesian information criterion ``n ln(RSS / n) + k ln n`` against a constant (k = 4 vs 1);
+   the light curve is then divided by the fit. Outliers are flagged again afterwards.
+   Detrending can absorb part of a transit (airmass and drift are smooth in time): fit
+   transits on ``flux_raw`` jointly with the same regressors (:meth:`Lightcurves.regressors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.table import Table
+from scipy.spatial import cKDTree
+
+from panoptes_network.frames.camera import READ_NOISE_E
+from panoptes_network.lightcurves.robust_stats import (
+    nanmedian,
+    normalised,
+    outliers,
+    robust_sigma,
+    standardised,
+)
+from panoptes_network.lightcurves.stacking import (
+    COLOURS,
+    PhotometryStack,
+    expected_relative_error,
+    stack_frames,
+)
+
+__all__ = [
+    "ColourLightcurves",
+    "Lightcurves",
+    "choose_ensembles",
+    "differential_lightcurves",
+]
+
+_MAG_PER_RELATIVE = 2.5 / np.log(10.0)
+_CHUNK = 256
+
+
+def _linear_fit(flux: np.ndarray, design: np.ndarray, usable: np.ndarray):
+    """Least-squares fit of each column of ``flux`` on its own regressors.
+
+    Returns the model (n_frames, n_stars), the residual sums of squares of the fit and of a
+    constant, and the number of points used per star.
+    """
+    weight = usable.astype(float)
+    y = np.where(usable, flux, 0.0)
+    xw = design * weight[..., None]
+    normal = np.einsum("fsp,fsq->spq", xw, design)
+    n = weight.sum(axis=0)
+    p = design.shape[2]
+    normal += 1e-9 * np.maximum(n, 1.0)[:, None, None] * np.eye(p)
+    rhs = np.einsum("fsp,fs->sp", xw, y)
+    beta = np.linalg.solve(normal, rhs[..., None])[..., 0]
+    model = np.einsum("fsp,sp->fs", design, beta)
+    rss = np.sum(weight * (y - model) ** 2, axis=0)
+    mean = y.sum(axis=0) / np.maximum(n, 1.0)
+    rss_constant = np.sum(weight * (y - mean) ** 2, axis=0)
+    return model, rss, rss_constant, n
+
+
+def _design(stack: PhotometryStack) -> np.ndarray:
+    """Regressors [1, airmass, x, y], standardised, shape (n_frames, n_stars, 4)."""
+    n_frames, n_stars = stack.shape
+    airmass = standardised(np.repeat(stack.airmass[:, None], n_stars, axis=1))
+    return np.stack(
+        [np.ones((n_frames, n_stars)), airmass, standardised(stack.x), standardised(stack.y)],
+        axis=2,
+    )
+
+
+def _scatter_ratio(flux: np.ndarray, flux_err: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """First pass: robust scatter over predicted scatter, relative to the median star."""
+    norm = normalised(flux)
+    bright = nanmedian(flux, axis=0) >= np.nanmedian(flux)
+    common = nanmedian(norm[:, bright], axis=1)
+    crude = norm / common[:, None]
+    usable = np.isfinite(crude) & ~outliers(crude, 5.0)
+    model, _, _, _ = _linear_fit(crude, design, usable)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = np.where(usable, crude - model, np.nan)
+        ratio = robust_sigma(residual) / nanmedian(flux_err / flux, axis=0)
+    return ratio / np.nanmedian(ratio)
+
+
+def choose_ensembles(features: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    """Choose each star's comparison stars: its nearest candidates in feature space.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        Scaled features, shape (n_stars, n_features).
+    candidates : numpy.ndarray
+        Indices of the stars allowed as comparisons.
+    k : int
+        Comparisons per star (fewer when there are not enough candidates).
+
+    Returns
+    -------
+    numpy.ndarray
+        Star indices, shape (n_stars, min(k, n_candidates - 1)), nearest first, never the
+        star itself.
+    """
+    candidates = np.asarray(candidates)
+    k = min(k, candidates.size - 1)
+    if k < 1:
+        raise ValueError("fewer than two candidate comparison stars")
+    _, nearest = cKDTree(features[candidates]).query(features, k=k + 1)
+    neighbours = candidates[nearest]
+    is_self = neighbours == np.arange(len(features))[:, None]
+    order = np.argsort(is_self, axis=1, kind="stable")
+    return np.take_along_axis(neighbours, order, axis=1)[:, :k]
+
+
+def _broeg(norm: np.ndarray, rel_err: np.ndarray, ensemble: np.ndarray, tol: float, max_iter: int):
+    """Broeg et al. (2005) weights of each ensemble; returns the artificial comparison.
+
+    Returns the ensemble flux (n_frames, m), its relative error and the weights (m, k).
+    """
+    f = norm[:, ensemble]
+    e = rel_err[:, ensemble]
+    ok = np.isfinite(f) & np.isfinite(e)
+    f0 = np.where(ok, f, 0.0)
+    e0 = np.where(ok, e, 0.0)
+    weights = np.nan_to_num(1.0 / nanmedian(np.where(ok, e, np.nan), axis=0) ** 2)
+    weights /= weights.sum(axis=1, keepdims=True)
+    for _ in range(max_iter):
+        wf = ok * weights
+        total = (wf * f0).sum(axis=2, keepdims=True)
+        norm_w = wf.sum(axis=2, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            others = (total - wf * f0) / (norm_w - wf)
+            diff = np.where(ok, f / others, np.nan)
+            diff /= nanmedian(diff, axis=0)
+            sigma = np.nanstd(diff, axis=0)
+            new = np.where(np.isfinite(sigma) & (sigma > 0), 1.0 / sigma**2, 0.0)
+            new /= new.sum(axis=1, keepdims=True)
+            change = np.nanmax(np.abs(new - weights) / np.maximum(weights, 1e-12))
+        weights = new
+        if change < tol:
+            break
+    wf = ok * weights
+    total = (wf * f0).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flux = total / wf.sum(axis=2)
+        error = np.sqrt(((wf * f0 * e0) ** 2).sum(axis=2)) / total
+    return flux, error, weights
+
+
+@dataclass(frozen=True)
+class ColourLightcurves:
+    """Light curves of every star of an observation in one colour.
+
+    Attributes
+    ----------
+    colour : str
+        r, g or b.
+    flux : numpy.ndarray
+        Normalised differential flux (median 1; detrended where ``detrended``), shape
+        (n_frames, n_stars); NaN where not measured.
+    flux_raw : numpy.ndarray
+        The same before detrending.
+    flux_err : numpy.ndarray
+        1-sigma error of ``flux`` (same units, relative).
+    outlier : numpy.ndarray
+        True for clipped points.
+    detrended : numpy.ndarray
+        Per star, whether the airmass and position detrend was kept.
+    variable : numpy.ndarray
+        Per star, flagged by the variability screen (in any colour).
+    scatter_ratio : numpy.ndarray
+        Per star, the screen's robust scatter over predicted scatter (median star = 1).
+    ensemble, ensemble_weights : numpy.ndarray
+        Per star, comparison star indices and Broeg weights (sum 1), shape (n_stars, k).
+    summary : astropy.table.Table
+        Per star: picid, n_points, median_flux (e-), median_mag (instrumental,
+        ``-2.5 log10`` median flux in e-), rms_mag and robust_rms_mag (mag, outliers
+        excluded), expected_rms_mag (theoretical, mag), detrended, variable, n_comparisons.
+    """
+
+    colour: str
+    flux: np.ndarray
+    flux_raw: np.ndarray
+    flux_err: np.ndarray
+    outlier: np.ndarray
+    detrended: np.ndarray
+    variable: np.ndarray
+    scatter_ratio: np.ndarray
+    ensemble: np.ndarray
+    ensemble_weights: np.ndarray
+    summary: Table
+
+
+@dataclass(frozen=True)
+class Lightcurves:
+    """Differential light curves of one observation.
+
+    Attributes
+    ----------
+    stack : PhotometryStack
+        The stacked input.
+    colours : dict of str to ColourLightcurves
+        Per colour.
+    """
+
+    stack: PhotometryStack
+    colours: dict[str, ColourLightcurves]
+
+    def star_index(self, picid: int) -> int:
+        """Return the column of a star.
+
+        Parameters
+        ----------
+        picid : int
+            The star.
+
+        Returns
+        -------
+        int
+            Its index in the stack.
+        """
+        where = np.flatnonzero(self.stack.picid == picid)
+        if where.size == 0:
+            raise KeyError(f"PICID {picid} has no light curve")
+        return int(where[0])
+
+    def regressors(self, picid: int) -> Table:
+        """Return the detrending regressors of one star.
+
+        Parameters
+        ----------
+        picid : int
+            The star.
+
+        Returns
+        -------
+        astropy.table.Table
+            time (POSIX s), airmass, x and y (pixels), one row per frame.
+        """
+        i = self.star_index(picid)
+        return Table(
+            {
+                "time": self.stack.times,
+                "airmass": self.stack.airmass,
+                "x": self.stack.x[:, i],
+                "y": self.stack.y[:, i],
+            }
+        )
+
+    def lightcurve(self, picid: int, colour: str = "g") -> Table:
+        """Return one star's light curve in one colour.
+
+        Parameters
+        ----------
+        picid : int
+            The star.
+        colour : str
+            r, g or b.
+
+        Returns
+        -------
+        astropy.table.Table
+            time (POSIX s), flux (normalised), flux_err, outlier; ``meta`` holds picid,
+            colour and the summary row.
+        """
+        i = self.star_index(picid)
+        curves = self.colours[colour]
+        table = Table(
+            {
+                "time": self.stack.times,
+                "flux": curves.flux[:, i],
+                "flux_err": curves.flux_err[:, i],
+                "outlier": curves.outlier[:, i],
+            }
+        )
+        row = curves.summary[i]
+        table.meta.update(picid=int(picid), colour=colour)
+        table.meta.update({name: row[name].item() for name in curves.summary.colnames})
+        return table
+
+
+def _features(stack: PhotometryStack, colour: str, position_scale: float | None) -> np.ndarray:
+    """(log flux / 0.2 dex, colour proxy / 0.1 dex, position / scale) per star."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_flux = np.log10(nanmedian(stack.flux[colour], axis=0))
+        if "b" in stack.flux and "r" in stack.flux:
+            proxy = np.log10(
+                nanmedian(stack.flux["b"], axis=0) / nanmedian(stack.flux["r"], axis=0)
+            )
+        else:
+            proxy = np.zeros_like(log_flux)
+    dec0 = np.radians(np.nanmedian(stack.dec))
+    east = (((stack.ra - np.nanmedian(stack.ra) + 180.0) % 360.0) - 180.0) * np.cos(dec0)
+    north = stack.dec - np.nanmedian(stack.dec)
+    if position_scale is None:
+        extent = max(np.ptp(east), np.ptp(north))
+        position_scale = extent / 2 if extent > 0 else 1.0
+    features = np.stack(
+        [log_flux / 0.2, proxy / 0.1, east / position_scale, north / position_scale], axis=1
+    )
+    return np.nan_to_num(features, nan=1e6)
+
+
+def _summary(
+    stack: PhotometryStack,
+    colour: str,
+    flux: np.ndarray,
+    outlier: np.ndarray,
+    detrended: np.ndarray,
+    variable: np.ndarray,
+    n_comparisons: int,
+    read_noise_e: float,
+) -> Table:
+    inlier = np.isfinite(flux) & ~outlier
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mag = np.where(inlier, -2.5 * np.log10(flux), np.nan)
+        median_flux = nanmedian(stack.flux[colour], axis=0)
+        expected = np.nanmedian(
+            expected_relative_error(
+                stack.flux[colour], stack.bkg[colour], stack.npix[colour], read_noise_e
+            ),
+            axis=0,
+        )
+        return Table(
+            {
+                "picid": stack.picid,
+                "n_points": inlier.sum(axis=0),
+                "median_flux": median_flux,
+                "median_mag": -2.5 * np.log10(median_flux),
+                "rms_mag": np.nanstd(mag, axis=0),
+                "robust_rms_mag": robust_sigma(mag),
+                "expected_rms_mag": _MAG_PER_RELATIVE * expected,
+                "detrended": detrended,
+                "variable": variable,
+                "n_comparisons": np.full(stack.picid.size, n_comparisons),
+            }
+        )
+
+
+def differential_lightcurves(
+    tables: Sequence[Table],
+    *,
+    colours: Sequence[str] = COLOURS,
+    n_comparisons: int = 20,
+    min_coverage: float = 0.8,
+    comparison_coverage: float = 0.95,
+    variability_threshold: float = 2.0,
+    clip_sigma: float = 5.0,
+    detrend: bool = True,
+    position_scale: float | None = None,
+    tol: float = 1e-3,
+    max_iter: int = 20,
+    read_noise_e: float = READ_NOISE_E,
+) -> Lightcurves:
+    """Build differential light curves of every star of one observation.
+
+    Parameters
+    ----------
+    tables : sequence of astropy.table.Table
+        The kept frames' photometry (contract in the module docstring).
+    colours : sequence of str
+        Colours to process.
+    n_comparisons : int
+        Comparison stars per target.
+    min_coverage : float
+        Fraction of frames a star needs to get a light curve.
+    comparison_coverage : float
+        Fraction of frames a star needs to be a comparison star.
+    variability_threshold : float
+        Relative robust scatter above which a star is variable (not a comparison).
+    clip_sigma : float
+        Outlier threshold, robust sigmas.
+    detrend : bool
+        Try the airmass and position detrend (kept per star when the BIC improves).
+    position_scale : float or None
+        Sky distance (degrees) that counts as much as 0.2 dex of flux in choosing
+        comparisons; default half the field's extent.
+    tol : float
+        Relative weight change that ends the Broeg iteration.
+    max_iter : int
+        Most Broeg iterations.
+    read_noise_e : float
+        Read noise for the theoretical errors in the summary, e- per pixel.
+
+    Returns
+    -------
+    Lightcurves
+        Per colour light curves and summaries.
+    """
+    stack = stack_frames(tables, colours=colours, min_coverage=min_coverage)
+    n_frames, n_stars = stack.shape
+    design = _design(stack)
+    ratios = {c: _scatter_ratio(stack.flux[c], stack.flux_err[c], design) for c in colours}
+    with np.errstate(invalid="ignore"):
+        variable = np.any([ratios[c] > variability_threshold for c in colours], axis=0)
+    out = {}
+    for c in colours:
+        norm = normalised(stack.flux[c])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel_err = stack.flux_err[c] / stack.flux[c]
+        covered = np.isfinite(norm).mean(axis=0) >= comparison_coverage
+        candidates = np.flatnonzero(covered & ~variable)
+        ensemble = choose_ensembles(_features(stack, c, position_scale), candidates, n_comparisons)
+        raw = np.full((n_frames, n_stars), np.nan)
+        err = np.full((n_frames, n_stars), np.nan)
+        weights = np.zeros(ensemble.shape)
+        for start in range(0, n_stars, _CHUNK):
+            part = slice(start, start + _CHUNK)
+            comp, comp_err, weights[part] = _broeg(norm, rel_err, ensemble[part], tol, max_iter)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                raw[:, part] = norm[:, part] / comp
+                err[:, part] = np.sqrt(rel_err[:, part] ** 2 + comp_err**2)
+        level = nanmedian(raw, axis=0)
+        raw /= level
+        outlier = outliers(raw, clip_sigma)
+        flux = raw.copy()
+        detrended = np.zeros(n_stars, dtype=bool)
+        if detrend:
+            usable = np.isfinite(raw) & ~outlier
+            model, rss, rss_constant, n = _linear_fit(raw, design, usable)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                bic = n * np.log(rss / n) + design.shape[2] * np.log(n)
+                bic_constant = n * np.log(rss_constant / n) + np.log(n)
+                detrended = (n > design.shape[2] + 2) & (bic < bic_constant)
+                flux[:, detrended] = raw[:, detrended] / model[:, detrended]
+                flux /= nanmedian(flux, axis=0)
+            outlier = outliers(flux, clip_sigma)
+        flux_err = flux * err
+        summary = _summary(
+            stack, c, flux, outlier, detrended, variable, ensemble.shape[1], read_noise_e
+        )
+        out[c] = ColourLightcurves(
+            colour=c,
+            flux=flux,
+            flux_raw=raw,
+            flux_err=flux_err,
+            outlier=outlier,
+            detrended=detrended,
+            variable=variable,
+            scatter_ratio=ratios[c],
+            ensemble=ensemble,
+            ensemble_weights=weights,
+            summary=summary,
+        )
+    return Lightcurves(stack=stack, colours=out)

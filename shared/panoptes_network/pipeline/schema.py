@@ -1,0 +1,88 @@
+"""The names the network stores things under: collections, statuses and content types.
+
+Every Firestore collection, every value of a ``status`` field and every content type of a
+stored object is defined here once; steps, tools and tests use these names instead of string
+literals.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONTENT_TYPES",
+    "FITS_CONTENT_TYPE",
+    "IMAGES",
+    "JPEG_CONTENT_TYPE",
+    "LIGHTCURVES",
+    "OBSERVATIONS",
+    "PARQUET_CONTENT_TYPE",
+    "PLACEHOLDER_STATUSES",
+    "PROCESSED_OBSERVATIONS",
+    "UNITS",
+    "ImageStatus",
+    "ObservationStatus",
+    "RunStatus",
+]
+
+#: One document per unit (id: the unit id, e.g. ``PAN001``).
+UNITS = "units"
+#: One document per observation (id: the sequence id ``<unit>_<camera>_<start>``).
+OBSERVATIONS = "observations"
+#: One document per frame (id: the image id ``<unit>_<camera>_<time>``).
+IMAGES = "images"
+#: One document per build-lightcurve processing run of an observation.
+PROCESSED_OBSERVATIONS = "processed_observations"
+#: One document per star of a processing run.
+LIGHTCURVES = "lightcurves"
+
+
+class ImageStatus:
+    """Values of ``images.status``."""
+
+    UPLOADED = "uploaded"
+    SOLVED = "solved"
+    SOLVE_ERROR = "solve_error"
+    MEASURED = "measured"
+    #: The solved frame could not be measured (``measure_error_reason`` says why).
+    MEASURE_ERROR = "measure_error"
+    ERROR = "error"
+    #: Only the camera raw file has arrived: products made, the FITS frame not recorded yet.
+    RAW_RECEIVED = "raw_received"
+
+
+#: Statuses of an image doc that holds no recorded frame: recording the frame replaces them
+#: and moves the counters.
+PLACEHOLDER_STATUSES = frozenset({ImageStatus.ERROR, ImageStatus.RAW_RECEIVED})
+
+
+class ObservationStatus:
+    """Values of ``observations.status``."""
+
+    RECEIVING_FILES = "receiving_files"
+
+
+class RunStatus:
+    """Values of ``processed_observations.status``: the state of a processing run."""
+
+    #: Created before anything else of the run is written.
+    RUNNING = "running"
+    #: Set last, when the data file and every document of the run are stored.
+    DONE = "done"
+
+
+#: FITS frames, compressed or not.
+FITS_CONTENT_TYPE = "application/fits"
+#: Parquet tables: per-image sources, light-curve data of a run.
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+#: JPEG previews.
+JPEG_CONTENT_TYPE = "image/jpeg"
+#: Content type of an upload by its extension (as the bucket path grammar spells it).
+CONTENT_TYPES: dict[str, str] = {
+    ".fits": FITS_CONTENT_TYPE,
+    ".fits.fz": FITS_CONTENT_TYPE,
+    ".cr2": "image/x-canon-cr2",
+    ".cr3": "image/x-canon-cr3",
+    ".nef": "image/x-nikon-nef",
+    ".dng": "image/x-adobe-dng",
+    ".jpg": JPEG_CONTENT_TYPE,
+    ".mp4": "video/mp4",
+}

@@ -1,0 +1,182 @@
+"""Settings of the network, built once per process and passed explicitly.
+
+Every value has a default that matches ``infra/resources.yaml``; environment variables
+``PANOPTES_<FIELD>`` override them (for a test project or a second deployment). This is the
+only place that reads the network's variables: a value that does not parse raises
+:class:`SettingsError`, which names the variable and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+__all__ = ["Settings", "SettingsError"]
+
+_ENV_PREFIX = "PANOPTES_"
+
+
+class SettingsError(ValueError):
+    """A setting whose value does not parse; the message names the variable.
+
+    Parameters
+    ----------
+    variable : str
+        The environment variable, e.g. ``PANOPTES_MAX_HEADER_BYTES``.
+    value : str
+        Its value.
+    expected : str
+        What it should be.
+    """
+
+    def __init__(self, variable: str, value: str, expected: str):
+        self.variable = variable
+        super().__init__(f"{variable}={value!r} is not {expected}")
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _parse(variable: str, raw: str, kind: object) -> object:
+    """Convert the text of a variable to the type of its field."""
+    text = raw.strip()
+    if kind in ("int", int):
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(variable, raw, "a whole number (e.g. 288000)") from None
+    if kind in ("float", float):
+        try:
+            return float(text)
+        except ValueError:
+            raise SettingsError(variable, raw, "a number (e.g. 30)") from None
+    if kind in ("bool", bool):
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise SettingsError(variable, raw, f"one of {', '.join(_TRUE + _FALSE[:-1])}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names and limits shared by the services.
+
+    Attributes
+    ----------
+    project_id : str
+        Google Cloud project (``GOOGLE_CLOUD_PROJECT``); ``demo-panoptes`` locally.
+    incoming_bucket, archive_bucket, images_bucket, quarantine_bucket, jpg_bucket, mp4_bucket : str
+        Bucket names (``PANOPTES_INCOMING_BUCKET`` and so on).
+    solved_bucket : str
+        Plate-solved frames.
+    sources_bucket : str
+        Per-image photometry tables (parquet).
+    lightcurves_bucket : str
+        Light-curve data of processing runs (parquet, one file per run).
+    rgb_bucket, preview_bucket : str
+        Colour products of camera raw files: RGB FITS and JPEG previews.
+    raw_fits_bucket : str
+        Bayer FITS frames converted from raw files, waiting to enter the chain.
+    compress_topic, record_topic, make_rgb_topic, solve_topic, measure_topic : str
+        Topics of the chain's steps.
+    lightcurve_topic : str
+        Topic of build-lightcurve (message ``{"sequence_id", "options"}``).
+    public_base_url : str
+        Base of public object URLs: ``<base>/<bucket>/<name>``
+        (``PANOPTES_PUBLIC_BASE_URL``; the emulator's address locally).
+    max_header_bytes : int
+        Bound on the bytes read for one FITS header, in bytes.
+    raw_fits_wait_minutes : int
+        How long a raw file's converted FITS waits for the unit's own FITS of the same image
+        before it enters the chain, in minutes (``PANOPTES_RAW_FITS_WAIT_MINUTES``).
+    lightcurve_quiet_minutes : float
+        An observation is done, and its light curves are due, when no frame arrived for this
+        long, in minutes (``PANOPTES_LIGHTCURVE_QUIET_MINUTES``).
+    catalog : str
+        The star catalog file, or a ``gs://`` URI of one (``PANOPTES_CATALOG``); empty for
+        the default cache path.
+    lookup_online : bool
+        Whether lookup-field may resolve names online through CDS Sesame
+        (``PANOPTES_LOOKUP_ONLINE``: ``1``, ``true``, ``yes``, ``on`` or their opposites).
+    """
+
+    project_id: str = "demo-panoptes"
+    incoming_bucket: str = "panoptes-images-incoming"
+    archive_bucket: str = "panoptes-images-archive"
+    images_bucket: str = "panoptes-images"
+    quarantine_bucket: str = "panoptes-images-quarantine"
+    jpg_bucket: str = "panoptes-images-jpg"
+    mp4_bucket: str = "panoptes-images-mp4"
+    solved_bucket: str = "panoptes-images-solved"
+    sources_bucket: str = "panoptes-sources"
+    lightcurves_bucket: str = "panoptes-lightcurves"
+    rgb_bucket: str = "panoptes-images-rgb"
+    preview_bucket: str = "panoptes-images-preview"
+    raw_fits_bucket: str = "panoptes-images-raw-fits"
+    compress_topic: str = "compress-fits"
+    record_topic: str = "record-image"
+    make_rgb_topic: str = "make-rgb-fits"
+    solve_topic: str = "plate-solve"
+    measure_topic: str = "measure-sources"
+    lightcurve_topic: str = "build-lightcurve"
+    public_base_url: str = "https://storage.googleapis.com"
+    max_header_bytes: int = 100 * 2880
+    raw_fits_wait_minutes: int = 30
+    lightcurve_quiet_minutes: float = 30.0
+    catalog: str = ""
+    lookup_online: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables.
+
+        Parameters
+        ----------
+        environ : Mapping, optional
+            The environment; ``os.environ`` by default.
+
+        Returns
+        -------
+        Settings
+            Defaults overridden by ``PANOPTES_<FIELD>`` variables; the project from
+            ``GOOGLE_CLOUD_PROJECT``; the public URL base from ``STORAGE_EMULATOR_HOST`` when
+            running against the emulator and no base is set.
+
+        Raises
+        ------
+        SettingsError
+            When a variable's value does not parse as its field's type.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(_ENV_PREFIX + f.name.upper(), raw, f.type)
+        if "GOOGLE_CLOUD_PROJECT" in env:
+            values.setdefault("project_id", env["GOOGLE_CLOUD_PROJECT"])
+        emulator = env.get("STORAGE_EMULATOR_HOST")
+        if emulator and "public_base_url" not in values:
+            values["public_base_url"] = emulator.rstrip("/")
+        return cls(**values)  # type: ignore[arg-type]
+
+    def public_url(self, bucket: str, name: str) -> str:
+        """Return the public URL of an object.
+
+        Parameters
+        ----------
+        bucket : str
+            Bucket name.
+        name : str
+            Object name.
+
+        Returns
+        -------
+        str
+            ``<public_base_url>/<bucket>/<name>``.
+        """
+        return f"{self.public_base_url}/{bucket}/{name}"
