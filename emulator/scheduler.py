@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from infra.spec import Resources, Schedule, load
+from panoptes_network.cli import summary
 
-__all__ = ["job_url", "next_run", "call_job", "run_forever", "main"]
+__all__ = ["job_url", "next_run", "call_job", "run_forever", "build_parser", "main"]
 
 
 def job_url(resources: Resources, job: Schedule, host: str = "127.0.0.1") -> str:
@@ -148,12 +149,29 @@ def run_forever(
         done += 1
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m emulator.scheduler``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator.scheduler",
+        description=summary(__doc__),
+        epilog="bin/dev up starts it beside the services; it logs one JSON line per call.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address of the local stack (default %(default)s)"
+    )
+    parser.add_argument("--run-now", metavar="NAME", help="call one job once and print the answer")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the schedules, or one job now."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address of the local stack")
-    parser.add_argument("--run-now", metavar="NAME", help="call one job once and print the answer")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     resources = load()
     if args.run_now:
         jobs = {job.name: job for job in resources.schedules}

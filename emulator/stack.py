@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from emulator.components import MissingComponent, find_components
 from infra.spec import Resources, load
+from panoptes_network.cli import summary
 
 __all__ = ["StackConfig", "stack_env", "stack_environment", "up", "down", "status"]
 
@@ -460,13 +462,57 @@ def _dead_letters(config: StackConfig, limit: int) -> int:
     return 0
 
 
+#: The commands of ``bin/dev``, each with the line its help shows.
+COMMANDS = {
+    "up": "start the Firestore, Pub/Sub and Cloud Storage emulators, apply infra/, start every "
+    "service and the scheduler, and return with all of it running",
+    "down": "stop exactly what up started (its data is forgotten)",
+    "status": "which of those processes run (exit status 3 when any is not running)",
+    "env": 'export lines for your shell: eval "$(bin/dev env)"',
+    "dead-letters": "print (and acknowledge) messages that failed every delivery attempt",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/dev``; its help lists :data:`COMMANDS`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    name_width = max(len(name) for name in COMMANDS) + 2
+    listing = "\n".join(
+        textwrap.fill(
+            f"{name.ljust(name_width)}{text}",
+            width=88,
+            initial_indent="  ",
+            subsequent_indent=" " * (2 + name_width),
+        )
+        for name, text in COMMANDS.items()
+    )
+    parser = argparse.ArgumentParser(
+        prog="bin/dev",
+        description=summary(__doc__),
+        epilog=f"commands:\n{listing}\n\n"
+        "Logs go to .dev/logs/<name>.log; what up started is recorded in .dev/stack.json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "command", choices=list(COMMANDS), metavar="COMMAND", help="one of the commands below"
+    )
+    parser.add_argument("--project", help=f"emulator project id (default {DEFAULT_PROJECT})")
+    parser.add_argument(
+        "--no-services",
+        action="store_true",
+        help="with up: start only the emulators, not the services",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``bin/dev``."""
-    parser = argparse.ArgumentParser(prog="bin/dev", description="The local emulator stack.")
-    parser.add_argument("command", choices=["up", "down", "status", "env", "dead-letters"])
-    parser.add_argument("--project", help=f"emulator project id (default {DEFAULT_PROJECT})")
-    parser.add_argument("--no-services", action="store_true", help="start only the emulators")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     config = StackConfig.load(args.project)
     if args.command == "env":
         state = _read_state(config)

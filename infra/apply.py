@@ -31,8 +31,9 @@ from google.cloud import pubsub_v1, storage
 from google.protobuf import duration_pb2, field_mask_pb2
 
 from infra.spec import Resources, Schedule, Subscription, load
+from panoptes_network.cli import summary
 
-__all__ = ["apply", "scheduler_job_command"]
+__all__ = ["apply", "build_parser", "scheduler_job_command"]
 
 DEFAULT_ENDPOINT = "https://{region}-{project}.cloudfunctions.net/{service}"
 
@@ -278,20 +279,44 @@ def apply(
     return changes
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: apply resources.yaml to the emulators or a project."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m infra.apply``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.apply",
+        description=summary(__doc__),
+        epilog="Idempotent: it creates what is missing, updates subscriptions whose settings "
+        "differ, and never deletes anything.",
+    )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--emulator", action="store_true", help="the local emulator stack")
+    where.add_argument(
+        "--emulator",
+        action="store_true",
+        help="the local emulator stack (uses the *_EMULATOR_HOST variables)",
+    )
     where.add_argument("--project", help="a Google Cloud project id")
-    parser.add_argument("--region", default="us-central1")
+    parser.add_argument(
+        "--region",
+        default="us-central1",
+        help="region of the services and scheduler jobs on Google Cloud (default %(default)s)",
+    )
     parser.add_argument(
         "--endpoint-template",
         default=DEFAULT_ENDPOINT,
         help="push URL of a service on Google Cloud (default: %(default)s)",
     )
     parser.add_argument("--push-service-account", help="service account for push OIDC tokens")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: apply resources.yaml to the emulators or a project."""
+    args = build_parser().parse_args(argv)
     resources = load()
     if args.emulator:
         missing = [

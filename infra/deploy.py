@@ -19,9 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.spec import Service, load
+from infra.spec import Resources, Service, load
 
-__all__ = ["stage", "deploy_command", "main"]
+__all__ = ["stage", "deploy_command", "build_parser", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = "python311"
@@ -113,15 +113,47 @@ def deploy_command(service: Service, source: Path, project: str, region: str) ->
     ]
 
 
+def build_parser(resources: Resources | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/deploy``.
+
+    Parameters
+    ----------
+    resources : Resources, optional
+        The declared resources, whose services are the choices (``infra/resources.yaml`` by
+        default).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    resources = resources or load()
+    parser = argparse.ArgumentParser(
+        prog="bin/deploy",
+        description="Deploy one service to Google Cloud, with the memory and timeout of "
+        "infra/resources.yaml.",
+        epilog="Apply infra first (once per change): python -m infra.apply --project P",
+    )
+    parser.add_argument(
+        "service",
+        choices=sorted(resources.services),
+        metavar="SERVICE",
+        help=f"the service to deploy, one of: {', '.join(sorted(resources.services))}",
+    )
+    parser.add_argument("--project", required=True, help="the Google Cloud project id")
+    parser.add_argument(
+        "--region", default="us-central1", help="the region to deploy to (default %(default)s)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="stage and print the command, do not run it"
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``bin/deploy``."""
     resources = load()
-    parser = argparse.ArgumentParser(prog="bin/deploy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("service", choices=sorted(resources.services))
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--region", default="us-central1")
-    parser.add_argument("--dry-run", action="store_true")
-    args = parser.parse_args(argv)
+    args = build_parser(resources).parse_args(argv)
     service = resources.services[args.service]
     source = stage(service, ROOT / ".dev" / "deploy")
     command = deploy_command(service, source, args.project, args.region)

@@ -1,11 +1,17 @@
 """Domain logic of the PANOPTES data network.
 
-Modules hold one concept each: :mod:`panoptes_network.frames.bucket_path` (the upload path grammar),
-:mod:`panoptes_network.frames.fits_header` (streaming header reader), :mod:`panoptes_network.ingest.frame_check` (is an upload a usable
-frame), :mod:`panoptes_network.frames.compression` (lossless Rice compression), :mod:`panoptes_network.ingest.records` (Firestore documents),
-:mod:`panoptes_network.ingest.counters` (exact counters under redelivery), and :mod:`panoptes_network.ingest` (the steps of the ingest
-chain, written against the ports in :mod:`panoptes_network.pipeline.ports`). Nothing here imports a cloud client: the
-adapters in :mod:`panoptes_network.adapters` do, and only services and tools load them.
+One subpackage per stage, each with the module its service calls, over a core every step
+shares (imports run one way, checked by ``lint-imports``):
+
+- :mod:`.pipeline`: context, stored objects, results, verified writes, quarantine, ports,
+  settings, errors, schema, logging.
+- :mod:`.frames`: bucket paths, FITS headers, checksums, compression, camera facts.
+- :mod:`.ingest`, :mod:`.raw`, :mod:`.astrometry`, :mod:`.photometry`, :mod:`.catalog`: the
+  stages.
+- :mod:`.lightcurves`: light curves from the stages' products.
+- :mod:`.simulation`: realistic frames and tables with known truth.
+- :mod:`.adapters`: the only code that uses cloud clients; :mod:`.cli`: the tools behind
+  ``bin/``.
 """
 
 __version__ = "0.1.0"

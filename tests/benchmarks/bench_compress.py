@@ -1,10 +1,11 @@
 """compress-fits against the ``fpack`` CLI on a full-size frame.
 
-Both compress the same synthetic 5208 x 3476 frame (:mod:`panoptes_network.simulation.synthetic_frame`) in the
-same run, alternately, ``RUNS`` times after one warm-up each; the medians are compared:
+Both compress the same synthetic 5208 x 3476 frame
+(:mod:`panoptes_network.simulation.synthetic_frame`) in the same run, alternately, ``RUNS`` times
+after one warm-up each; the medians are compared:
 
-- ``time_ratio``: :func:`~panoptes_network.frames.compression.compress_frame` on the bytes in memory,
-  over ``fpack -S frame.fits > frame.fits.fz`` (a process that reads and writes files in a
+- ``time_ratio``: :func:`~panoptes_network.frames.compression.compress_frame` on the bytes in
+  memory, over ``fpack -S frame.fits > frame.fits.fz`` (a process that reads and writes files in a
   temporary folder: the way a service would have to use the CLI);
 - ``time_ratio_with_verify``: ``compress_frame`` plus
   :func:`~panoptes_network.frames.compression.verify_compressed` (the service verifies every frame

@@ -1,8 +1,8 @@
 """get-fits-header: ranged header reads against downloading the whole ``.fits.fz``.
 
-The object is the full-size synthetic frame (:mod:`panoptes_network.simulation.synthetic_frame`) compressed by
-:func:`~panoptes_network.frames.compression.compress_frame` (about 22.7 MB). Two ways to get its
-image header as a keyword-to-value mapping are compared:
+The object is the full-size synthetic frame (:mod:`panoptes_network.simulation.synthetic_frame`)
+compressed by :func:`~panoptes_network.frames.compression.compress_frame` (about 22.7 MB). Two ways
+to get its image header as a keyword-to-value mapping are compared:
 
 - ranged: :func:`~panoptes_network.frames.fits_header.read_header` through a ``read_range``
   callable, then :meth:`~panoptes_network.frames.fits_header.FitsHeader.to_dict` (what the

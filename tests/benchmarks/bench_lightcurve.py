@@ -1,10 +1,10 @@
 """Differential light curves of 100 frames x 5000 stars: time and peak memory.
 
-Synthetic per-frame tables (:func:`~panoptes_network.simulation.synthetic_photometry.synthetic_observation`,
-generation not timed) go through
-:func:`~panoptes_network.lightcurves.ensemble.differential_lightcurves` (three colours, 20
-comparisons per star, Broeg weighting, detrending) :data:`RUNS` times. References measured
-in the same run:
+Synthetic per-frame tables
+(:func:`~panoptes_network.simulation.synthetic_photometry.synthetic_observation`, generation not
+timed) go through :func:`~panoptes_network.lightcurves.ensemble.differential_lightcurves` (three
+colours, 20 comparisons per star, Broeg weighting, detrending) :data:`RUNS` times. References
+measured in the same run:
 
 - :func:`~panoptes_network.lightcurves.stacking.stack_frames` alone (reading the tables
   into arrays, the least any builder must do): the ratio is build over stack;

@@ -1,8 +1,9 @@
 """lookup-field latency: in process against the bare cone search, over HTTP against OPTIONS.
 
-The catalog is the default local file (:func:`~panoptes_network.catalog.local_file.default_catalog_path`;
-skipped when missing), opened once as the service does. Three kinds of search string, cycled
-over fixed lists (:data:`NAMES`, :data:`COORDINATES`, and PICIDs taken from a first answer):
+The catalog is the default local file
+(:func:`~panoptes_network.catalog.local_file.default_catalog_path`; skipped when missing), opened
+once as the service does. Three kinds of search string, cycled over fixed lists (:data:`NAMES`,
+:data:`COORDINATES`, and PICIDs taken from a first answer):
 
 - in process, :data:`IN_PROCESS_RUNS` calls of
   :func:`~panoptes_network.catalog.field_lookup.lookup_field` per kind (default request: 1-degree

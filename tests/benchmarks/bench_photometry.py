@@ -5,8 +5,9 @@ One full-size 5208 x 3476 raw Bayer frame is rendered with the simulator's detec
 read noise) holding ``STARS`` stars, V 8 to 14, at random positions (some near or past the
 edges). Measured in the same run, alternately, ``RUNS`` times after one warm-up each:
 
-- ``measure_frame_s``: :func:`~panoptes_network.photometry.frame_photometry.measure_frame`, everything
-  (centroids, annulus backgrounds, exact apertures on the four Bayer planes, errors, flags);
+- ``measure_frame_s``: :func:`~panoptes_network.photometry.frame_photometry.measure_frame`,
+  everything (centroids, annulus backgrounds, exact apertures on the four Bayer planes, errors,
+  flags);
 - ``vectorised_sums_s``: its aperture step alone,
   :func:`~panoptes_network.photometry.aperture.aperture_sums` on the four planes;
 - ``photutils_sums_s``: photutils ``aperture_photometry(method='exact')`` on the four planes

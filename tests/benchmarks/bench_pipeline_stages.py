@@ -5,14 +5,15 @@ One full-size 5208 x 3476 frame of the KIC 8462852 field is simulated
 Tycho-2 index) and compressed with :func:`~panoptes_network.frames.compression.compress_frame`.
 The per-frame path is then timed stage by stage, ``RUNS`` times after one warm-up:
 
-- ``read``: decompress the ``.fits.fz`` (:func:`~panoptes_network.astrometry.solved_frame.read_stored_frame`);
+- ``read``: decompress the ``.fits.fz``
+  (:func:`~panoptes_network.astrometry.solved_frame.read_stored_frame`);
 - ``calibrate``: bias and per-colour background, superpixels
   (:func:`~panoptes_network.astrometry.bayer_background.calibrate_superpixels`);
-- ``solve``: :func:`~panoptes_network.astrometry.solve_field.solve_field` on the superpixel image with
-  the :class:`~panoptes_network.astrometry.plate_solve.PlateSolver` settings, and the solution mapped
-  back to the raw frame (skipped, with the reason, without ``solve-field`` or index files);
-- ``catalog``: :meth:`~panoptes_network.catalog.star_catalog.Catalog.footprint_search` at the solution
-  (the true WCS when the solve is skipped);
+- ``solve``: :func:`~panoptes_network.astrometry.solve_field.solve_field` on the superpixel image
+  with the :class:`~panoptes_network.astrometry.plate_solve.PlateSolver` settings, and the solution
+  mapped back to the raw frame (skipped, with the reason, without ``solve-field`` or index files);
+- ``catalog``: :meth:`~panoptes_network.catalog.star_catalog.Catalog.footprint_search` at the
+  solution (the true WCS when the solve is skipped);
 - ``measure``: :func:`~panoptes_network.photometry.frame_photometry.measure_frame` of those stars;
 - ``write``: :func:`~panoptes_network.photometry.sources_table.write_sources_table` (Parquet bytes).
 

@@ -184,6 +184,39 @@ def run_one(name: str, out_dir: Path = OUT_DIR) -> bool:
     return ok
 
 
+def build_parser(available: list[str] | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/bench``.
+
+    Parameters
+    ----------
+    available : list of str, optional
+        The benchmark names (:func:`discover` by default).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    available = discover() if available is None else available
+    parser = argparse.ArgumentParser(
+        prog="bin/bench",
+        description="Run benchmarks and print their figures, as ratios against a reference "
+        "measured in the same run.",
+        epilog="Figures are written to .dev/bench/<name>.json. Benchmarks that need the local "
+        "stack (header, latency, lookup) use a running one (bin/dev up); otherwise bin/bench "
+        "starts one and stops it at the end.",
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all): {', '.join(available)}",
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="folder of the JSON files")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks named in ``argv`` (all when none); see the module docstring.
 
@@ -198,13 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         Exit status.
     """
     available = discover()
-    parser = argparse.ArgumentParser(
-        prog="bin/bench", description="Run benchmarks and print their figures."
-    )
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(available)}")
-    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
-    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="folder of the JSON files")
-    args = parser.parse_args(argv)
+    args = build_parser(available).parse_args(argv)
     if args.list:
         print("\n".join(available))
         return 0

@@ -1,11 +1,11 @@
 """Run a chain step on a Pub/Sub push delivery and turn its outcome into ack or retry.
 
-functions-framework turns a Pub/Sub push envelope into a CloudEvent whose data is
-``{"message": {"data": <base64>, "attributes": {...}, "messageId": ...}}``. The step's
-return acknowledges the message (HTTP 2xx); an exception answers HTTP 500, so Pub/Sub
-redelivers with backoff and, after the subscription's limit, sends it to the dead-letter
-topic. Bad input is a :class:`~panoptes_network.pipeline.errors.PermanentFailure` or a step result, and
-is acknowledged after it is logged.
+functions-framework turns a Pub/Sub push envelope into a CloudEvent whose data is ``{"message":
+{"data": <base64>, "attributes": {...}, "messageId": ...}}``. The step's return acknowledges the
+message (HTTP 2xx); an exception answers HTTP 500, so Pub/Sub redelivers with backoff and, after the
+subscription's limit, sends it to the dead-letter topic. Bad input is a
+:class:`~panoptes_network.pipeline.errors.PermanentFailure` or a step result, and is acknowledged
+after it is logged.
 """
 
 from __future__ import annotations

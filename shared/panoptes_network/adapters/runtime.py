@@ -112,7 +112,7 @@ class ServiceRuntime:
         Returns
         -------
         StepResult or None
-            What :func:`~panoptes_network.adapters.push.run_pubsub_step` returns.
+            What :func:`~.push.run_pubsub_step` returns.
         """
         if self._one_at_a_time is None:
             return run_pubsub_step(data, step, service=self.service)

@@ -1,6 +1,6 @@
 """A plate solution on a frame's own pixel grid: unbinning, checks and summary figures.
 
-astrometry.net solves the 2 x 2 superpixel image (:mod:`panoptes_network.astrometry.bayer_background`); the WCS written
+astrometry.net solves the 2 x 2 superpixel image (:mod:`.bayer_background`); the WCS written
 to the frame must describe the original full-resolution pixels. Superpixel ``b`` (0-based)
 covers raw pixels ``2b`` and ``2b + 1``, so raw ``p = 2 b + 0.5``. For a TAN-SIP WCS with
 1-based reference pixel ``r`` that is, exactly:

@@ -6,16 +6,16 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
 1. skips the frame when its images document says ``solved: true`` (a redelivery never solves
    again), or when the last attempt failed on the very same file (same MD5);
 2. reads and decompresses it; subtracts the bias and the per-colour sky and sums each Bayer
-   cell into 2 x 2 superpixels (:mod:`panoptes_network.astrometry.bayer_background`), recording the sky per colour
-   (``background``, ADU above the bias); counts the star-like sources (:mod:`panoptes_network.astrometry.star_count`)
+   cell into 2 x 2 superpixels (:mod:`.bayer_background`), recording the sky per colour
+   (``background``, ADU above the bias); counts the star-like sources (:mod:`.star_count`)
    and stops there when there are too few (a blank or cloud-covered frame);
-3. runs astrometry.net ``solve-field`` on the superpixels (:mod:`panoptes_network.astrometry.solve_field`) with the
+3. runs astrometry.net ``solve-field`` on the superpixels (:mod:`.solve_field`) with the
    mount position (``RA-MNT``, ``DEC-MNT``) as a hint within :attr:`PlateSolver.hint_radius`
    degrees, or blind when the header has none;
 4. converts the solution to the full-resolution pixel grid and checks it is a celestial TAN
-   WCS with the expected pixel scale (:mod:`panoptes_network.astrometry.frame_wcs`);
+   WCS with the expected pixel scale (:mod:`.frame_wcs`);
 5. writes the frame, pixels unchanged and the WCS in its header, to the solved bucket under
-   the same name (:mod:`panoptes_network.astrometry.solved_frame`), and checks what was stored;
+   the same name (:mod:`.solved_frame`), and checks what was stored;
 6. sets on the images document ``ra_image``, ``dec_image`` (the centre pixel's sky position,
    degrees), ``solved: true``, ``status: "solved"``, ``pixel_scale`` (arcsec/pixel),
    ``rotation`` (degrees east of north of the image's up), ``solved_path``, ``solved_url``,
@@ -79,7 +79,7 @@ from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import ObjectNotFoundError
 from panoptes_network.pipeline.ports import DocSnapshot, DocWrite, WriteConflict
-from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, ImageStatus
+from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, IMAGES, OBSERVATIONS, ImageStatus
 from panoptes_network.pipeline.storage import quarantine as copy_to_quarantine
 from panoptes_network.pipeline.storage import write_verified
 from panoptes_network.pipeline.timing import StageTimer
@@ -210,7 +210,7 @@ def _update_documents(
     delivery of the same frame got there first, and its solution stands.
     """
     assert ctx.documents is not None
-    image_key, observation_key = ("images", path.image_id), ("observations", path.sequence_id)
+    image_key, observation_key = (IMAGES, path.image_id), (OBSERVATIONS, path.sequence_id)
 
     def plan() -> tuple[list[DocWrite], bool]:
         snaps = ctx.documents.read([image_key, observation_key])
@@ -221,7 +221,7 @@ def _update_documents(
             return [], False
         writes = [
             DocWrite(
-                "images",
+                IMAGES,
                 path.image_id,
                 image_fields,
                 must_exist=True,
@@ -236,7 +236,7 @@ def _update_documents(
         ):
             writes.append(
                 DocWrite(
-                    "observations",
+                    OBSERVATIONS,
                     path.sequence_id,
                     observation_fields,
                     must_exist=True,
@@ -324,7 +324,7 @@ def _solve_if_needed(
 ) -> StepResult:
     assert ctx.documents is not None
     base = {"object": obj.uri, "image_id": path.image_id}
-    image = ctx.documents.get("images", path.image_id)
+    image = ctx.documents.get(IMAGES, path.image_id)
     if image is None:
         why = "no images document: record-image has not recorded this frame"
         return StepResult("skipped", {**base, "why": why})

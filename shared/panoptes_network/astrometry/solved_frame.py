@@ -124,7 +124,7 @@ def solved_frame_bytes(frame: StoredFrame, wcs_cards: fits.Header, history: Iter
     frame : StoredFrame
         The original header and pixels.
     wcs_cards : astropy.io.fits.Header
-        The WCS cards (:meth:`panoptes_network.astrometry.frame_wcs.FrameSolution.header`).
+        The WCS cards (:meth:`.frame_wcs.FrameSolution.header`).
     history : iterable of str
         HISTORY lines to add.
 

@@ -4,11 +4,11 @@ A request is ``{"search_string": str, "radius_deg": float, "vmag_min": float,
 "vmag_max": float, "max_sources": int}`` (all but ``search_string`` optional). The search
 string is tried, in this order, as
 
-1. a PICID (:func:`~panoptes_network.catalog.coordinate_parser.parse_picid`: ``"PICID 123"``,
+1. a PICID (:func:`~.coordinate_parser.parse_picid`: ``"PICID 123"``,
    ``"TIC 123"`` or a bare integer): the field is centred on that catalog star;
-2. coordinates (:func:`~panoptes_network.catalog.coordinate_parser.parse_coordinates`: decimal
+2. coordinates (:func:`~.coordinate_parser.parse_coordinates`: decimal
    degrees or sexagesimal, RA then Dec);
-3. a name of the offline table (:mod:`~panoptes_network.catalog.target_names`);
+3. a name of the offline table (:mod:`~.target_names`);
 4. a name for the online resolver, when the caller passes one (off by default).
 
 Answers are ``(status, body)`` pairs the HTTP service returns as JSON: 200 with the field;

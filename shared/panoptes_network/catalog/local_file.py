@@ -14,8 +14,8 @@ A cone search reads only the row groups of the bands that intersect ``[dec - r, 
 and, within them, only those whose RA range meets the cone's RA window for that band
 (split in two across RA 0/360; whole bands when the cone contains a pole). It then selects
 the RA window by binary search and filters exactly with
-:func:`~panoptes_network.catalog.star_catalog.angular_separation` and the V magnitude range, so the
-result is the brute-force result (:class:`~panoptes_network.catalog.star_catalog.InMemoryCatalog`).
+:func:`~.star_catalog.angular_separation` and the V magnitude range, so the
+result is the brute-force result (:class:`~.star_catalog.InMemoryCatalog`).
 
 Columns: ``picid`` (int64, unique), ``ra`` and ``dec`` (float64 degrees, ICRS), ``vmag``
 (float) and any other columns of the source, kept as they are.

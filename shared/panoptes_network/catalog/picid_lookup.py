@@ -1,12 +1,12 @@
 """Find one catalog star by its PICID.
 
-The :class:`~panoptes_network.catalog.star_catalog.Catalog` interface searches by position, so:
+The :class:`~.star_catalog.Catalog` interface searches by position, so:
 
 - ids made from positions (the local Tycho-2 catalog, ``>= 900_000_000_000``, see
-  :mod:`~panoptes_network.catalog.tycho2_index`) name a 1-arcsecond cell of the sky: a cone search
+  :mod:`~.tycho2_index`) name a 1-arcsecond cell of the sky: a cone search
   of 1.5 arcsec around the cell's centre finds the star, in any catalog backend;
-- otherwise (TIC ids) an :class:`~panoptes_network.catalog.star_catalog.InMemoryCatalog` is searched
-  directly and a :class:`~panoptes_network.catalog.local_file.LocalCatalog` file is scanned for
+- otherwise (TIC ids) an :class:`~.star_catalog.InMemoryCatalog` is searched
+  directly and a :class:`~.local_file.LocalCatalog` file is scanned for
   the id (reading only the ``picid`` column's pages that may hold it). Other backends
   answer None for such ids.
 """

@@ -1,7 +1,7 @@
 """Optional online name resolution through CDS Sesame (astropy's ``SkyCoord.from_name``).
 
 Off by default: the field lookup resolves names from the offline table
-(:mod:`~panoptes_network.catalog.target_names`). A service turns this fallback on with
+(:mod:`~.target_names`). A service turns this fallback on with
 ``PANOPTES_LOOKUP_ONLINE=1``; even then each lookup first checks, with a short TCP connect
 whose answer is kept for a while, that the Sesame host is reachable, so a machine without a
 network answers at once instead of waiting for timeouts.

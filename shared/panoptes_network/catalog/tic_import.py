@@ -2,7 +2,7 @@
 
 PANOPTES ids (PICID) are TIC ids. :func:`import_tic` reads a CSV (optionally gzip- or
 bz2-compressed, with a header line) or parquet file of TIC rows, as exported from MAST or
-a TIC table in BigQuery, and writes a catalog file (:func:`~panoptes_network.catalog.local_file.write_catalog`).
+a TIC table in BigQuery, and writes a catalog file (:func:`~.local_file.write_catalog`).
 
 Column names are matched without regard to case:
 

@@ -10,7 +10,7 @@ no colours and no Tycho ids.
 :func:`read_index_stars` merges the files into one list of unique stars. Ids are made stable
 (the same star gets the same id from any set of files): ``900_000_000_000 +`` the star's
 position in a fixed 1-arcsecond grid. Real deployments use TESS Input Catalog ids (PICID =
-TIC ID) from the production catalog or a TIC import (:mod:`panoptes_network.catalog.tic_import`).
+TIC ID) from the production catalog or a TIC import (:mod:`.tic_import`).
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ from panoptes_network.catalog.local_file import default_catalog_path, open_catal
 from panoptes_network.catalog.star_catalog import DEFAULT_VMAG_RANGE
 from panoptes_network.catalog.tic_import import import_tic
 from panoptes_network.catalog.tycho2_index import INDEX_FOLDER, find_index_files, read_index_stars
+from panoptes_network.cli import summary
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 _PROG = "catalog"
 
@@ -96,18 +97,38 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/catalog``, with one subparser per command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each subcommand sets ``handler``, the function that runs it.
+    """
     parser = argparse.ArgumentParser(
         prog="bin/catalog",
-        description=__doc__.split("\n\n")[0],
-        epilog=f"Default catalog file here: {default_catalog_path()}",
+        description=summary(__doc__),
+        epilog="The catalog file is $PANOPTES_CATALOG when set, else under $XDG_CACHE_HOME\n"
+        f"(~/.cache by default); here: {default_catalog_path()}\n"
+        "bin/catalog COMMAND --help shows the options of a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do:"
+    )
 
     build = commands.add_parser(
-        "build-tycho2", help="build the catalog from astrometry.net's Tycho-2 index files"
+        "build-tycho2",
+        help="build the catalog from astrometry.net's Tycho-2 index files",
+        description="Build the catalog file from astrometry.net's Tycho-2 index files.",
     )
-    build.add_argument("--index-folder", type=Path, default=INDEX_FOLDER, metavar="DIR")
+    build.add_argument(
+        "--index-folder",
+        type=Path,
+        default=INDEX_FOLDER,
+        metavar="DIR",
+        help="folder of the index-tycho2-*.fits files (default: %(default)s)",
+    )
     build.add_argument("--output", type=Path, metavar="PATH", help="default: the catalog file")
     build.add_argument(
         "--if-missing",
@@ -116,21 +137,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.set_defaults(handler=_build_tycho2)
 
-    tic = commands.add_parser("import-tic", help="build the catalog from TIC rows (CSV/parquet)")
-    tic.add_argument("file", type=Path, metavar="FILE")
+    tic = commands.add_parser(
+        "import-tic",
+        help="build the catalog from TIC rows (CSV/parquet)",
+        description="Build the catalog file from TESS Input Catalog rows (CSV or parquet).",
+    )
+    tic.add_argument("file", type=Path, metavar="FILE", help="the TIC rows, a CSV or parquet file")
     tic.add_argument("--output", type=Path, metavar="PATH", help="default: the catalog file")
     tic.set_defaults(handler=_import_tic)
 
-    cone = commands.add_parser("cone", help="print the stars in a cone as CSV")
-    cone.add_argument("ra", type=float, metavar="RA", help="degrees")
-    cone.add_argument("dec", type=float, metavar="DEC", help="degrees")
-    cone.add_argument("radius", type=float, metavar="RADIUS", help="degrees")
-    cone.add_argument("--vmag-min", type=float, default=DEFAULT_VMAG_RANGE[0], metavar="V")
-    cone.add_argument("--vmag-max", type=float, default=DEFAULT_VMAG_RANGE[1], metavar="V")
+    cone = commands.add_parser(
+        "cone",
+        help="print the stars in a cone as CSV",
+        description="Print the catalog stars within RADIUS of (RA, DEC) as CSV.",
+    )
+    cone.add_argument("ra", type=float, metavar="RA", help="centre right ascension, degrees")
+    cone.add_argument("dec", type=float, metavar="DEC", help="centre declination, degrees")
+    cone.add_argument("radius", type=float, metavar="RADIUS", help="cone radius, degrees")
+    cone.add_argument(
+        "--vmag-min",
+        type=float,
+        default=DEFAULT_VMAG_RANGE[0],
+        metavar="V",
+        help="brightest V magnitude kept (default: %(default)s)",
+    )
+    cone.add_argument(
+        "--vmag-max",
+        type=float,
+        default=DEFAULT_VMAG_RANGE[1],
+        metavar="V",
+        help="faintest V magnitude kept (default: %(default)s)",
+    )
     cone.add_argument("--catalog", type=Path, metavar="PATH", help="default: the catalog file")
     cone.set_defaults(handler=_cone)
 
-    info = commands.add_parser("info", help="describe the catalog file")
+    info = commands.add_parser(
+        "info", help="describe the catalog file", description="Describe the catalog file."
+    )
     info.add_argument("--catalog", type=Path, metavar="PATH", help="default: the catalog file")
     info.set_defaults(handler=_info)
     return parser
@@ -149,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status: 0 done, 2 bad input.
     """
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except BrokenPipeError:  # e.g. `bin/catalog cone ... | head`: not an error

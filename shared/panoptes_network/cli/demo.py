@@ -18,12 +18,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from panoptes_network.cli import summary
 from panoptes_network.cli import upload as upload_cli
 from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
+from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, UNITS
 from panoptes_network.pipeline.settings import Settings
 from panoptes_network.simulation.synthetic_frame import frame_cards_for, make_full_frame
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _synthetic_frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
@@ -82,15 +84,43 @@ def _show(title: str, doc_id: str, fields: dict[str, Any], keys: list[str]) -> N
         print(f"  {key:22s} {value}")
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/demo``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="bin/demo",
+        description=summary(__doc__),
+        epilog="bin/demo sets up the machine (bin/setup) and starts the local stack "
+        "(bin/dev up) when it is not running; the stack keeps running afterwards.",
+    )
+    parser.add_argument(
+        "--frames", type=int, default=3, help="frames to upload, 1 to 50 (default 3)"
+    )
+    parser.add_argument(
+        "--exptime", type=float, default=120.0, help="exposure time, seconds (default 120)"
+    )
+    parser.add_argument("--unit", default="PAN001", help="unit id (default PAN001)")
+    parser.add_argument("--camera", default="ee04d1", help="camera id, 6 hex chars (ee04d1)")
+    parser.add_argument(
+        "--field", default="KIC 8462852", help="a field bin/simulate knows (KIC 8462852)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=180.0,
+        help="seconds to wait for the network to record the frames (default 180)",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``bin/demo``."""
-    parser = argparse.ArgumentParser(prog="bin/demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=3, help="frames to upload (default 3)")
-    parser.add_argument("--exptime", type=float, default=120.0, help="seconds (default 120)")
-    parser.add_argument("--unit", default="PAN001")
-    parser.add_argument("--camera", default="ee04d1")
-    parser.add_argument("--field", default="KIC 8462852", help="a field bin/simulate knows")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not 1 <= args.frames <= 50:
         parser.error("--frames must be from 1 to 50")
@@ -115,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     pending = {p.image_id for p in paths}
     while pending and time.monotonic() - started < args.timeout:
-        pending = {i for i in pending if not db.collection("images").document(i).get().exists}
+        pending = {i for i in pending if not db.collection(IMAGES).document(i).get().exists}
         time.sleep(0.2)
     if pending:
         print(
@@ -125,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     print(f"demo: {len(paths)} frames recorded {time.monotonic() - started:.1f} s after upload")
-    unit = db.collection("units").document(args.unit).get().to_dict() or {}
+    unit = db.collection(UNITS).document(args.unit).get().to_dict() or {}
     _show(
-        "units",
+        UNITS,
         args.unit,
         unit,
         [
@@ -140,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             "total_minutes_exptime",
         ],
     )
-    observation = db.collection("observations").document(paths[0].sequence_id).get().to_dict()
+    observation = db.collection(OBSERVATIONS).document(paths[0].sequence_id).get().to_dict()
     _show(
-        "observations",
+        OBSERVATIONS,
         paths[0].sequence_id,
         observation or {},
         [
@@ -161,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     for path in paths:
-        image = db.collection("images").document(path.image_id).get().to_dict() or {}
+        image = db.collection(IMAGES).document(path.image_id).get().to_dict() or {}
         _show(
-            "images",
+            IMAGES,
             path.image_id,
             image,
             [

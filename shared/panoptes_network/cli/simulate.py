@@ -10,7 +10,7 @@ astrometry.net Tycho-2 index files (a few seconds to read).
 
 Without ``--start`` the sequence starts in the first night, from now, in which the field is
 above 30 deg in an astronomically dark sky (Sun below -18 deg) *and* the Moon is below the
-horizon or less than 30 % lit (:func:`panoptes_network.cli.simulation.observing.bright_moon`), at the moment the
+horizon or less than 30 % lit (:func:`.simulation.observing.bright_moon`), at the moment the
 field is highest then (searching up to 30 days ahead, a lunation); without a pointing, at the
 moment of that night with the Sun lowest, at the zenith. An explicit ``--start`` is used as
 given, with a warning when a bright Moon is up then.
@@ -41,7 +41,7 @@ from panoptes_network.simulation.observing import (
 )
 from panoptes_network.simulation.sequence import simulate_sequence
 
-__all__ = ["main", "parse_transit"]
+__all__ = ["build_parser", "main", "parse_transit"]
 
 _TIME_HELP = "ISO UTC time, e.g. 2024-09-12T06:30:00"
 
@@ -140,10 +140,18 @@ def _load_catalog(path: Path | None) -> Catalog:
         raise _UsageError("--catalog", str(exc)) from None
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/simulate``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
     parser = argparse.ArgumentParser(
         prog="bin/simulate",
         description="Render a realistic sequence of raw PANOPTES frames and their truth.",
+        epilog="Prints the sequence folder, ready for bin/upload FOLDER.",
     )
     unit = parser.add_argument_group("unit and camera")
     unit.add_argument("--unit", default="PAN001", help="unit id (default PAN001)")
@@ -194,6 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--catalog", type=Path, help="local catalog file (default: built one)")
     sim.add_argument("--quiet", action="store_true", help="print only the folder")
     return parser
+
+
+_parser = build_parser
 
 
 #: Days searched for a default start: a lunation, so a moonless night is always in it.
@@ -257,7 +268,7 @@ def _bright_moon_warning(unit: Unit, start: datetime, ra: float, dec: float) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``bin/simulate``; returns the exit status (2 for bad inputs)."""
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     try:

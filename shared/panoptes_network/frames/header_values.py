@@ -1,7 +1,7 @@
 """Values of FITS header cards as documents want them: typed, with unknowns as None.
 
 Units write ``''`` where a value was unknown and some cards as strings; these helpers turn a
-card of a :class:`~panoptes_network.frames.fits_header.FitsHeader` into a clean value.
+card of a :class:`~.fits_header.FitsHeader` into a clean value.
 """
 
 from __future__ import annotations

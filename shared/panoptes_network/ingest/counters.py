@@ -24,7 +24,7 @@ from panoptes_network.pipeline.ports import (
     DocumentStore,
     DocWrite,
 )
-from panoptes_network.pipeline.schema import PLACEHOLDER_STATUSES
+from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PLACEHOLDER_STATUSES, UNITS
 
 __all__ = ["record_keys", "plan_frame_writes", "record_frame", "RecordOutcome"]
 
@@ -46,9 +46,9 @@ def record_keys(records: FrameRecords) -> list[DocKey]:
         Image, observation and unit keys.
     """
     return [
-        ("images", records.image_id),
-        ("observations", records.sequence_id),
-        ("units", records.unit_id),
+        (IMAGES, records.image_id),
+        (OBSERVATIONS, records.sequence_id),
+        (UNITS, records.unit_id),
     ]
 
 
@@ -78,22 +78,22 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
     image = existing.get(image_key, DocSnapshot(None))
     if _is_counted(image):
         refresh = {k: v for k, v in records.image.items() if k not in _LATER_FIELDS}
-        return [DocWrite("images", records.image_id, refresh)]
+        return [DocWrite(IMAGES, records.image_id, refresh)]
     minutes = records.minutes_exptime
     if image.exists:
         image_write = DocWrite(
-            "images",
+            IMAGES,
             records.image_id,
             {**records.image, "error_reason": None},
             must_exist=True,
             expected_version=image.version,
         )
     else:
-        image_write = DocWrite("images", records.image_id, dict(records.image), must_not_exist=True)
+        image_write = DocWrite(IMAGES, records.image_id, dict(records.image), must_not_exist=True)
     observation = existing.get(observation_key, DocSnapshot(None))
     if observation.exists:
         observation_write = DocWrite(
-            "observations",
+            OBSERVATIONS,
             records.sequence_id,
             {"last_image_received_time": records.observation["received_time"]},
             {"num_images": 1, "total_minutes_exptime": minutes},
@@ -101,7 +101,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         )
     else:
         observation_write = DocWrite(
-            "observations",
+            OBSERVATIONS,
             records.sequence_id,
             {
                 **records.observation,
@@ -122,7 +122,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         }
     )
     unit_write = DocWrite(
-        "units",
+        UNITS,
         records.unit_id,
         unit_fields,
         {
@@ -173,7 +173,8 @@ def record_frame(documents: DocumentStore, records: FrameRecords) -> RecordOutco
     Raises
     ------
     WriteConflict
-        If every round of :func:`~panoptes_network.pipeline.commit.commit_with_retry` lost a race (a transient fault: retry).
+        If every round of :func:`~panoptes_network.pipeline.commit.commit_with_retry` lost a race (a
+        transient fault: retry).
     """
     keys = record_keys(records)
 

@@ -1,7 +1,7 @@
 """record-image: the units, observations and images documents of a stored frame.
 
 Counters move exactly once per frame however often the message is delivered
-(:mod:`panoptes_network.ingest.counters`); a frame that cannot be recorded leaves an image
+(:mod:`.counters`); a frame that cannot be recorded leaves an image
 doc with ``status: "error"`` and its reason, and is quarantined.
 """
 
@@ -18,6 +18,7 @@ from panoptes_network.ingest.frame_check import (
 from panoptes_network.ingest.records import build_frame_records
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.schema import (
+    IMAGES,
     PLACEHOLDER_STATUSES,
     ImageStatus,
 )
@@ -28,11 +29,11 @@ __all__ = ["record_image"]
 
 def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, reason: str) -> None:
     assert ctx.documents is not None
-    existing = ctx.documents.get("images", path.image_id)
+    existing = ctx.documents.get(IMAGES, path.image_id)
     if existing is not None and existing.get("status") not in PLACEHOLDER_STATUSES:
         return  # a good recording of this image exists; do not spoil it
     ctx.documents.merge(
-        "images",
+        IMAGES,
         path.image_id,
         {
             "status": ImageStatus.ERROR,

@@ -1,8 +1,9 @@
 """The Firestore documents of a recorded frame: units, observations and images.
 
-Field names and types follow the network's real records (see ARCHITECTURE.md): times are
-aware datetimes (Firestore timestamps), a unit's location is a :class:`~panoptes_network.pipeline.ports.GeoPoint`,
-ra/dec are None until a plate solve, and empty-string header values become None.
+Field names and types follow the network's real records (see ARCHITECTURE.md): times are aware
+datetimes (Firestore timestamps), a unit's location is a
+:class:`~panoptes_network.pipeline.ports.GeoPoint`, ra/dec are None until a plate solve, and
+empty-string header values become None.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def build_frame_records(
     path : ImagePath
         The frame's normalised bucket path.
     header : FitsHeader
-        Its image header (already checked by :func:`panoptes_network.ingest.frame_check.check_frame_header`).
+        Its image header (already checked by :func:`.frame_check.check_frame_header`).
     bucket_path : str
         Object name of the stored ``.fits.fz`` frame.
     public_url : str
@@ -79,7 +80,7 @@ def build_frame_records(
     Returns
     -------
     FrameRecords
-        Documents without counters; :mod:`panoptes_network.ingest.counters` adds those.
+        Documents without counters; :mod:`.counters` adds those.
     """
     exptime = header_value(header, "EXPTIME", float)
     image_time = parse_date_obs(header.get("DATE-OBS")) or path.image_time

@@ -1,1 +1,11 @@
-"""lightcurves."""
+"""Differential light curves of one observation, per Bayer colour.
+
+- :mod:`.build_lightcurve`: build-lightcurve (:func:`build_lightcurve`), a processing run.
+- :mod:`.triggers`: lightcurve-requests (:func:`request_lightcurve`, :func:`sweep`);
+  :mod:`.request`: what a run is asked to do.
+- :mod:`.frame_quality`: bad frames rejected first.
+- :mod:`.stacking`: tables into (frames x stars) arrays; :mod:`.robust_stats`: medians,
+  robust sigmas, outliers; :mod:`.ensemble`: comparison ensembles, Broeg weights and
+  detrending (:func:`differential_lightcurves`).
+- :mod:`.products`: the run's data file, precision statistics and documents.
+"""

@@ -1,28 +1,29 @@
 """The build-lightcurve step: differential light curves of every star of one observation.
 
-For a request ``{"sequence_id": "<UNIT>_<CAMERA>_<SEQSTART>", "options": {...}}``
-(:mod:`panoptes_network.lightcurves.request`) it lists the observation's per-image tables in the sources bucket
-(``<UNIT>/<CAMERA>/<SEQSTART>/*.parquet``), reads them (:mod:`panoptes_network.photometry.sources_table`), rejects bad
-frames (:func:`panoptes_network.lightcurves.frame_quality.assess_frames`), builds the light curves
-(:func:`panoptes_network.lightcurves.ensemble.differential_lightcurves`) and stores a new processing run:
+For a request ``{"sequence_id": "<UNIT>_<CAMERA>_<SEQSTART>", "options": {...}}`` (:mod:`.request`)
+it lists the observation's per-image tables in the sources bucket
+(``<UNIT>/<CAMERA>/<SEQSTART>/*.parquet``), reads them
+(:mod:`panoptes_network.photometry.sources_table`), rejects bad frames
+(:func:`.frame_quality.assess_frames`), builds the light curves
+(:func:`.ensemble.differential_lightcurves`) and stores a new processing run:
 
 - ``processed_observations/{run_id}`` with ``run_id = <sequence_id>_<RUNTIME>`` (RUNTIME the
   UTC ``YYYYMMDDTHHMMSS`` of the run; ``-2``, ``-3`` ... appended when that id is taken). The
   doc is created (``status: "running"``) before anything else is written, so two runs never
   share an id, and set to ``status: "done"`` last. Earlier runs are kept.
 - the data file ``gs://<lightcurves_bucket>/<sequence_id>/<run_id>/lightcurves.parquet``
-  (layout in :mod:`panoptes_network.lightcurves.products`);
+  (layout in :mod:`.products`);
 - ``lightcurves/{lcid}`` per star, ``lcid = <PICID>_<run_id>``, written in batches of at
   most 500;
 - ``observations/{sequence_id}.last_processed = {run_id, time}`` (merged).
 
-Bad requests, an observation without tables, too few usable frames or no star with a light
-curve raise :class:`~panoptes_network.pipeline.errors.PermanentFailure` (nothing is written). Any other fault is
-transient and the message is redelivered. Each run records the Pub/Sub message that asked for
-it (``delivery_id``): a redelivery of that message resumes its run under the same id (the data
+Bad requests, an observation without tables, too few usable frames or no star with a light curve
+raise :class:`~panoptes_network.pipeline.errors.PermanentFailure` (nothing is written). Any other
+fault is transient and the message is redelivered. Each run records the Pub/Sub message that asked
+for it (``delivery_id``): a redelivery of that message resumes its run under the same id (the data
 file and docs are rewritten whole, so nothing partial survives) and a redelivery after the run
-finished is skipped, so at-least-once delivery never makes two runs of one request. A new
-request (a new message) always makes a new run.
+finished is skipped, so at-least-once delivery never makes two runs of one request. A new request (a
+new message) always makes a new run.
 """
 
 from __future__ import annotations
@@ -48,22 +49,22 @@ from panoptes_network.photometry.sources_table import read_sources_table
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import PermanentFailure
 from panoptes_network.pipeline.ports import DocWrite, WriteConflict
+from panoptes_network.pipeline.schema import (
+    LIGHTCURVES,
+    OBSERVATIONS,
+    PARQUET_CONTENT_TYPE,
+    PROCESSED_OBSERVATIONS,
+    RunStatus,
+)
 from panoptes_network.pipeline.storage import write_verified
 from panoptes_network.pipeline.timing import StageTimer
 
 __all__ = [
-    "LIGHTCURVES",
-    "PROCESSED_OBSERVATIONS",
     "build_lightcurve",
     "data_name",
     "read_observation_tables",
 ]
 
-#: Collection of processing runs.
-PROCESSED_OBSERVATIONS = "processed_observations"
-#: Collection of per-star light curves.
-LIGHTCURVES = "lightcurves"
-PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 _MAX_RUN_ID_TRIES = 50
 
 
@@ -180,7 +181,7 @@ def build_lightcurve(
     ctx : ChainContext
         The chain; ``documents`` must be set.
     request : Mapping
-        ``{"sequence_id": str, "options": dict}`` (:func:`panoptes_network.lightcurves.request.parse_request`).
+        ``{"sequence_id": str, "options": dict}`` (:func:`.request.parse_request`).
     delivery_id : str, optional
         The Pub/Sub message id. When given, a redelivery resumes the run that message started
         (same run id) or, when that run is done, is skipped.
@@ -202,7 +203,7 @@ def build_lightcurve(
     req = parse_request(request)
     opts = req.options
     earlier = find_delivered_run(ctx, req.sequence_id, delivery_id) if delivery_id else None
-    if earlier is not None and earlier[1].get("status") == "done":
+    if earlier is not None and earlier[1].get("status") == RunStatus.DONE:
         return StepResult(
             "skipped",
             {"sequence_id": req.sequence_id, "run_id": earlier[0], "why": "run already done"},
@@ -244,7 +245,7 @@ def build_lightcurve(
     software = f"panoptes-network {__version__}"
     run_fields: dict[str, Any] = {
         "sequence_id": req.sequence_id,
-        "status": "running",
+        "status": RunStatus.RUNNING,
         "run_time": run_time,
         "options": opts.as_record(),
         "software_version": software,
@@ -302,11 +303,11 @@ def build_lightcurve(
             "data_path": name,
             "data_url": data_url,
             "run_seconds": round(timer.total(), 3),
-            "status": "done",
+            "status": RunStatus.DONE,
         },
     )
     ctx.documents.merge(
-        "observations",
+        OBSERVATIONS,
         req.sequence_id,
         {"last_processed": {"run_id": run_id, "time": run_time}},
     )

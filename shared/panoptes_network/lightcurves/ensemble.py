@@ -1,12 +1,12 @@
 """Differential aperture photometry of one observation, per Bayer colour.
 
 Input: the per-frame photometry tables of one observation, as
-:mod:`panoptes_network.lightcurves.stacking` describes them. Reject bad frames first
-(:func:`panoptes_network.lightcurves.frame_quality.assess_frames`).
+:mod:`.stacking` describes them. Reject bad frames first
+(:func:`.frame_quality.assess_frames`).
 
 Steps, vectorised over stars (:func:`differential_lightcurves`):
 
-1. :func:`~panoptes_network.lightcurves.stacking.stack_frames`: (n_frames x n_stars) arrays per colour; flagged rows and
+1. :func:`~.stacking.stack_frames`: (n_frames x n_stars) arrays per colour; flagged rows and
    non-positive fluxes are NaN; stars measured in fewer than ``min_coverage`` of the frames
    are dropped.
 2. Variability screen (first pass): each star over its median, divided by the per-frame

@@ -1,7 +1,7 @@
 """Reject bad frames of one observation before differential photometry.
 
 Input: the per-frame photometry tables of one observation (contract in
-:mod:`panoptes_network.lightcurves.ensemble`). A frame is rejected, with every reason that
+:mod:`.ensemble`). A frame is rejected, with every reason that
 applies (:data:`REASONS`), when:
 
 - ``flagged``: its metadata marks it bad (``table.meta["bad"]`` true);
@@ -12,11 +12,11 @@ applies (:data:`REASONS`), when:
   Only stars measured in at least half the frames count; the median makes this robust to
   variable stars, outliers and a few bad measurements;
 - ``poor_focus``: the frame's median star width (``width_column``, default ``fwhm``: FWHM in
-  full-resolution pixels, :mod:`panoptes_network.photometry.sources_table`) over its good stars (usable as above, width
-  measured) is above ``focus_threshold`` (default 1.5) times the observation's median (the
-  median of the frames' medians). A frame without any measured width (a sources table of
-  schema version 1 has none: the reader fills NaN) is not tested, and a note says how many
-  frames were not; when no frame has widths the test is skipped with a note.
+  full-resolution pixels, :mod:`panoptes_network.photometry.sources_table`) over its good stars
+  (usable as above, width measured) is above ``focus_threshold`` (default 1.5) times the
+  observation's median (the median of the frames' medians). A frame without any measured width (a
+  sources table of schema version 1 has none: the reader fills NaN) is not tested, and a note says
+  how many frames were not; when no frame has widths the test is skipped with a note.
 """
 
 from __future__ import annotations

@@ -173,9 +173,9 @@ def precision_statistics(
 ) -> dict[str, list[dict[str, Any]]]:
     """Return the light curves' precision per colour and V bin, with the theoretical noise.
 
-    Stars flagged variable are left out. The theoretical noise of a star is the median over
-    its frames of :func:`panoptes_network.photometry.noise.theoretical_mag_error` (its flux, sky and aperture
-    area, ``read_noise_e``, background known perfectly).
+    Stars flagged variable are left out. The theoretical noise of a star is the median over its
+    frames of :func:`panoptes_network.photometry.noise.theoretical_mag_error` (its flux, sky and
+    aperture area, ``read_noise_e``, background known perfectly).
 
     Parameters
     ----------

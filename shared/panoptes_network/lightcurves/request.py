@@ -23,8 +23,8 @@ __all__ = ["OPTION_RULES", "LightcurveOptions", "LightcurveRequest", "parse_requ
 class LightcurveOptions:
     """How one observation is processed.
 
-    See :func:`panoptes_network.lightcurves.frame_quality.assess_frames` and
-    :func:`panoptes_network.lightcurves.ensemble.differential_lightcurves`.
+    See :func:`.frame_quality.assess_frames` and
+    :func:`.ensemble.differential_lightcurves`.
 
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """Robust statistics of light-curve arrays, vectorised over stars (columns), NaN-aware.
 
-Used by the differential photometry of :mod:`panoptes_network.lightcurves.ensemble`: a median
+Used by the differential photometry of :mod:`.ensemble`: a median
 by sorting (faster than numpy's for the short time axis of one observation), each column over
 its median, the robust standard deviation (1.4826 times the median absolute deviation) and
 the points far from their column's median.

@@ -1,7 +1,7 @@
 """What asks for a build-lightcurve run: an explicit request, or the sweep of quiet observations.
 
 - An explicit request (HTTP ``POST`` to lightcurve-requests, or ``bin/lightcurve``) is checked
-  with :func:`panoptes_network.lightcurves.request.parse_request`, the observation must exist, and the request
+  with :func:`.request.parse_request`, the observation must exist, and the request
   is published to topic ``build-lightcurve``.
 - The sweep (``POST /sweep``, called by Cloud Scheduler every few minutes) finds observations
   whose last frame arrived more than ``quiet_minutes`` ago and that have not been processed
@@ -16,6 +16,7 @@ from typing import Any
 from panoptes_network.lightcurves.request import parse_request
 from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.errors import NotFound, PermanentFailure
+from panoptes_network.pipeline.schema import OBSERVATIONS
 
 __all__ = ["observations_due", "request_lightcurve", "sweep"]
 
@@ -81,7 +82,7 @@ def request_lightcurve(ctx: ChainContext, request: Any) -> dict[str, Any]:
     """
     parsed = parse_request(request)
     assert ctx.documents is not None
-    if ctx.documents.get("observations", parsed.sequence_id) is None:
+    if ctx.documents.get(OBSERVATIONS, parsed.sequence_id) is None:
         raise NotFound(f"observation {parsed.sequence_id} does not exist")
     payload = {"sequence_id": parsed.sequence_id, "options": dict(request.get("options") or {})}
     message_id = ctx.bus.publish(ctx.settings.lightcurve_topic, payload)
@@ -112,7 +113,7 @@ def sweep(ctx: ChainContext, quiet_minutes: float | None = None) -> dict[str, An
     assert ctx.documents is not None
     now = ctx.now()
     cutoff = now - timedelta(minutes=quiet_minutes)
-    candidates = ctx.documents.find("observations", "last_image_received_time", "<=", cutoff)
+    candidates = ctx.documents.find(OBSERVATIONS, "last_image_received_time", "<=", cutoff)
     due = observations_due(candidates, now, quiet_minutes)[:_MAX_PER_SWEEP]
     for sequence_id in due:
         ctx.bus.publish(ctx.settings.lightcurve_topic, {"sequence_id": sequence_id, "options": {}})

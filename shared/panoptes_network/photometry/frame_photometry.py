@@ -1,8 +1,8 @@
 """Per-frame aperture photometry of catalog stars on a raw PANOPTES Bayer frame.
 
 :func:`measure_frame` measures every star of a catalog table (typically from
-:meth:`panoptes_network.catalog.star_catalog.Catalog.footprint_search`) on one raw frame and returns one row per star
-in the schema of :mod:`panoptes_network.photometry.sources_table`. The steps, vectorised over all stars:
+:meth:`panoptes_network.catalog.star_catalog.Catalog.footprint_search`) on one raw frame and returns
+one row per star in the schema of :mod:`.sources_table`. The steps, vectorised over all stars:
 
 1. **Position.** The catalog ``x``, ``y`` (or the WCS applied to ``ra``, ``dec``) are the
    *WCS position*. :func:`refine_centroids` replaces it by a flux-weighted centroid on the
@@ -13,19 +13,19 @@ in the schema of :mod:`panoptes_network.photometry.sources_table`. The steps, ve
 2. **Background.** Per colour, the plane pixels whose centres lie in the annulus
    ``annulus = (r_in, r_out)`` (frame pixels) around the WCS position, both green sites pooled,
    sigma-clipped around their median (3 sigma); the level is the mean of the pixels kept
-   (:func:`panoptes_network.photometry.aperture.clipped_background`), in e- per pixel above the bias.
+   (:func:`.aperture.clipped_background`), in e- per pixel above the bias.
 3. **Flux.** Per colour, the exact circular-overlap sum of the colour's plane(s) in an aperture
    of ``aperture_radius`` frame pixels (``aperture_radius / 2`` plane pixels, see
-   :mod:`panoptes_network.photometry.aperture`) minus background times the aperture area; in e-.
-4. **Error.** :func:`panoptes_network.photometry.noise.theoretical_flux_error` with the measured flux, the
+   :mod:`.aperture`) minus background times the aperture area; in e-.
+4. **Error.** :func:`.noise.theoretical_flux_error` with the measured flux, the
    measured background, the aperture area, the read noise, the number of annulus pixels kept
    and the gain (quantisation).
-5. **Width.** :func:`panoptes_network.photometry.star_width.star_fwhm`: the FWHM of the star in the green light, in
+5. **Width.** :func:`.star_width.star_fwhm`: the FWHM of the star in the green light, in
    full-resolution frame pixels, from adaptive Gaussian-weighted second moments of the
    background-subtracted G1 and G2 pixels at their frame positions. NaN for stars off the
    frame or whose window leaves it, saturated stars, and stars whose green flux has a
    signal-to-noise ratio below ``min_width_snr``.
-6. **Flags.** :mod:`panoptes_network.photometry.flags`: ``SATURATED``, ``NEAR_EDGE`` (aperture or annulus leaves
+6. **Flags.** :mod:`.flags`: ``SATURATED``, ``NEAR_EDGE`` (aperture or annulus leaves
    the frame), ``CONTAMINATED`` (a neighbour of the *given* table, at most 2.5 mag fainter,
    within two aperture radii: pass a catalog reaching fainter than the stars you care about
    for a complete check), ``OFF_FRAME`` (not measured: NaN values).
@@ -248,7 +248,7 @@ def measure_frame(
     Returns
     -------
     astropy.table.Table
-        One row per input star, columns :data:`panoptes_network.photometry.sources_table.SOURCES_COLUMNS` (fluxes and
+        One row per input star, columns :data:`.sources_table.SOURCES_COLUMNS` (fluxes and
         errors in e-, backgrounds in e- / pixel, areas in pixels, positions and ``fwhm`` in
         frame pixels).
     """

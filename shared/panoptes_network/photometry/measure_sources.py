@@ -2,8 +2,8 @@
 
 For a plate-solved frame (the ``.fits.fz`` in the solved bucket, WCS in its header) it takes
 the catalog stars in the footprint (V 6 to 13 by default, plus fainter neighbours for the
-contamination flag), measures them with :func:`panoptes_network.photometry.frame_photometry.measure_frame`, writes one
-parquet table per image (:mod:`panoptes_network.photometry.sources_table`) to the sources bucket as
+contamination flag), measures them with :func:`.frame_photometry.measure_frame`, writes one
+parquet table per image (:mod:`.sources_table`) to the sources bucket as
 ``<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.parquet``, and sets the image's ``status`` to
 ``measured`` with the table's path and row count.
 
@@ -34,14 +34,10 @@ from panoptes_network.photometry.frame_photometry import (
 from panoptes_network.photometry.sources_table import write_sources_table
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PermanentFailure
-from panoptes_network.pipeline.schema import ImageStatus
+from panoptes_network.pipeline.schema import IMAGES, PARQUET_CONTENT_TYPE, ImageStatus
 from panoptes_network.pipeline.storage import quarantine, write_verified
 
-__all__ = ["MEASURE_ERROR", "MeasureOptions", "sources_name", "measure_sources"]
-
-#: ``images.status`` of a frame that could not be measured.
-MEASURE_ERROR = "measure_error"
-PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+__all__ = ["MeasureOptions", "sources_name", "measure_sources"]
 
 
 @dataclass(frozen=True)
@@ -131,7 +127,7 @@ def measure_sources(
     except InvalidPathError as exc:
         return quarantine(ctx, obj, exc.reason)
     target = StoredObject(ctx.settings.sources_bucket, sources_name(path))
-    image = ctx.documents.get("images", path.image_id)
+    image = ctx.documents.get(IMAGES, path.image_id)
     if image is None:
         return StepResult("skipped", {"object": obj.uri, "why": "no images document"})
     if image.get("status") == ImageStatus.MEASURED and ctx.store.stat(target.bucket, target.name):
@@ -148,9 +144,11 @@ def measure_sources(
     if not wcs.has_celestial or not np.isfinite(wcs.wcs.crval).all():
         reason = f"{obj.uri} has no celestial WCS: plate solve it first"
         ctx.documents.merge(
-            "images", path.image_id, {"status": MEASURE_ERROR, "measure_error_reason": reason}
+            IMAGES,
+            path.image_id,
+            {"status": ImageStatus.MEASURE_ERROR, "measure_error_reason": reason},
         )
-        return StepResult(MEASURE_ERROR, {"object": obj.uri, "reason": reason})
+        return StepResult(ImageStatus.MEASURE_ERROR, {"object": obj.uri, "reason": reason})
     bright, faint = options.vmag_range
     rows = catalog.footprint_search(
         wcs,
@@ -179,7 +177,7 @@ def measure_sources(
     flagged = int(np.count_nonzero(np.asarray(table["flags"]) != 0))
     now = ctx.now()
     ctx.documents.merge(
-        "images",
+        IMAGES,
         path.image_id,
         {
             "status": ImageStatus.MEASURED,

@@ -13,7 +13,7 @@ read noise and ``G^2 / 12`` the quantisation variance for a gain ``G`` (e-/ADU).
 is ``None``: a perfectly known background). A magnitude error follows from
 ``sigma_mag = 2.5 / ln(10) * sigma_F / F ~= 1.0857 * sigma_F / F``.
 
-Per-frame photometry (:mod:`panoptes_network.photometry.frame_photometry`) fills its ``flux_err_*`` columns with
+Per-frame photometry (:mod:`.frame_photometry`) fills its ``flux_err_*`` columns with
 :func:`theoretical_flux_error`; light-curve building and its acceptance test use the same
 functions, so measured scatter can be compared with this expectation.
 """

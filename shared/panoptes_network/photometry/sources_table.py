@@ -1,6 +1,6 @@
 """The per-image sources table and its Parquet encoding: the contract with build-lightcurve.
 
-One row per catalog star measured on one frame (:func:`panoptes_network.photometry.frame_photometry.measure_frame`).
+One row per catalog star measured on one frame (:func:`.frame_photometry.measure_frame`).
 Columns, in this order (:data:`SOURCES_COLUMNS`; Parquet type, unit):
 
 ==============  =======  ==========================================================
@@ -14,13 +14,13 @@ x, y            float64  position measured at (pixels, 0-based frame coordinates
 x_wcs, y_wcs    float64  position predicted by the frame's WCS (pixels, 0-based)
 flux_c          float64  background-subtracted aperture flux of colour c (e-)
 flux_err_c      float64  1-sigma error of ``flux_c`` (e-), from
-                         :func:`panoptes_network.photometry.noise.theoretical_flux_error`
+                         :func:`.noise.theoretical_flux_error`
 bkg_c           float64  local sky of colour c, sigma-clipped annulus mean (e- / pixel)
 npix_c          float64  aperture area on colour-c pixels (pixels, exact overlap weights)
 fwhm            float32  star width: FWHM in the green light (full-resolution frame
-                         pixels), :func:`panoptes_network.photometry.star_width.star_fwhm`; NaN when not measured
+                         pixels), :func:`.star_width.star_fwhm`; NaN when not measured
                          (off the frame or near its edge, saturated, too faint)
-flags           int32    bit mask of :class:`panoptes_network.photometry.flags.SourceFlag` (0 = clean)
+flags           int32    bit mask of :class:`.flags.SourceFlag` (0 = clean)
 ==============  =======  ==========================================================
 
 for each colour ``c`` in ``r``, ``g``, ``b`` (``g`` sums both green sites). Unmeasured values

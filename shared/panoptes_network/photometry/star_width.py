@@ -24,7 +24,7 @@ variances).
 A star gets NaN when it cannot be measured: a window pixel off the frame, a position that is
 not finite, no positive weighted signal, or moments that do not converge to a plausible
 width. Saturated and faint stars are left out by the caller
-(:func:`panoptes_network.photometry.frame_photometry.measure_frame`).
+(:func:`.frame_photometry.measure_frame`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Steps never hold Firestore transaction locks (frames of one observation must not wait on
 each other). Instead each write is planned from what was just read and committed with
-preconditions (:class:`~panoptes_network.pipeline.ports.DocWrite` ``must_exist``,
+preconditions (:class:`~.ports.DocWrite` ``must_exist``,
 ``must_not_exist``, ``expected_version``); when a precondition fails the store raises
-:class:`~panoptes_network.pipeline.ports.WriteConflict`, and the plan is read and made again.
+:class:`~.ports.WriteConflict`, and the plan is read and made again.
 """
 
 from __future__ import annotations

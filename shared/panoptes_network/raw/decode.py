@@ -5,16 +5,16 @@ that talks to it, and it turns every LibRaw failure into :class:`RawDecodeError`
 the input and says why.
 
 Orientation
------------
-LibRaw's ``raw_image_visible`` is the visible sensor area as the camera reads it out: row 0 is
-the top of the upright (unrotated) image. FITS row 1 is the *bottom* of an image, so the array
-stored in FITS is ``np.flipud(raw_image_visible)``. :attr:`RawFrame.pattern` is the colour
-filter array as the camera states it, from the top-left pixel of the upright image (``"RGGB"``
-for Canon DSLRs). For Canon's RGGB and an even number of rows (5208 x 3476), the flipped array
-has, in numpy ``(row, col)`` indexing, R = ``[1::2, 0::2]``, G1 = ``[1::2, 1::2]``,
-G2 = ``[0::2, 0::2]`` and B = ``[0::2, 1::2]``: the layout of the units' own FITS frames.
-:func:`panoptes_network.frames.camera.bayer_slices` gives those slices for any Bayer pattern and any number of rows. G1 is
-the green that shares its row with red, G2 the green that shares its row with blue.
+----------- LibRaw's ``raw_image_visible`` is the visible sensor area as the camera reads it out:
+row 0 is the top of the upright (unrotated) image. FITS row 1 is the *bottom* of an image, so the
+array stored in FITS is ``np.flipud(raw_image_visible)``. :attr:`RawFrame.pattern` is the colour
+filter array as the camera states it, from the top-left pixel of the upright image (``"RGGB"`` for
+Canon DSLRs). For Canon's RGGB and an even number of rows (5208 x 3476), the flipped array has, in
+numpy ``(row, col)`` indexing, R = ``[1::2, 0::2]``, G1 = ``[1::2, 1::2]``, G2 = ``[0::2, 0::2]``
+and B = ``[0::2, 1::2]``: the layout of the units' own FITS frames.
+:func:`panoptes_network.frames.camera.bayer_slices` gives those slices for any Bayer pattern and any
+number of rows. G1 is the green that shares its row with red, G2 the green that shares its row with
+blue.
 
 The camera's orientation flag (a camera mounted on its side) is not applied: the FITS array,
 the RGB planes and the preview all keep the sensor's own axes.

@@ -1,6 +1,6 @@
 """Send a raw file's converted FITS into the chain when the unit's own FITS never came.
 
-make-rgb-fits (:mod:`panoptes_network.raw.make_rgb_fits`) stages the Bayer FITS converted from a raw file and marks the
+make-rgb-fits (:mod:`.make_rgb_fits`) stages the Bayer FITS converted from a raw file and marks the
 image doc ``raw_fits_pending: true`` while the image holds no recorded frame. Two things
 release it:
 
@@ -29,7 +29,7 @@ from panoptes_network.frames.bucket_path import (
 )
 from panoptes_network.pipeline.context import ChainContext, StoredObject
 from panoptes_network.pipeline.errors import NotFound, PermanentFailure
-from panoptes_network.pipeline.schema import PLACEHOLDER_STATUSES
+from panoptes_network.pipeline.schema import IMAGES, PLACEHOLDER_STATUSES
 
 __all__ = ["resolve_image_id", "release_raw_fits", "sweep_raw_fits", "MAX_RELEASES_PER_SWEEP"]
 
@@ -83,7 +83,7 @@ def _release(ctx: ChainContext, image_id: str, doc: dict[str, Any], why: str) ->
     message = StoredObject(s.raw_fits_bucket, staged).message(object_name=staged)
     message_id = ctx.bus.publish(s.compress_topic, message)
     ctx.documents.merge(
-        "images",
+        IMAGES,
         image_id,
         {
             "raw_fits_pending": False,
@@ -101,7 +101,7 @@ def _release(ctx: ChainContext, image_id: str, doc: dict[str, Any], why: str) ->
 def _supersede(ctx: ChainContext, image_id: str) -> None:
     assert ctx.documents is not None
     ctx.documents.merge(
-        "images", image_id, {"raw_fits_pending": False, "raw_fits_superseded_time": ctx.now()}
+        IMAGES, image_id, {"raw_fits_pending": False, "raw_fits_superseded_time": ctx.now()}
     )
 
 
@@ -130,7 +130,7 @@ def release_raw_fits(ctx: ChainContext, request: Any) -> dict[str, Any]:
     if ctx.documents is None:
         raise ValueError("release_raw_fits needs a document store")
     image_id = resolve_image_id(request)
-    doc = ctx.documents.get("images", image_id)
+    doc = ctx.documents.get(IMAGES, image_id)
     if doc is None:
         raise NotFound(f"image {image_id} does not exist")
     if doc.get("status") not in PLACEHOLDER_STATUSES:
@@ -165,7 +165,7 @@ def sweep_raw_fits(ctx: ChainContext, wait_minutes: float | None = None) -> dict
         raise PermanentFailure("wait_minutes must not be negative")
     cutoff = ctx.now() - timedelta(minutes=wait)
     released, superseded, waiting = [], [], 0
-    for image_id, doc in ctx.documents.find("images", "raw_fits_pending", "==", True):
+    for image_id, doc in ctx.documents.find(IMAGES, "raw_fits_pending", "==", True):
         if doc.get("status") not in PLACEHOLDER_STATUSES:
             _supersede(ctx, image_id)
             superseded.append(image_id)

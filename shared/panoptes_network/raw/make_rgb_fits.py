@@ -2,19 +2,19 @@
 
 raw-file-uploaded archives a ``.cr2`` (or ``.cr3``, ``.nef``, ``.dng``) upload and queues
 the archived copy on topic ``make-rgb-fits``. For each message this step reads the raw file
-and makes (:func:`panoptes_network.raw.products.make_raw_products`):
+and makes (:func:`.products.make_raw_products`):
 
 - the RGB FITS, in the RGB bucket (``rgb_url`` on the image doc);
 - the JPEG preview, in the preview bucket (``preview_url``);
 - the raw Bayer FITS, the frame the unit would have made, staged in the raw-FITS bucket
   (``raw_fits_path``) unless the unit's own FITS is already recorded.
 
-The products are recorded on ``images/{image_id}``. When the image has no recorded frame yet,
-the doc is created as a placeholder with ``status: raw_received`` and
-``raw_fits_pending: true``: it moves no counter (:mod:`panoptes_network.ingest.counters` treats it like the error
-placeholder), and record-image replaces it, keeping the product fields, when the unit's FITS
-arrives. If no FITS arrives within the wait, :mod:`panoptes_network.raw.fits_release` sends the staged frame
-into the chain (compress-fits, record-image, ...) marked as converted from raw.
+The products are recorded on ``images/{image_id}``. When the image has no recorded frame yet, the
+doc is created as a placeholder with ``status: raw_received`` and ``raw_fits_pending: true``: it
+moves no counter (:mod:`panoptes_network.ingest.counters` treats it like the error placeholder), and
+record-image replaces it, keeping the product fields, when the unit's FITS arrives. If no FITS
+arrives within the wait, :mod:`.fits_release` sends the staged frame into the chain (compress-fits,
+record-image, ...) marked as converted from raw.
 
 A file LibRaw cannot read is copied to quarantine with the reason (the archived original
 stays where it is) and the message is acknowledged.
@@ -30,14 +30,18 @@ from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import NotFound, ObjectNotFoundError
 from panoptes_network.pipeline.ports import DocWrite
-from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, PLACEHOLDER_STATUSES, ImageStatus
+from panoptes_network.pipeline.schema import (
+    FITS_CONTENT_TYPE,
+    IMAGES,
+    JPEG_CONTENT_TYPE,
+    PLACEHOLDER_STATUSES,
+    ImageStatus,
+)
 from panoptes_network.pipeline.storage import quarantine, write_verified
 from panoptes_network.raw.decode import RawDecodeError
 from panoptes_network.raw.products import RawProducts, make_raw_products
 
 __all__ = ["product_names", "make_rgb_fits", "record_raw_products"]
-
-JPEG_CONTENT_TYPE = "image/jpeg"
 
 
 def product_names(path: ImagePath) -> dict[str, str]:
@@ -110,16 +114,16 @@ def record_raw_products(
     image_id = path.image_id
 
     def plan() -> tuple[list[DocWrite], bool]:
-        existing = ctx.documents.get("images", image_id)
+        existing = ctx.documents.get(IMAGES, image_id)
         if existing is None:
-            write = DocWrite("images", image_id, {**placeholder, **products}, must_not_exist=True)
+            write = DocWrite(IMAGES, image_id, {**placeholder, **products}, must_not_exist=True)
         else:
             waiting = existing.get("status") in PLACEHOLDER_STATUSES
             fields = dict(products)
             if waiting and "raw_fits_path" in placeholder:
                 fields["raw_fits_path"] = placeholder["raw_fits_path"]
                 fields["raw_fits_pending"] = placeholder["raw_fits_pending"]
-            write = DocWrite("images", image_id, fields, must_exist=True)
+            write = DocWrite(IMAGES, image_id, fields, must_exist=True)
         return [write], existing is None or existing.get("status") in PLACEHOLDER_STATUSES
 
     return commit_with_retry(ctx.documents, plan, what=f"images/{image_id}")
@@ -127,7 +131,7 @@ def record_raw_products(
 
 def _image_is_recorded(ctx: ChainContext, image_id: str) -> bool:
     assert ctx.documents is not None
-    doc = ctx.documents.get("images", image_id)
+    doc = ctx.documents.get(IMAGES, image_id)
     return doc is not None and doc.get("status") not in PLACEHOLDER_STATUSES
 
 

@@ -2,8 +2,8 @@
 
 - ``bayer_fits``: the raw mosaic as the units' own FITS frames store it: uncompressed uint16
   (``BITPIX = 16``, ``BZERO = 32768``), one HDU, in FITS orientation (see
-  :mod:`panoptes_network.raw.decode`), with the EXIF cards of the units' frames
-  (:func:`~panoptes_network.raw.exif.exif_cards`), the cards of the bucket path
+  :mod:`.decode`), with the EXIF cards of the units' frames
+  (:func:`~.exif.exif_cards`), the cards of the bucket path
   (:func:`path_cards`), the raw file's calibration values and ``CHECKSUM``/``DATASUM``. It is
   a science frame: compress-fits and record-image take it like any uploaded ``.fits``.
 - ``rgb_fits``: an interpolated colour image for looking at, not for measuring. One
@@ -18,7 +18,7 @@
   rows stay cheap to read. Linear values with the white balance, black level and scale in the
   header keep the cube traceable to ADU; no colour matrix is applied because it would mix the
   channels.
-- ``preview_jpeg``: about 1200 pixels wide (:mod:`panoptes_network.raw.preview`).
+- ``preview_jpeg``: about 1200 pixels wide (:mod:`.preview`).
 """
 
 from __future__ import annotations

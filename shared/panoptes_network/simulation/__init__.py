@@ -4,15 +4,19 @@ Given a unit (id and site), a camera, a pointing, a start time, an exposure time
 count, :func:`simulate_sequence` renders full-size raw Bayer frames as the unit uploads them
 (``<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.fits``, the header of a real PAN001 frame) from any
 star :class:`~panoptes_network.catalog.star_catalog.Catalog`, and writes the truth beside them
-(:mod:`panoptes_network.simulation.truth`). ``bin/simulate`` is its command line.
+(:mod:`.truth`). ``bin/simulate`` is its command line.
 
-Modules, one concept each: :mod:`panoptes_network.simulation.unit` (site, offline astropy), :mod:`panoptes_network.simulation.camera` (sensor,
-Bayer, hot pixels), :mod:`panoptes_network.simulation.observing` (altitude, airmass, Moon, Sun), :mod:`panoptes_network.simulation.passbands`
-(zero points, colours, extinction), :mod:`panoptes_network.simulation.sky` (Krisciunas & Schaefer sky), :mod:`panoptes_network.simulation.psf`,
-:mod:`panoptes_network.simulation.clouds`, :mod:`panoptes_network.simulation.smooth_field`, :mod:`panoptes_network.simulation.pointing` (true WCS, pointing error, drift),
-:mod:`panoptes_network.simulation.variability` (transits, flares, sinusoids), :mod:`panoptes_network.simulation.scene` (a frame's physics),
-:mod:`panoptes_network.simulation.render` (electrons to ADU), :mod:`panoptes_network.simulation.unit_header` (header and FITS bytes),
-:mod:`panoptes_network.simulation.demo_events`, :mod:`panoptes_network.simulation.fields`, :mod:`panoptes_network.simulation.spec`, :mod:`panoptes_network.simulation.sequence`, :mod:`panoptes_network.simulation.truth`.
+Modules, one concept each: :mod:`.unit` (site, offline astropy), :mod:`.camera` (sensor,
+Bayer, hot pixels), :mod:`.observing` (altitude, airmass, Moon, Sun), :mod:`.passbands`
+(zero points, colours, extinction), :mod:`.sky` (Krisciunas & Schaefer sky), :mod:`.psf`,
+:mod:`.clouds`, :mod:`.smooth_field`, :mod:`.pointing` (true WCS, pointing error, drift),
+:mod:`.variability` (transits, flares, sinusoids), :mod:`.scene` (a frame's physics),
+:mod:`.render` (electrons to ADU), :mod:`.unit_header` (header and FITS bytes),
+:mod:`.demo_events`, :mod:`.fields`, :mod:`.spec`, :mod:`.sequence`, :mod:`.truth`.
+
+Quick data with known truth, for tests, benchmarks and the demo: :mod:`.synthetic_frame` (a
+full-size raw frame in about a second, no catalog needed) and :mod:`.synthetic_photometry`
+(per-frame photometry tables of an observation, without pixels).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where things are in a unit's sky at a given time: altitude, airmass, hour angle, Moon, Sun.
 
-Everything is computed with astropy for the unit's site (see :mod:`panoptes_network.simulation.unit` for the offline
+Everything is computed with astropy for the unit's site (see :mod:`.unit` for the offline
 setup), without refraction. Coordinates are ICRS (J2000) degrees, times aware UTC datetimes.
 
 - ``airmass`` in :class:`ObservingConditions` is ``sec(z)``, the value a unit writes as

@@ -1,8 +1,8 @@
 """Turn a frame's expected electrons into raw Bayer pixels.
 
 :func:`expected_electrons` builds the noiseless image in electrons: the sky of each colour on
-its Bayer sites (a :class:`~panoptes_network.simulation.smooth_field.SmoothField` per colour), the stars as
-pixel-integrated Gaussian stamps (:mod:`panoptes_network.simulation.psf`) in which a pixel of colour ``c`` gets the PSF
+its Bayer sites (a :class:`~.smooth_field.SmoothField` per colour), the stars as
+pixel-integrated Gaussian stamps (:mod:`.psf`) in which a pixel of colour ``c`` gets the PSF
 fraction times ``F_c / pixel_share_c`` (so the sum over a star's colour-``c`` pixels is
 ``F_c``, up to Bayer sampling), and the hot pixels' dark current. It also returns, per star and
 colour, the exact sum of its noiseless electrons over the image's pixels of that colour:

@@ -1,16 +1,16 @@
 """The physics of one frame: where the stars land and how many electrons everything gives.
 
 :class:`StarField` holds the catalog stars of a sequence with their colours and their channel
-fluxes above the atmosphere (:mod:`panoptes_network.simulation.passbands`). :func:`frame_scene` computes, for one
+fluxes above the atmosphere (:mod:`.passbands`). :func:`frame_scene` computes, for one
 exposure, with the true WCS at mid-exposure:
 
-- star positions (``all_world2pix``) and PSF sigmas (:mod:`panoptes_network.simulation.psf`);
+- star positions (``all_world2pix``) and PSF sigmas (:mod:`.psf`);
 - each star's airmass (Kasten & Young, from its own altitude at mid-exposure) and extinction
   per colour;
 - the throughput map: lens vignetting times the clouds' transmission averaged over the
-  exposure (:mod:`panoptes_network.simulation.clouds`), on a coarse grid (:mod:`panoptes_network.simulation.smooth_field`);
-- the variability factor of each star averaged over the exposure (:mod:`panoptes_network.simulation.variability`);
-- the sky per colour from the Krisciunas & Schaefer model (:mod:`panoptes_network.simulation.sky`) at every grid node
+  exposure (:mod:`.clouds`), on a coarse grid (:mod:`.smooth_field`);
+- the variability factor of each star averaged over the exposure (:mod:`.variability`);
+- the sky per colour from the Krisciunas & Schaefer model (:mod:`.sky`) at every grid node
   (its altitude and distance from the Moon), times the throughput.
 
 A star's channel flux in the frame is ``F_top * 10**(-0.4 k X) * throughput * variability``.
@@ -53,7 +53,7 @@ class StarField:
     bv : numpy.ndarray
         B-V colours, in magnitudes.
     bv_source : numpy.ndarray of str
-        Where each colour came from (see :func:`~panoptes_network.simulation.passbands.star_colours`).
+        Where each colour came from (see :func:`~.passbands.star_colours`).
     top_fluxes : numpy.ndarray
         Shape ``(n, 3)``: R, G, B channel fluxes in one exposure above the atmosphere, without
         vignetting or clouds, in electrons.
@@ -134,7 +134,7 @@ class FramePhysics:
     Attributes
     ----------
     scene : FrameScene
-        What lands on the sensor (for :mod:`panoptes_network.simulation.render`).
+        What lands on the sensor (for :mod:`.render`).
     index : numpy.ndarray of int
         Index into the :class:`StarField` of each star of the scene.
     airmass : numpy.ndarray

@@ -2,19 +2,19 @@
 
 The steps, in order:
 
-1. check the :class:`~panoptes_network.simulation.spec.SequenceSpec` and that the output folder is free;
+1. check the :class:`~.spec.SequenceSpec` and that the output folder is free;
 2. draw the sequence's hidden state from the seed: pointing error, camera rotation and
-   tracking drift (:mod:`panoptes_network.simulation.pointing`), the PSF's time variation (:mod:`panoptes_network.simulation.psf`), clouds
-   (:mod:`panoptes_network.simulation.clouds`); hot pixels come from the camera id (:mod:`panoptes_network.simulation.camera`);
+   tracking drift (:mod:`.pointing`), the PSF's time variation (:mod:`.psf`), clouds
+   (:mod:`.clouds`); hot pixels come from the camera id (:mod:`.camera`);
 3. check the field is above the horizon (and warn when the Sun is up or the field low);
 4. draw the catalog stars on the first frame's footprint (with a margin for the drift) from
    any :class:`~panoptes_network.catalog.star_catalog.Catalog`;
 5. check the injected events' stars are in the field; add the demo events if asked (only
    then is the output folder created, or emptied with ``overwrite``);
-6. for every frame: its scene (:mod:`panoptes_network.simulation.scene`), noiseless image and noise (:mod:`panoptes_network.simulation.render`),
-   the unit's header (:mod:`panoptes_network.simulation.unit_header`), the FITS file
+6. for every frame: its scene (:mod:`.scene`), noiseless image and noise (:mod:`.render`),
+   the unit's header (:mod:`.unit_header`), the FITS file
    ``<output>/<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.fits`` and its star truth;
-7. the sequence's truth tables (:mod:`panoptes_network.simulation.truth`).
+7. the sequence's truth tables (:mod:`.truth`).
 
 Random streams are independent per purpose and per frame (``numpy`` generators seeded with
 ``[seed, purpose, frame]``), so the same seed gives the same bytes and a frame does not depend

@@ -17,7 +17,7 @@ Simplifications: one extinction coefficient ``k`` (V), no twilight (the Sun is a
 -18 deg), no zodiacal light, airglow variation or light pollution.
 
 Colours and electrons: each component is turned into a per-pixel magnitude (``V - 2.5
-log10(pixel area)``) and, with the passbands of :mod:`panoptes_network.simulation.passbands` (no extinction: the model
+log10(pixel area)``) and, with the passbands of :mod:`.passbands` (no extinction: the model
 gives the brightness seen through the atmosphere), into electrons per pixel of each colour.
 The dark sky is red (B-V = 0.9), the moonlit sky blue (B-V = 0.3): half-Moon frames then show
 R:G:B per pixel close to the 0.5 : 1 : 0.7 of the real PAN001 frame ``tiny.fits``. A uniform

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 import numpy as np
 from astropy.table import Table
 
-from panoptes_network.frames.camera import READ_NOISE_E
+from panoptes_network.frames.camera import PIXEL_SCALE_ARCSEC, READ_NOISE_E
 from panoptes_network.lightcurves.stacking import TIME_KEY
 
 __all__ = [
@@ -66,7 +66,7 @@ SKY_E_PER_PIX = {"r": 180.0, "g": 250.0, "b": 120.0}
 EXTINCTION = {"r": 0.10, "g": 0.15, "b": 0.25}
 #: Transparency of a cloudy frame.
 CLOUD_TRANSMISSION = 0.45
-_WIDTH, _HEIGHT, _SCALE_DEG = 5184, 3456, 10.3 / 3600.0
+_WIDTH, _HEIGHT, _SCALE_DEG = 5184, 3456, PIXEL_SCALE_ARCSEC / 3600.0
 
 
 @dataclass

@@ -13,7 +13,7 @@ column descriptions in their headers):
     (``flux_{r,g,b}_top``) and at airmass 1 at the image centre without clouds
     (``flux_{r,g,b}_x1``), in electrons summed over the pixels of each colour.
 ``events.ecsv``
-    The injected variability (see :func:`~panoptes_network.simulation.variability.events_table`).
+    The injected variability (see :func:`~.variability.events_table`).
 ``frames.ecsv``
     One row per frame: ids and file, times, the true WCS at mid-exposure (``CRVAL``,
     ``CRPIX``, ``CD`` and the header text), the true centre, the mount cards, airmass, Moon,

@@ -1,7 +1,7 @@
 """The FITS file a unit writes: the header layout of a real PAN001 frame, and the bytes.
 
 The cards, their order and their comments are those of the real frame ``tiny.fits`` (held in
-:func:`panoptes_network.simulation.synthetic_frame.frame_header`): structural cards with ``BZERO =
+:func:`.synthetic_frame.frame_header`): structural cards with ``BZERO =
 32768`` for unsigned 16-bit pixels, the CR2 EXIF cards, the pointing and site cards, and
 ``CHECKSUM``/``DATASUM``. Values follow the unit:
 

@@ -20,7 +20,7 @@ Sources:
   check the brighter ones against the local Tycho-2 catalog.
 
 The script writes the CSV beside itself, reads it back through
-:class:`panoptes_network.catalog.target_names.TargetNames` (which refuses a name shared by two
+:class:`.target_names.TargetNames` (which refuses a name shared by two
 targets), and writes ``TARGETS_SOURCES.md`` with the versions used and the counts.
 """
 
@@ -479,7 +479,7 @@ numbers do not matter (`M042` is `M 42`).
   CDS, Strasbourg), not downloaded or re-queried. So they are checked rather than trusted.
   `HOSTS` in `build_targets.py` holds them as sexagesimal text.
 - Checks: the build checks each position's constellation; the unit tests
-  (`tests/unit/test_target_names.py`) check that every curated target brighter than V 11.5
+  (`tests/unit/catalog/test_target_names.py`) check that every curated target brighter than V 11.5
   has a star of the local Tycho-2 catalog within 20 arcsec and 1 magnitude, and that the
   positions agree within 3 arcsec with their 2MASS designations where one is an alias (the
   fainter targets, which Tycho-2 does not reach).

@@ -1,0 +1,52 @@
+"""Fixtures shared by the unit tests: a chain context over the in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from panoptes_network.pipeline.context import ChainContext
+from panoptes_network.pipeline.ports import DocumentStore, ObjectStore
+from panoptes_network.pipeline.settings import Settings
+from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
+
+
+@pytest.fixture(scope="session")
+def make_ctx() -> Callable[..., ChainContext]:
+    """Return a factory of fresh chain contexts over :mod:`tests.unit.fakes`.
+
+    Each call builds a new :class:`ChainContext` with a new ``MemoryStore``, ``MemoryBus`` and
+    ``MemoryDocuments`` (unless given), ``Settings()`` and ``service="test"``. Keyword
+    arguments replace the parts a test needs fixed: ``documents=``, ``now=`` (a clock),
+    ``store=`` (e.g. preloaded), ``settings=`` and ``service=``. The factory holds no state,
+    so module-scoped fixtures may use it too.
+    """
+
+    def make(
+        *,
+        documents: DocumentStore | None = None,
+        now: Callable[[], datetime] | None = None,
+        store: ObjectStore | None = None,
+        settings: Settings | None = None,
+        service: str = "test",
+    ) -> ChainContext:
+        extra: dict[str, Any] = {} if now is None else {"now": now}
+        return ChainContext(
+            settings if settings is not None else Settings(),
+            store if store is not None else MemoryStore(),
+            MemoryBus(),
+            documents if documents is not None else MemoryDocuments(),
+            service=service,
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def ctx(make_ctx: Callable[..., ChainContext]) -> ChainContext:
+    """A fresh chain context over empty in-memory fakes, ``Settings()``, ``service="test"``."""
+    return make_ctx()

@@ -1,0 +1,373 @@
+"""build-lightcurve with in-memory ports on synthetic per-image tables with a known transit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from panoptes_network.frames.bucket_path import format_timestamp
+from panoptes_network.lightcurves.build_lightcurve import build_lightcurve, data_name
+from panoptes_network.lightcurves.products import read_lightcurve_rows
+from panoptes_network.photometry.sources_table import write_sources_table
+from panoptes_network.pipeline.context import ChainContext
+from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.settings import Settings
+from panoptes_network.simulation.synthetic_photometry import synthetic_observation
+from tests.unit.fakes import MemoryDocuments, MemoryStore
+
+S = Settings()
+SEQ = "PAN001_14d3bd_20260101T040000"
+PREFIX = "PAN001/14d3bd/20260101T040000/"
+RUN_AT = datetime(2026, 11, 21, 10, 30, 0, tzinfo=timezone.utc)
+DEPTH = 0.02
+
+
+@pytest.fixture(scope="module")
+def observation():
+    return synthetic_observation(
+        n_frames=70,
+        n_stars=300,
+        seed=3,
+        cloudy=(5,),
+        transit_depth=DEPTH,
+        transit_duration_min=40.0,
+    )
+
+
+def sources_bytes(observation) -> dict[str, bytes]:
+    """The observation's tables as the sources bucket holds them, by object name."""
+    out = {}
+    for table in observation.tables:
+        meta = {**table.meta, "aperture_radius": 6.0, "software_version": "test"}
+        image_start = meta["image_id"].rsplit("_", 1)[1]
+        out[f"{PREFIX}{image_start}.parquet"] = write_sources_table(table, meta)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sources_ctx(make_ctx):
+    """Return ``(objects, clock=None, documents=None) -> ChainContext``.
+
+    The context's sources bucket holds ``objects`` (by name) and its clock reads ``RUN_AT``
+    unless ``clock`` is given.
+    """
+
+    def make(objects: dict[str, bytes], clock=None, documents=None) -> ChainContext:
+        store = MemoryStore()
+        for name, data in objects.items():
+            store.put(S.sources_bucket, name, data)
+        return make_ctx(store=store, documents=documents, now=clock or (lambda: RUN_AT))
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def tables(observation):
+    return sources_bytes(observation)
+
+
+@pytest.fixture(scope="module")
+def run(tables, sources_ctx):
+    """One run over the observation plus a corrupt table and a stray non-table object."""
+    objects = {
+        **tables,
+        f"{PREFIX}20260101T070000.parquet": b"not parquet",
+        f"{PREFIX}notes.txt": b"ignored",
+    }
+    ctx = sources_ctx(objects)
+    result = build_lightcurve(ctx, {"sequence_id": SEQ, "options": {"min_stars": 30}})
+    return ctx, result
+
+
+def test_processed_observation_has_counts_rejections_and_precision(run, observation):
+    ctx, result = run
+    run_id = f"{SEQ}_{format_timestamp(RUN_AT)}"
+    assert result.action == "processed" and result.detail["run_id"] == run_id
+    doc = ctx.documents.get("processed_observations", run_id)
+    assert doc["status"] == "done" and doc["sequence_id"] == SEQ
+    assert doc["options"]["min_stars"] == 30 and doc["options"]["colours"] == ["r", "g", "b"]
+    assert doc["num_frames_found"] == 71
+    assert doc["num_frames"] == 69 == len(doc["frames_used"])
+    rejected = {r["image_id"]: r["reasons"] for r in doc["frames_rejected"]}
+    cloudy_id = observation.tables[5].meta["image_id"]
+    assert set(rejected) == {cloudy_id, "PAN001_14d3bd_20260101T070000"}
+    assert rejected[cloudy_id][0].startswith("clouds")
+    assert rejected["PAN001_14d3bd_20260101T070000"][0].startswith("unreadable")
+    assert cloudy_id not in doc["frames_used"]
+    assert doc["num_stars"] == 300
+    assert doc["software_version"].startswith("panoptes-network")
+    assert doc["run_time"] == RUN_AT and doc["run_seconds"] >= 0
+    for colour in "rgb":
+        bins = doc["precision"][colour]
+        assert [b["vmag_min"] for b in bins] == [7.0, 8.0, 9.0, 10.0, 11.0]
+        assert sum(b["num_stars"] for b in bins) <= 300
+        for b in bins:
+            # differential light curves reach the photon noise within a small factor
+            assert 0.9 < b["median_rms_mag"] / b["theoretical_rms_mag"] < 1.6, (colour, b)
+        rms = [b["median_rms_mag"] for b in bins]
+        assert rms == sorted(rms)  # fainter stars are noisier
+    observation_doc = ctx.documents.get("observations", SEQ)
+    assert observation_doc["last_processed"] == {"run_id": run_id, "time": RUN_AT}
+
+
+def test_one_lightcurve_doc_per_star_linked_to_its_rows(run, observation):
+    ctx, result = run
+    run_id = result.detail["run_id"]
+    docs = {k[1]: v for k, v in ctx.documents.docs.items() if k[0] == "lightcurves"}
+    assert set(docs) == {f"{p}_{run_id}" for p in observation.picid}
+    assert ctx.documents.batches == [300]
+    name = data_name(SEQ, run_id)
+    assert ctx.store.names(S.lightcurves_bucket) == [name]
+    data = ctx.store.read(S.lightcurves_bucket, name)
+    picid = int(observation.picid[17])
+    doc = docs[f"{picid}_{run_id}"]
+    assert doc["picid"] == picid and doc["sequence_id"] == SEQ
+    assert doc["processed_observation"] == run_id
+    assert doc["data_path"] == name and doc["data_url"] == S.public_url(S.lightcurves_bucket, name)
+    assert doc["vmag"] == pytest.approx(observation.vmag[17])
+    assert 60 <= doc["num_points"] <= 69 and doc["num_points_g"] <= doc["num_points"]
+    assert doc["median_mag_g"] == pytest.approx(
+        -2.5 * np.log10(32_000 * 10 ** (-0.4 * (observation.vmag[17] - 10))), abs=0.3
+    )
+    assert 0 < doc["rms_mag_g"] < 0.05
+    rows = read_lightcurve_rows(data, doc["data_row_start"], doc["data_row_count"])
+    assert len(rows) == 69 and set(rows["picid"]) == {picid}
+    assert rows.meta["run_id"] == run_id
+    for column in ("time", "airmass", "x", "y", "flux_g", "flux_err_g", "outlier_g", "flux_raw_b"):
+        assert column in rows.colnames
+    assert np.all(np.diff(rows["time"]) > 0)
+    # 69 frames x 3 colours is small: the points ride along in the doc
+    assert doc["points_embedded"] is True
+    assert doc["points"]["time"] == pytest.approx(list(rows["time"]))
+    assert doc["points"]["g"] == pytest.approx(list(rows["flux_g"]), nan_ok=True)
+    assert len(doc["points"]["b_err"]) == 69
+
+
+def test_the_transit_star_shows_its_dip(run, observation):
+    ctx, result = run
+    star = observation.transit_star
+    doc = ctx.documents.get("lightcurves", f"{observation.picid[star]}_{result.detail['run_id']}")
+    data = ctx.store.read(S.lightcurves_bucket, doc["data_path"])
+    rows = read_lightcurve_rows(data, doc["data_row_start"], doc["data_row_count"])
+    inside = np.abs(rows["time"] - observation.transit_mid) < observation.transit_duration / 2
+    assert 10 < inside.sum() < 30
+
+    def dip(column: str) -> float:
+        flux = np.asarray(rows[column])
+        return float(np.nanmedian(flux[~inside]) - np.nanmedian(flux[inside]))
+
+    assert dip("flux_raw_g") == pytest.approx(DEPTH, abs=0.005)
+    # the airmass and drift detrend may absorb part of a transit (documented), not all of it
+    assert DEPTH / 2 < dip("flux_g") < DEPTH + 0.005
+    # a quiet star of similar brightness shows none
+    quiet = int(
+        np.argmin(
+            np.abs(observation.vmag - observation.vmag[star])
+            + (np.isin(np.arange(observation.vmag.size), [*observation.variables, star]) * 99)
+        )
+    )
+    other = ctx.documents.get(
+        "lightcurves", f"{observation.picid[quiet]}_{result.detail['run_id']}"
+    )
+    flux = np.asarray(read_lightcurve_rows(data, other["data_row_start"], 69)["flux_g"])
+    assert abs(np.nanmedian(flux[~inside]) - np.nanmedian(flux[inside])) < 0.006
+
+
+def test_a_second_run_is_a_new_run_and_keeps_the_first(tables, sources_ctx):
+    times = iter([RUN_AT, RUN_AT, RUN_AT + timedelta(hours=1)])  # one reading per run
+    ctx = sources_ctx(tables, clock=lambda: next(times))
+    first = build_lightcurve(ctx, {"sequence_id": SEQ, "options": {"colours": ["g"]}})
+    second = build_lightcurve(ctx, {"sequence_id": SEQ, "options": {"colours": ["g"]}})
+    third = build_lightcurve(ctx, {"sequence_id": SEQ})
+    ids = [r.detail["run_id"] for r in (first, second, third)]
+    runtime = format_timestamp(RUN_AT)
+    assert ids == [
+        f"{SEQ}_{runtime}",
+        f"{SEQ}_{runtime}-2",
+        f"{SEQ}_{format_timestamp(RUN_AT + timedelta(hours=1))}",
+    ]
+    for run_id in ids:
+        assert ctx.documents.get("processed_observations", run_id)["status"] == "done"
+        assert ctx.store.stat(S.lightcurves_bucket, data_name(SEQ, run_id)) is not None
+    lightcurves = [k for k in ctx.documents.docs if k[0] == "lightcurves"]
+    assert len(lightcurves) == 3 * 300
+    assert ctx.documents.get("processed_observations", ids[0])["options"]["colours"] == ["g"]
+    assert ctx.documents.get("observations", SEQ)["last_processed"]["run_id"] == ids[2]
+
+
+class _FailingDocs(MemoryDocuments):
+    """Documents whose bulk write fails once, as a transient fault half-way through a run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def merge_many(self, merges) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("firestore unavailable")
+        super().merge_many(merges)
+
+
+def test_a_redelivery_resumes_its_interrupted_run_under_the_same_id(tables, sources_ctx):
+    times = iter([RUN_AT, RUN_AT + timedelta(minutes=3)])
+    ctx = sources_ctx(tables, clock=lambda: next(times), documents=_FailingDocs())
+    request = {"sequence_id": SEQ, "options": {"colours": ["g"]}}
+    with pytest.raises(ConnectionError):
+        build_lightcurve(ctx, request, delivery_id="msg-1")
+    run_id = f"{SEQ}_{format_timestamp(RUN_AT)}"
+    assert ctx.documents.get("processed_observations", run_id)["status"] == "running"
+
+    resumed = build_lightcurve(ctx, request, delivery_id="msg-1")
+    assert resumed.action == "processed"
+    assert resumed.detail["run_id"] == run_id
+    runs = [k for k in ctx.documents.docs if k[0] == "processed_observations"]
+    assert runs == [("processed_observations", run_id)]
+    doc = ctx.documents.get("processed_observations", run_id)
+    assert doc["status"] == "done"
+    assert doc["run_time"] == RUN_AT
+    assert doc["resumed_time"] == RUN_AT + timedelta(minutes=3)
+    lcs = [k for k in ctx.documents.docs if k[0] == "lightcurves"]
+    assert len(lcs) == 300 and all(k[1].endswith(run_id) for k in lcs)
+
+
+def test_a_redelivery_after_the_run_finished_makes_no_second_run(tables, sources_ctx):
+    ctx = sources_ctx(tables)
+    request = {"sequence_id": SEQ, "options": {"colours": ["g"]}}
+    first = build_lightcurve(ctx, request, delivery_id="msg-7")
+    again = build_lightcurve(ctx, request, delivery_id="msg-7")
+    assert again.action == "skipped" and again.detail["run_id"] == first.detail["run_id"]
+    other = build_lightcurve(ctx, request, delivery_id="msg-8")
+    assert other.action == "processed" and other.detail["run_id"] != first.detail["run_id"]
+    runs = sorted(k[1] for k in ctx.documents.docs if k[0] == "processed_observations")
+    assert runs == sorted([first.detail["run_id"], other.detail["run_id"]])
+
+
+def test_points_are_not_embedded_when_the_light_curves_are_long(sources_ctx):
+    long = synthetic_observation(n_frames=201, n_stars=80, seed=4, n_outliers=2, n_flagged=2)
+    ctx = sources_ctx(sources_bytes(long))
+    options = {"min_stars": 20, "n_comparisons": 10}
+    result = build_lightcurve(ctx, {"sequence_id": SEQ, "options": options})
+    docs = [v for k, v in ctx.documents.docs.items() if k[0] == "lightcurves"]
+    assert len(docs) == 80
+    assert all(doc["points_embedded"] is False and "points" not in doc for doc in docs)
+    assert all(doc["data_row_count"] == 201 for doc in docs)
+    # with one colour the same frames fit (201 values)
+    ctx.documents.docs.clear()
+    build_lightcurve(ctx, {"sequence_id": SEQ, "options": {**options, "colours": ["g"]}})
+    docs = [v for k, v in ctx.documents.docs.items() if k[0] == "lightcurves"]
+    assert docs and all(len(doc["points"]["g"]) == 201 for doc in docs)
+    assert result.detail["stars"] == 80
+
+
+@pytest.mark.parametrize(
+    ("request_", "says"),
+    [
+        ({"options": {}}, "sequence_id"),
+        ({"sequence_id": "PAN001_14d3bd"}, "sequence_id"),
+        ({"sequence_id": "PAN001/14d3bd/20260101T040000"}, "sequence_id"),
+        ({"sequence_id": "PAN001_14d3bd_20261340T000000"}, "invalid start time"),
+        ({"sequence_id": 42}, "sequence_id"),
+        ({"sequence_id": SEQ, "extra": 1}, "unknown fields"),
+        ({"sequence_id": SEQ, "options": []}, "options must be"),
+        ({"sequence_id": SEQ, "options": {"min_star": 5}}, "unknown options ['min_star']"),
+        ({"sequence_id": SEQ, "options": {"min_stars": "50"}}, "min_stars must be a number"),
+        ({"sequence_id": SEQ, "options": {"min_stars": True}}, "min_stars must be a number"),
+        ({"sequence_id": SEQ, "options": {"min_stars": 2.5}}, "whole number"),
+        ({"sequence_id": SEQ, "options": {"min_stars": 0}}, "min_stars = 0 is outside"),
+        ({"sequence_id": SEQ, "options": {"cloud_threshold": 1.5}}, "cloud_threshold"),
+        ({"sequence_id": SEQ, "options": {"cloud_threshold": 0}}, "cloud_threshold"),
+        ({"sequence_id": SEQ, "options": {"n_comparisons": 0}}, "n_comparisons"),
+        ({"sequence_id": SEQ, "options": {"colours": ["x"]}}, "unknown colours ['x']"),
+        ({"sequence_id": SEQ, "options": {"colours": "g"}}, "colours must be"),
+        ({"sequence_id": SEQ, "options": {"colours": []}}, "colours must be"),
+        ({"sequence_id": SEQ, "options": {"colours": ["g", "g"]}}, "repeats"),
+        ({"sequence_id": SEQ, "options": {"detrend": "yes"}}, "detrend must be"),
+        ("PAN001_14d3bd_20260101T040000", "JSON object"),
+    ],
+)
+def test_bad_requests_fail_permanently_and_write_nothing(tables, request_, says, sources_ctx):
+    ctx = sources_ctx(tables)
+    with pytest.raises(PermanentFailure) as failure:
+        build_lightcurve(ctx, request_)
+    assert says in failure.value.reason
+    assert ctx.documents.docs == {} and ctx.store.names(S.lightcurves_bucket) == []
+
+
+def test_an_observation_without_tables_fails_clearly(tables, sources_ctx):
+    ctx = sources_ctx(tables)
+    with pytest.raises(PermanentFailure) as failure:
+        build_lightcurve(ctx, {"sequence_id": "PAN001_14d3bd_20260102T040000"})
+    assert "has no sources tables under gs://panoptes-sources/PAN001/14d3bd/20260102T040000/" in (
+        failure.value.reason
+    )
+    assert ctx.documents.docs == {}
+
+
+def test_too_few_usable_frames_fail_clearly_with_the_reasons(tables, sources_ctx):
+    few = dict(list(tables.items())[:12])
+    ctx = sources_ctx(few)
+    with pytest.raises(PermanentFailure) as failure:
+        build_lightcurve(ctx, {"sequence_id": SEQ, "options": {"min_frames": 12}})
+    assert "only 11 of 12 frames are usable (min_frames 12)" in failure.value.reason
+    assert "clouds" in failure.value.reason
+    assert ctx.documents.docs == {} and ctx.store.names(S.lightcurves_bucket) == []
+
+
+def test_firestore_merge_many_commits_in_batches_of_500():
+    from panoptes_network.adapters.firestore import FirestoreDocuments
+
+    class Batch:
+        def __init__(self, log):
+            self.log, self.sets = log, 0
+
+        def set(self, ref, fields, merge):
+            assert merge is True
+            self.sets += 1
+
+        def commit(self):
+            self.log.append(self.sets)
+
+    class Client:
+        def __init__(self):
+            self.log: list[int] = []
+
+        def batch(self):
+            return Batch(self.log)
+
+        def collection(self, name):
+            return self
+
+        def document(self, doc_id):
+            return doc_id
+
+    client = Client()
+    FirestoreDocuments(client).merge_many([("c", str(i), {"i": i}) for i in range(1001)])
+    assert client.log == [500, 500, 1]
+    client = Client()  # 3 MB documents: two per 8 MiB commit
+    FirestoreDocuments(client).merge_many([("c", str(i), {"s": "x" * 3_000_000}) for i in range(5)])
+    assert client.log == [2, 2, 1]
+
+
+def test_gcs_list_returns_infos_sorted_by_name():
+    from types import SimpleNamespace
+
+    from panoptes_network.adapters.gcs import GcsObjectStore
+
+    def blob(name):
+        return SimpleNamespace(
+            bucket=SimpleNamespace(name="b"), name=name, size=3, md5_hash="x", generation=1,
+            metadata=None,
+        )  # fmt: skip
+
+    class Client:
+        def list_blobs(self, bucket, prefix=None):
+            self.asked = (bucket, prefix)
+            return [blob("p/2.parquet"), blob("p/1.parquet")]
+
+    client = Client()
+    infos = GcsObjectStore(client).list("b", "p/")
+    assert client.asked == ("b", "p/")
+    assert [i.name for i in infos] == ["p/1.parquet", "p/2.parquet"] and infos[0].size == 3

@@ -1,0 +1,136 @@
+"""measure-sources with in-memory ports on a small solved frame with known stars."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+from astropy.wcs import WCS
+
+from panoptes_network.catalog.star_catalog import InMemoryCatalog
+from panoptes_network.photometry.flags import SourceFlag
+from panoptes_network.photometry.measure_sources import measure_sources
+from panoptes_network.photometry.sources_table import read_sources_table
+from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.schema import ImageStatus
+from panoptes_network.pipeline.settings import Settings
+
+S = Settings()
+NAME = "PAN001/14d3bd/20180216T110623/20180216T112430.fits.fz"
+IMAGE_ID = "PAN001_14d3bd_20180216T112430"
+SHAPE = (480, 640)
+SKY_E, GAIN, BIAS = 300.0, 1.5, 2048
+
+
+def frame_wcs() -> WCS:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 30.0]
+    wcs.wcs.crpix = [SHAPE[1] / 2 + 0.5, SHAPE[0] / 2 + 0.5]
+    scale = 10.3 / 3600
+    wcs.wcs.cd = [[-scale, 0.0], [0.0, scale]]
+    return wcs
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Stars on a grid (isolated), their catalog, and a raw frame rendered from them."""
+    rng = np.random.default_rng(5)
+    wcs = frame_wcs()
+    xs, ys = np.meshgrid(np.arange(60, 600, 70.0), np.arange(60, 440, 70.0))
+    x = xs.ravel() + rng.uniform(-0.5, 0.5, xs.size)
+    y = ys.ravel() + rng.uniform(-0.5, 0.5, ys.size)
+    vmag = rng.uniform(8.5, 12.5, x.size)
+    flux = 32_000 * 10 ** (-0.4 * (vmag - 10)) * 2  # e- over all four Bayer pixels
+    ra, dec = wcs.all_pix2world(x, y, 0)
+    catalog = InMemoryCatalog(
+        Table(
+            {"picid": np.arange(1, x.size + 1, dtype=np.int64), "ra": ra, "dec": dec, "vmag": vmag}
+        )
+    )
+    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
+    electrons = np.full(SHAPE, SKY_E)
+    sigma = 2.5 / 2.3548
+    for xi, yi, fi in zip(x, y, flux, strict=True):
+        electrons += (
+            fi
+            * np.exp(-((xx - xi) ** 2 + (yy - yi) ** 2) / (2 * sigma**2))
+            / (2 * np.pi * sigma**2)
+        )
+    counts = rng.poisson(electrons) + rng.normal(0, 10.5, SHAPE)
+    pixels = np.clip(np.rint(counts / GAIN + BIAS), 0, 65535).astype(np.uint16)
+    return wcs, catalog, pixels, flux
+
+
+def solved_fz(pixels: np.ndarray, wcs: WCS | None) -> bytes:
+    header = fits.Header()
+    header["EXPTIME"] = 120.0
+    header["DATE-OBS"] = "2018-02-16T11:24:30"
+    header["AIRMASS"] = 1.25
+    if wcs is not None:
+        header.extend(wcs.to_header(), update=True)
+    out = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(pixels, header=header)]).writeto(out)
+    return out.getvalue()
+
+
+def stage_solved(ctx: ChainContext, data: bytes) -> None:
+    """Put the frame in the solved bucket and mark its image solved, as plate-solve does."""
+    ctx.store.put(S.solved_bucket, NAME, data)
+    ctx.documents.merge("images", IMAGE_ID, {"status": "solved", "solved": True})
+
+
+def test_measures_every_star_stores_the_table_and_marks_the_image(scene, ctx):
+    wcs, catalog, pixels, flux = scene
+    stage_solved(ctx, solved_fz(pixels, wcs))
+    result = measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    assert result.action == "measured" and result.detail["rows"] == len(flux)
+    stored = ctx.store.read(S.sources_bucket, NAME.replace(".fits.fz", ".parquet"))
+    table, metadata = read_sources_table(stored)
+    assert metadata["image_id"] == IMAGE_ID and metadata["airmass"] == pytest.approx(1.25)
+    start = datetime.fromisoformat("2018-02-16T11:24:30+00:00")
+    assert datetime.fromisoformat(metadata["mid_exposure_time"]) == start + timedelta(seconds=60)
+    table.sort("picid")
+    total = np.asarray(table["flux_r"] + table["flux_g"] + table["flux_b"])
+    error = np.sqrt(table["flux_err_r"] ** 2 + table["flux_err_g"] ** 2 + table["flux_err_b"] ** 2)
+    # A 5 px aperture holds 1 - exp(-r^2 / 2 sigma^2) of a Gaussian star: 99.99 % here.
+    pull = (total - flux) / np.asarray(error)
+    unsaturated = np.asarray(table["flags"]) == 0
+    assert np.all(np.abs(pull[unsaturated]) < 5), pull
+    # Only saturation can flag these isolated, well-placed stars.
+    sigma = 2.5 / 2.3548
+    peak_adu = BIAS + (SKY_E + flux / (2 * np.pi * sigma**2)) / GAIN
+    flags = np.asarray(table["flags"])
+    assert np.all(flags[peak_adu > 1.1 * 11530] == SourceFlag.SATURATED)
+    assert np.all(flags[peak_adu < 0.9 * 11530] == 0)
+    # G holds both greens: half the pixels, so half the light of a grey star.
+    assert np.median(np.asarray(table["flux_g"]) / total) == pytest.approx(0.5, abs=0.02)
+    image = ctx.documents.get("images", IMAGE_ID)
+    assert image["status"] == "measured" and image["num_sources"] == len(flux)
+    again = measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    assert again.action == "skipped"
+
+
+def test_a_frame_without_wcs_is_a_recorded_measure_error(scene, ctx):
+    _, catalog, pixels, _ = scene
+    stage_solved(ctx, solved_fz(pixels, None))
+    result = measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    assert result.action == ImageStatus.MEASURE_ERROR
+    image = ctx.documents.get("images", IMAGE_ID)
+    assert (
+        image["status"] == ImageStatus.MEASURE_ERROR
+        and "no celestial WCS" in image["measure_error_reason"]
+    )
+    assert ctx.store.stat(S.sources_bucket, NAME.replace(".fits.fz", ".parquet")) is None
+
+
+def test_unreadable_frames_are_quarantined(scene, ctx):
+    _, catalog, _, _ = scene
+    stage_solved(ctx, b"SIMPLE  = this is not a frame" * 100)
+    result = measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    assert result.action == "quarantined"
+    assert ctx.store.stat(S.quarantine_bucket, NAME) is not None
