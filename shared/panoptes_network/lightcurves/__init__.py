@@ -5,7 +5,9 @@
   :mod:`.request`: what a run is asked to do.
 - :mod:`.frame_quality`: bad frames rejected first.
 - :mod:`.stacking`: tables into (frames x stars) arrays; :mod:`.robust_stats`: medians,
-  robust sigmas, outliers; :mod:`.ensemble`: comparison ensembles, Broeg weights and
-  detrending (:func:`differential_lightcurves`).
+  robust sigmas, spikes that are outliers (never a coherent dip); :mod:`.ensemble`:
+  comparison ensembles, Broeg weights and cotrending, each star's trend predicted from its
+  comparison stars so that a signal only it has passes through
+  (:func:`differential_lightcurves`).
 - :mod:`.products`: the run's data file, precision statistics and documents.
 """

@@ -298,6 +298,7 @@ def build_lightcurve(
             "num_frames_rejected": len(rejected),
             "num_stars": n_stars,
             "num_variable_stars": int(sum(doc["variable"] for _, doc in docs)),
+            "corrections": {c: v.correction for c, v in lightcurves.colours.items()},
             "precision": precision_statistics(lightcurves),
             "notes": list(quality.notes),
             "data_path": name,

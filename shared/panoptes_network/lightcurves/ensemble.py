@@ -25,13 +25,19 @@ Steps, vectorised over stars (:func:`differential_lightcurves`):
 5. Target over the weighted ensemble, normalised by its median. Relative error:
    ``sqrt(e_target**2 + e_ensemble**2)``, with ``e_ensemble = sqrt(sum (w_i f_i e_i)**2) /
    sum(w_i f_i)`` from the flux errors.
-6. Outliers: more than ``clip_sigma`` (default 5) robust sigmas (1.4826 MAD) from the median.
-7. Detrending (optional): a linear least-squares fit of the light curve on
-   ``[1, airmass, x, y]`` (standardised, outliers excluded) is kept only when it lowers the
-   Bayesian information criterion ``n ln(RSS / n) + k ln n`` against a constant (k = 4 vs 1);
-   the light curve is then divided by the fit. Outliers are flagged again afterwards.
-   Detrending can absorb part of a transit (airmass and drift are smooth in time): fit
-   transits on ``flux_raw`` jointly with the same regressors (:meth:`Lightcurves.regressors`).
+6. Outliers: points more than ``clip_sigma`` (default 5) robust sigmas from the running
+   median of the 5 points centred on them (:func:`.robust_stats.isolated_outliers`): a
+   spike is clipped, a coherent dip or bump of three points or more (a transit) is not.
+7. Correction (``detrend``, on by default): cotrending. Every star's light curve is fitted
+   on ``[1, airmass, x, y]`` (standardised, outliers excluded); a star's trend is the
+   Broeg-weighted mean of its comparison stars' fitted coefficients applied to its own
+   regressors (:func:`cotrend_model`), never a fit to its own light curve, so a signal only
+   the star has passes through whatever its shape. The trend is divided out in a colour only
+   when that lowers the median held-out scatter of the quiet comparison candidates by
+   :data:`COTREND_MIN_GAIN` (each candidate's trend comes from its own comparisons, never
+   itself); :attr:`ColourLightcurves.correction` says which (``"cotrend"`` or ``"none"``).
+   The star's own BIC-gated fit (``correction="self"``, the former default) is kept to be
+   measured against: it absorbs part of any transit or slow variation the star has.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from scipy.spatial import cKDTree
 
 from panoptes_network.frames.camera import READ_NOISE_E
 from panoptes_network.lightcurves.robust_stats import (
+    isolated_outliers,
     nanmedian,
     normalised,
     outliers,
@@ -59,9 +66,12 @@ from panoptes_network.lightcurves.stacking import (
 )
 
 __all__ = [
+    "CORRECTIONS",
+    "COTREND_MIN_GAIN",
     "ColourLightcurves",
     "Lightcurves",
     "choose_ensembles",
+    "cotrend_model",
     "differential_lightcurves",
 ]
 
@@ -73,7 +83,7 @@ def _linear_fit(flux: np.ndarray, design: np.ndarray, usable: np.ndarray):
     """Least-squares fit of each column of ``flux`` on its own regressors.
 
     Returns the model (n_frames, n_stars), the residual sums of squares of the fit and of a
-    constant, and the number of points used per star.
+    constant, the number of points used per star and the coefficients (n_stars, p).
     """
     weight = usable.astype(float)
     y = np.where(usable, flux, 0.0)
@@ -88,7 +98,7 @@ def _linear_fit(flux: np.ndarray, design: np.ndarray, usable: np.ndarray):
     rss = np.sum(weight * (y - model) ** 2, axis=0)
     mean = y.sum(axis=0) / np.maximum(n, 1.0)
     rss_constant = np.sum(weight * (y - mean) ** 2, axis=0)
-    return model, rss, rss_constant, n
+    return model, rss, rss_constant, n, beta
 
 
 def _design(stack: PhotometryStack) -> np.ndarray:
@@ -108,11 +118,71 @@ def _scatter_ratio(flux: np.ndarray, flux_err: np.ndarray, design: np.ndarray) -
     common = nanmedian(norm[:, bright], axis=1)
     crude = norm / common[:, None]
     usable = np.isfinite(crude) & ~outliers(crude, 5.0)
-    model, _, _, _ = _linear_fit(crude, design, usable)
+    model, _, _, _, _ = _linear_fit(crude, design, usable)
     with np.errstate(invalid="ignore", divide="ignore"):
         residual = np.where(usable, crude - model, np.nan)
         ratio = robust_sigma(residual) / nanmedian(flux_err / flux, axis=0)
     return ratio / np.nanmedian(ratio)
+
+
+#: Corrections of the light curves for trends the differential photometry leaves.
+CORRECTIONS: tuple[str, ...] = ("cotrend", "self", "none")
+#: Cotrending is kept in a colour when it lowers the median held-out scatter of the quiet
+#: comparison candidates by at least this fraction.
+COTREND_MIN_GAIN = 0.02
+
+
+def cotrend_model(
+    raw: np.ndarray,
+    design: np.ndarray,
+    usable: np.ndarray,
+    ensemble: np.ndarray,
+    weights: np.ndarray,
+) -> np.ndarray:
+    """Each star's trend, predicted from its comparison stars, never from its own light curve.
+
+    Every star's light curve is fitted on the regressors ``[1, airmass, x, y]``; a star's
+    trend coefficients are then the weighted mean of its comparison stars' coefficients (its
+    Broeg weights), applied to its own regressors. A signal only the star has (a transit, a
+    pulsation) does not enter its own trend, whatever its shape or length.
+
+    Parameters
+    ----------
+    raw : numpy.ndarray
+        Differential light curves, median 1, shape (n_frames, n_stars).
+    design : numpy.ndarray
+        Standardised regressors, shape (n_frames, n_stars, p); column 0 is the constant.
+    usable : numpy.ndarray
+        Points used in the fits (finite, not outliers).
+    ensemble, weights : numpy.ndarray
+        Comparison star indices and their weights (summing to 1), shape (n_stars, k).
+
+    Returns
+    -------
+    numpy.ndarray
+        The multiplicative trend (about 1), shape (n_frames, n_stars).
+    """
+    _, _, _, _, beta = _linear_fit(raw, design, usable)
+    predicted = np.einsum("sk,skp->sp", weights, beta[ensemble])
+    return 1.0 + np.einsum("fsp,sp->fs", design[..., 1:], predicted[:, 1:])
+
+
+def _self_detrend(raw, design, usable):
+    """Return each star's own BIC-gated fit (for comparison only: it can absorb its signal)."""
+    model, rss, rss_constant, n, _ = _linear_fit(raw, design, usable)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bic = n * np.log(rss / n) + design.shape[2] * np.log(n)
+        bic_constant = n * np.log(rss_constant / n) + np.log(n)
+    chosen = (n > design.shape[2] + 2) & (bic < bic_constant)
+    return np.where(chosen[None, :], model, 1.0), chosen
+
+
+def _held_out_gain(raw: np.ndarray, trend: np.ndarray, usable: np.ndarray, quiet: np.ndarray):
+    """Median over quiet stars of robust scatter after over before the correction."""
+    before = robust_sigma(np.where(usable, raw, np.nan)[:, quiet])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        after = robust_sigma(np.where(usable, raw / trend, np.nan)[:, quiet])
+        return float(np.nanmedian(after / before))
 
 
 def choose_ensembles(features: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
@@ -187,8 +257,10 @@ class ColourLightcurves:
     ----------
     colour : str
         r, g or b.
+    correction : str
+        The correction applied in this colour: ``"cotrend"``, ``"self"`` or ``"none"``.
     flux : numpy.ndarray
-        Normalised differential flux (median 1; detrended where ``detrended``), shape
+        Normalised differential flux (median 1; corrected where ``detrended``), shape
         (n_frames, n_stars); NaN where not measured.
     flux_raw : numpy.ndarray
         The same before detrending.
@@ -197,7 +269,8 @@ class ColourLightcurves:
     outlier : numpy.ndarray
         True for clipped points.
     detrended : numpy.ndarray
-        Per star, whether the airmass and position detrend was kept.
+        Per star, whether its trend was divided out (every star of the colour when
+        ``correction`` is ``"cotrend"``).
     variable : numpy.ndarray
         Per star, flagged by the variability screen (in any colour).
     scatter_ratio : numpy.ndarray
@@ -211,6 +284,7 @@ class ColourLightcurves:
     """
 
     colour: str
+    correction: str
     flux: np.ndarray
     flux_raw: np.ndarray
     flux_err: np.ndarray
@@ -379,6 +453,7 @@ def differential_lightcurves(
     variability_threshold: float = 2.0,
     clip_sigma: float = 5.0,
     detrend: bool = True,
+    correction: str = "cotrend",
     position_scale: float | None = None,
     tol: float = 1e-3,
     max_iter: int = 20,
@@ -401,9 +476,15 @@ def differential_lightcurves(
     variability_threshold : float
         Relative robust scatter above which a star is variable (not a comparison).
     clip_sigma : float
-        Outlier threshold, robust sigmas.
+        Outlier threshold, in robust sigmas of a point from the running median of its
+        neighbours in time (:func:`.robust_stats.isolated_outliers`).
     detrend : bool
-        Try the airmass and position detrend (kept per star when the BIC improves).
+        Correct trends the differential photometry leaves (``False``: no correction).
+    correction : str
+        How, when ``detrend``: ``"cotrend"`` (default; each star's trend predicted from its
+        comparison stars, kept in a colour when it lowers the quiet stars' held-out scatter)
+        or ``"self"`` (each star's own BIC-gated fit: it can absorb the star's own signal and
+        is there to be measured against).
     position_scale : float or None
         Sky distance (degrees) that counts as much as 0.2 dex of flux in choosing
         comparisons; default half the field's extent.
@@ -419,6 +500,8 @@ def differential_lightcurves(
     Lightcurves
         Per colour light curves and summaries.
     """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction {correction!r} is not one of {CORRECTIONS}")
     stack = stack_frames(tables, colours=colours, min_coverage=min_coverage)
     n_frames, n_stars = stack.shape
     design = _design(stack)
@@ -444,25 +527,32 @@ def differential_lightcurves(
                 err[:, part] = np.sqrt(rel_err[:, part] ** 2 + comp_err**2)
         level = nanmedian(raw, axis=0)
         raw /= level
-        outlier = outliers(raw, clip_sigma)
+        outlier = isolated_outliers(raw, clip_sigma)
         flux = raw.copy()
-        detrended = np.zeros(n_stars, dtype=bool)
-        if detrend:
-            usable = np.isfinite(raw) & ~outlier
-            model, rss, rss_constant, n = _linear_fit(raw, design, usable)
+        usable = np.isfinite(raw) & ~outlier
+        method = correction if detrend else "none"
+        if method == "cotrend":
+            trend = cotrend_model(raw, design, usable, ensemble, weights)
+            applied = _held_out_gain(raw, trend, usable, candidates) < 1.0 - COTREND_MIN_GAIN
+            detrended = np.full(n_stars, applied)
+        elif method == "self":
+            trend, detrended = _self_detrend(raw, design, usable)
+        else:
+            trend, detrended = np.ones_like(raw), np.zeros(n_stars, dtype=bool)
+        if detrended.any():
             with np.errstate(invalid="ignore", divide="ignore"):
-                bic = n * np.log(rss / n) + design.shape[2] * np.log(n)
-                bic_constant = n * np.log(rss_constant / n) + np.log(n)
-                detrended = (n > design.shape[2] + 2) & (bic < bic_constant)
-                flux[:, detrended] = raw[:, detrended] / model[:, detrended]
+                flux[:, detrended] = raw[:, detrended] / trend[:, detrended]
                 flux /= nanmedian(flux, axis=0)
-            outlier = outliers(flux, clip_sigma)
+            outlier = isolated_outliers(flux, clip_sigma)
+        else:
+            method = "none"
         flux_err = flux * err
         summary = _summary(
             stack, c, flux, outlier, detrended, variable, ensemble.shape[1], read_noise_e
         )
         out[c] = ColourLightcurves(
             colour=c,
+            correction=method,
             flux=flux,
             flux_raw=raw,
             flux_err=flux_err,

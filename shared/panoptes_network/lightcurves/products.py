@@ -14,14 +14,15 @@ picid            int64    the star
 time             float64  mid-exposure, POSIX seconds (s, UTC)
 airmass          float64  of the frame
 x, y             float64  measured position (pixels, 0-based); NaN where not measured
-flux_c           float64  normalised differential flux (median 1; detrended where kept)
+flux_c           float64  normalised differential flux (median 1; cotrended where applied)
 flux_err_c       float64  1-sigma error of ``flux_c`` (same units)
 outlier_c        bool     clipped point
-flux_raw_c       float64  ``flux_c`` before detrending
+flux_raw_c       float64  ``flux_c`` before the correction
 ===============  =======  ===============================================================
 
-Key-value metadata (JSON-encoded): ``sequence_id``, ``run_id``, ``colours``,
-``lightcurves_schema`` (:data:`SCHEMA_VERSION`).
+Key-value metadata (JSON-encoded): ``sequence_id``, ``run_id``, ``colours``, ``corrections``
+(the correction applied per colour: ``"cotrend"`` or ``"none"``), ``lightcurves_schema``
+(:data:`SCHEMA_VERSION`).
 
 Embedded points: a doc carries its points (``points: {"time": [...], "g": [...], "g_err":
 [...], "g_outlier": [...]}``, NaN as null) only when the observation has at most
@@ -130,6 +131,7 @@ def encode_lightcurve_data(lightcurves: Lightcurves, metadata: Mapping[str, Any]
         columns[f"flux_raw_{c}"] = curves.flux_raw.T.ravel()
     encoded = {str(k): json.dumps(v) for k, v in metadata.items()}
     encoded["colours"] = json.dumps(list(lightcurves.colours))
+    encoded["corrections"] = json.dumps({c: v.correction for c, v in lightcurves.colours.items()})
     encoded["lightcurves_schema"] = json.dumps(SCHEMA_VERSION)
     table = pa.table({k: pa.array(v) for k, v in columns.items()}).replace_schema_metadata(encoded)
     buffer = io.BytesIO()
@@ -251,7 +253,7 @@ def lightcurve_docs(
         ``(lcid, fields)``: picid, ra, dec (deg), vmag (mag), num_points (frames with an
         inlier point in some colour), per colour ``num_points_c``, ``median_mag_c``
         (instrumental), ``rms_mag_c``, ``robust_rms_mag_c``, ``expected_rms_mag_c`` (mag),
-        ``detrended_c``; ``variable``; ``data_row_start`` and ``data_row_count``; ``points``
+        ``detrended_c`` and ``correction_c`` (``"cotrend"`` or ``"none"``); ``variable``; ``data_row_start`` and ``data_row_count``; ``points``
         when small enough (:data:`MAX_EMBEDDED_VALUES`), else ``points_embedded`` false.
     """
     stack = lightcurves.stack
@@ -288,6 +290,7 @@ def lightcurve_docs(
             for name in _SUMMARY_MAGS:
                 doc[f"{name}_{c}"] = _clean(columns[name][j])
             doc[f"detrended_{c}"] = bool(columns["detrended"][j])
+            doc[f"correction_{c}"] = lightcurves.colours[c].correction
         if embed:
             points: dict[str, list[Any]] = {"time": times}
             for c, curves in lightcurves.colours.items():

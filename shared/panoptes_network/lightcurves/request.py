@@ -40,7 +40,9 @@ class LightcurveOptions:
     colours : tuple of str
         Bayer colours processed (r, g, b), in that order.
     detrend : bool
-        Try the airmass and position detrend.
+        Correct trends the differential photometry leaves, by cotrending (each star's trend
+        predicted from its comparison stars; applied in a colour only when it lowers the
+        quiet stars' held-out scatter).
     min_coverage : float
         Fraction of the kept frames a star needs to get a light curve.
     clip_sigma : float

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAD_TO_SIGMA", "nanmedian", "normalised", "outliers", "robust_sigma", "standardised"]
+__all__ = [
+    "MAD_TO_SIGMA",
+    "isolated_outliers",
+    "nanmedian",
+    "normalised",
+    "outliers",
+    "robust_sigma",
+    "running_median",
+    "standardised",
+]
 
 #: Median absolute deviation to standard deviation, for a normal distribution.
 MAD_TO_SIGMA = 1.4826
@@ -52,3 +61,63 @@ def outliers(flux: np.ndarray, clip_sigma: float) -> np.ndarray:
     sigma = robust_sigma(flux)
     with np.errstate(invalid="ignore"):
         return np.abs(flux - centre) > clip_sigma * sigma
+
+
+def running_median(values: np.ndarray, window: int, *, include_centre: bool = True) -> np.ndarray:
+    """Median of each point's neighbourhood in time (axis 0), ignoring NaN.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Shape (n_frames, n_stars).
+    window : int
+        Odd number of consecutive points, centred on each point (fewer at the ends).
+    include_centre : bool
+        Whether the point itself is part of its window. Without it, a point's residual from
+        the median is independent of the point's own noise (never exactly zero).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape; NaN where the whole window is NaN.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window {window} must be a positive odd number of points")
+    half = window // 2
+    padded = np.pad(values, [(half, half)] + [(0, 0)] * (values.ndim - 1), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)
+    if not include_centre:
+        windows = np.delete(windows, half, axis=-1)
+    return nanmedian(windows, axis=-1)
+
+
+def isolated_outliers(flux: np.ndarray, clip_sigma: float, window: int = 5) -> np.ndarray:
+    """Points far from their neighbours in time: spikes, never a coherent dip or bump.
+
+    A point is an outlier when it lies more than ``clip_sigma`` robust sigmas from the running
+    median of the ``window`` points centred on it. A transit, or any change that lasts at
+    least ``window // 2 + 1`` consecutive points, carries that median with it, so its points
+    are kept; a spike of one or two points does not. The sigma is the column's robust scatter
+    of each point about the median of its neighbours with the point itself left out (a point
+    that is its own median would leave a zero and bias the scatter low).
+
+    Parameters
+    ----------
+    flux : numpy.ndarray
+        Light curves, shape (n_frames, n_stars), NaN where missing.
+    clip_sigma : float
+        Threshold, in robust sigmas.
+    window : int
+        Points of the running median (odd, at least 3).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, same shape; False where ``flux`` is NaN.
+    """
+    if window < 3:
+        raise ValueError(f"window {window} must be at least 3 points")
+    residual = flux - running_median(flux, window)
+    sigma = robust_sigma(flux - running_median(flux, window, include_centre=False))
+    with np.errstate(invalid="ignore"):
+        return np.abs(residual) > clip_sigma * sigma

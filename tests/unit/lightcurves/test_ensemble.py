@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from panoptes_network.lightcurves.ensemble import choose_ensembles, differential_lightcurves
+from panoptes_network.lightcurves.ensemble import (
+    choose_ensembles,
+    cotrend_model,
+    differential_lightcurves,
+)
 from panoptes_network.lightcurves.robust_stats import nanmedian
 from panoptes_network.lightcurves.stacking import expected_relative_error, stack_frames
 from panoptes_network.simulation.synthetic_photometry import synthetic_observation
@@ -87,7 +91,9 @@ def test_rms_of_quiet_stars_follows_theory(observation, curves, colour):
         assert in_bin.sum() >= 30
         median = np.median(ratio[in_bin])
         assert 0.7 < median < 1.3, (bright, median)  # the acceptance band
-        assert 0.95 < median < 1.12, (bright, median)  # 1.00-1.05 seen over 12 seeds
+        # 1.02-1.12 on this seed: the per-star pixel-response trends the generator puts in are
+        # no longer fitted to each star (that would absorb its own signal); ~10 % cost at V 7-8
+        assert 0.95 < median < 1.15, (bright, median)
 
 
 def test_errors_match_the_scatter(observation, curves):
@@ -98,13 +104,62 @@ def test_errors_match_the_scatter(observation, curves):
     assert 0.9 < np.std(pulls) < 1.15
 
 
-def test_raw_curves_carry_trends_that_detrending_removes(observation, curves):
-    lc = curves.colours["g"]
-    bright = observation.vmag < 8
-    assert lc.detrended[bright].mean() > 0.5
-    raw = np.nanstd(lc.flux_raw[:, bright & lc.detrended], axis=0)
-    flat = np.nanstd(np.where(lc.outlier, np.nan, lc.flux)[:, bright & lc.detrended], axis=0)
-    assert np.median(flat / raw) < 0.9
+def test_trends_only_one_star_has_are_not_cotrended(observation, curves):
+    """The generator's pixel-response trends are each star's own: no neighbour predicts them.
+
+    Cotrending is then not kept (it would not lower the quiet stars' held-out scatter), and
+    the light curves are the differential ones, as the rms test above measures them.
+    """
+    for lc in curves.colours.values():
+        assert lc.correction == "none" and not lc.detrended.any()
+        np.testing.assert_allclose(lc.flux, lc.flux_raw, equal_nan=True)
+
+
+def _trended(n_frames=80, n_stars=40, seed=5):
+    """Light curves sharing an airmass-like trend, 4 regressors, ensembles of 8 neighbours."""
+    rng = np.random.default_rng(seed)
+    s = np.linspace(0.0, 1.0, n_frames)
+    airmass = (s**2 - np.mean(s**2)) / np.std(s**2)
+    drift = (s - 0.5) / np.std(s)
+    design = np.stack(
+        [
+            np.ones((n_frames, n_stars)),
+            np.repeat(airmass[:, None], n_stars, axis=1),
+            np.repeat(drift[:, None], n_stars, axis=1) + rng.normal(0, 0.05, (n_frames, n_stars)),
+            rng.normal(0, 1.0, (n_frames, n_stars)),
+        ],
+        axis=2,
+    )
+    shared = 1.0 + 0.004 * airmass[:, None] - 0.002 * design[..., 2]
+    flux = shared * (1.0 + 0.001 * rng.standard_normal((n_frames, n_stars)))
+    ensemble = np.array([[(i + k) % n_stars for k in range(1, 9)] for i in range(n_stars)])
+    weights = np.full(ensemble.shape, 1 / 8)
+    return flux, design, ensemble, weights, shared
+
+
+def test_cotrending_removes_a_trend_the_neighbours_share():
+    flux, design, ensemble, weights, shared = _trended()
+    usable = np.isfinite(flux)
+    trend = cotrend_model(flux, design, usable, ensemble, weights)
+    np.testing.assert_allclose(trend, shared, atol=0.0008)
+    before = np.std(flux, axis=0)
+    after = np.std(flux / trend, axis=0)
+    assert np.median(before) > 2 * 0.001  # the trend dominates the 0.1 % noise ...
+    assert np.median(after) < 1.1 * 0.001  # ... and cotrending leaves the noise alone
+
+
+def test_cotrending_passes_a_signal_only_the_target_has():
+    flux, design, ensemble, weights, _ = _trended()
+    usable = np.isfinite(flux)
+    quiet_trend = cotrend_model(flux, design, usable, ensemble, weights)
+    dipped = flux.copy()
+    dipped[20:60, 0] *= 0.98  # a transit half the observation long, on star 0 only
+    trend = cotrend_model(dipped, design, usable, ensemble, weights)
+    # star 0 is in other stars' ensembles, but its own trend comes from its neighbours only
+    np.testing.assert_array_equal(trend[:, 0], quiet_trend[:, 0])
+    corrected = dipped[:, 0] / trend[:, 0]
+    depth = 1 - corrected[20:60].mean() / np.r_[corrected[:20], corrected[60:]].mean()
+    assert depth == pytest.approx(0.02, abs=0.001)
 
 
 def test_variables_are_flagged_and_never_comparisons(observation, curves):
