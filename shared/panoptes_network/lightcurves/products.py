@@ -253,8 +253,9 @@ def lightcurve_docs(
         ``(lcid, fields)``: picid, ra, dec (deg), vmag (mag), num_points (frames with an
         inlier point in some colour), per colour ``num_points_c``, ``median_mag_c``
         (instrumental), ``rms_mag_c``, ``robust_rms_mag_c``, ``expected_rms_mag_c`` (mag),
-        ``detrended_c`` and ``correction_c`` (``"cotrend"`` or ``"none"``); ``variable``; ``data_row_start`` and ``data_row_count``; ``points``
-        when small enough (:data:`MAX_EMBEDDED_VALUES`), else ``points_embedded`` false.
+        ``detrended_c`` and ``correction_c`` (``"cotrend"`` or ``"none"``); ``variable``;
+        ``data_row_start`` and ``data_row_count``; ``points`` when small enough
+        (:data:`MAX_EMBEDDED_VALUES`), else ``points_embedded`` false.
     """
     stack = lightcurves.stack
     n_frames, n_stars = stack.shape
