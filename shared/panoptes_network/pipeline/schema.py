@@ -8,7 +8,6 @@ literals.
 from __future__ import annotations
 
 __all__ = [
-    "CONTENT_TYPES",
     "FITS_CONTENT_TYPE",
     "IMAGES",
     "JPEG_CONTENT_TYPE",
@@ -75,14 +74,3 @@ FITS_CONTENT_TYPE = "application/fits"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 #: JPEG previews.
 JPEG_CONTENT_TYPE = "image/jpeg"
-#: Content type of an upload by its extension (as the bucket path grammar spells it).
-CONTENT_TYPES: dict[str, str] = {
-    ".fits": FITS_CONTENT_TYPE,
-    ".fits.fz": FITS_CONTENT_TYPE,
-    ".cr2": "image/x-canon-cr2",
-    ".cr3": "image/x-canon-cr3",
-    ".nef": "image/x-nikon-nef",
-    ".dng": "image/x-adobe-dng",
-    ".jpg": JPEG_CONTENT_TYPE,
-    ".mp4": "video/mp4",
-}
