@@ -27,6 +27,7 @@ frames are cached there too: delete ``lightcurve_signal_*.pkl`` to simulate agai
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import shutil
 import tempfile
@@ -35,20 +36,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.table import join
 
 from panoptes_network.lightcurves.ensemble import Lightcurves, differential_lightcurves
 from panoptes_network.lightcurves.frame_quality import assess_frames
 from panoptes_network.simulation import (
     DEFAULT_UNIT,
     SequenceSpec,
-    SequenceTruth,
     Sinusoid,
     Transit,
     simulate_sequence,
 )
 from panoptes_network.simulation.fields import field_position
-from panoptes_network.simulation.measured import isolated_stars, measure_sequence
+from panoptes_network.simulation.measured import field_stars, isolated_stars, measure_sequence
 from panoptes_network.simulation.observing import darkest_time
 from panoptes_network.simulation.variability import exposure_mean
 from tests.benchmarks.run import OUT_DIR
@@ -84,22 +83,21 @@ def _observation(catalog, seed: int, events_for, folder: Path):
             return pickle.load(handle)
     ra, dec = field_position(FIELD)
     highest = darkest_time(DEFAULT_UNIT, ra, dec, datetime(2026, 7, 1, tzinfo=timezone.utc))
-    base = dict(
+    quiet = SequenceSpec(
         ra=ra,
         dec=dec,
         start=highest - timedelta(hours=1.5),
         exptime=EXPTIME,
+        count=FRAMES,
         interval=CADENCE,
         field_name=FIELD,
         seed=seed,
     )
-    probe = simulate_sequence(SequenceSpec(**base, count=1), catalog, folder / "probe")
-    truth = SequenceTruth.read(probe.folder)
-    stars = join(truth.frame_stars(0), truth.stars["picid", "vmag"], keys="picid")
-    picids = isolated_stars(stars, (8.0, 11.0), (3476, 5208))
+    stars = field_stars(quiet, catalog, folder / "probe")
+    picids = isolated_stars(stars, (8.0, 11.0), quiet.camera.shape)
     picids = np.random.default_rng(seed).permutation(picids)
-    events = events_for(base["start"], picids)
-    spec = SequenceSpec(**base, count=FRAMES, events=tuple(events))
+    events = events_for(quiet.start, picids)
+    spec = dataclasses.replace(quiet, events=tuple(events))
     print(f"  simulating {FRAMES} frames with {len(events)} injected events ...", flush=True)
     result = simulate_sequence(spec, catalog, folder / "sequence")
     print("  measuring every frame ...", flush=True)

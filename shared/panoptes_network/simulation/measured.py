@@ -1,7 +1,8 @@
 """Simulated observations measured like real ones: per-frame photometry tables with truth.
 
-What light-curve tests and reports need from a pixel-level simulation: stars to inject events
-on (:func:`isolated_stars`), and every frame of a simulated sequence measured with
+What light-curve tests and reports need from a pixel-level simulation: the stars of a field as
+its first frame shows them (:func:`field_stars`), stars to inject events on among them
+(:func:`isolated_stars`), and every frame of a simulated sequence measured with
 :func:`~panoptes_network.photometry.frame_photometry.measure_frame` at the frame's true WCS
 (:func:`measure_sequence`). The tables carry the metadata of the light-curve contract
 (:mod:`panoptes_network.lightcurves.stacking`), so they go straight into build-lightcurve.
@@ -11,21 +12,50 @@ light curves alone.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table
+from astropy.table import Table, join
 from astropy.wcs import WCS
 from scipy.spatial import cKDTree
 
 from panoptes_network.catalog.star_catalog import Catalog
 from panoptes_network.photometry.frame_photometry import measure_frame
-from panoptes_network.simulation.sequence import read_frame
+from panoptes_network.simulation.sequence import read_frame, simulate_sequence
+from panoptes_network.simulation.spec import SequenceSpec
 from panoptes_network.simulation.truth import SequenceTruth
 
-__all__ = ["isolated_stars", "measure_frame_file", "measure_sequence"]
+__all__ = ["field_stars", "isolated_stars", "measure_frame_file", "measure_sequence"]
+
+
+def field_stars(spec: SequenceSpec, catalog: Catalog, folder: str | Path) -> Table:
+    """Simulate the first frame of ``spec`` alone and return its stars with their V magnitude.
+
+    The pointing, PSF and star field depend on the seed, not on the events or the frame
+    count, so these are the stars (and positions) the whole sequence starts with: pick the
+    stars to inject events on from them.
+
+    Parameters
+    ----------
+    spec : SequenceSpec
+        The sequence to come (its events are left out of the probe).
+    catalog : Catalog
+        The catalog it is simulated from.
+    folder : str or Path
+        Where the one-frame probe is written.
+
+    Returns
+    -------
+    astropy.table.Table
+        :meth:`SequenceTruth.frame_stars` of the first frame (``picid``, ``x``, ``y``,
+        ``saturated`` ...) with the catalog ``vmag``.
+    """
+    probe = dataclasses.replace(spec, count=1, events=(), demo_events=False)
+    truth = SequenceTruth.read(simulate_sequence(probe, catalog, Path(folder)).folder)
+    return join(truth.frame_stars(0), truth.stars["picid", "vmag"], keys="picid")
 
 
 def isolated_stars(
@@ -42,8 +72,7 @@ def isolated_stars(
     Parameters
     ----------
     frame_stars : astropy.table.Table
-        :meth:`SequenceTruth.frame_stars` of a frame (``picid``, ``x``, ``y``, ``saturated``)
-        joined with the catalog ``vmag``.
+        Stars of a frame with their V magnitude, as :func:`field_stars` returns them.
     vmag_range : (float, float)
         V magnitudes to pick from (mag).
     shape : (int, int)

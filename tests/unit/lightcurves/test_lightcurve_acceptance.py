@@ -7,8 +7,9 @@ monotonic) with the demo events on: a 1 % limb-darkened transit of a V ~ 9 star 
 the middle of the sequence and lasting 60 % of it, a flare and a sinusoidal variable.
 
 Every frame is read, measured with
-:func:`~panoptes_network.photometry.frame_photometry.measure_frame` and dropped (two worker
-processes, one frame each at a time). The frames are measured at the TRUE WCS of the simulation
+:func:`~panoptes_network.photometry.frame_photometry.measure_frame` and dropped
+(:func:`~panoptes_network.simulation.measured.measure_sequence`: two worker processes, one
+frame each at a time). The frames are measured at the TRUE WCS of the simulation
 truth: plate solving is tested elsewhere (``astrometry/test_plate_solve_simulated.py``,
 ``simulation/test_full_frame.py``), this test scores the photometry and the light curves alone. The
 stars measured are the catalog footprint of each frame. Each table gets the image metadata of the
@@ -36,29 +37,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from astropy.table import Table
 from astropy.time import Time
-from astropy.wcs import WCS
 
 from panoptes_network.lightcurves.ensemble import differential_lightcurves
 from panoptes_network.lightcurves.frame_quality import assess_frames
-from panoptes_network.photometry.frame_photometry import DEFAULT_ANNULUS, measure_frame
+from panoptes_network.photometry.frame_photometry import DEFAULT_ANNULUS
 from panoptes_network.photometry.noise import theoretical_mag_error
 from panoptes_network.simulation import (
     DEFAULT_UNIT,
     SequenceSpec,
     SequenceTruth,
     Transit,
-    read_frame,
     simulate_sequence,
 )
 from panoptes_network.simulation.fields import field_position
+from panoptes_network.simulation.measured import measure_sequence
 from panoptes_network.simulation.observing import darkest_time
 from panoptes_network.simulation.variability import exposure_mean
 
@@ -72,27 +69,9 @@ BINS = (7, 8, 9, 10, 11)
 MIN_STARS_PER_BIN = 10
 
 
-def _catalog():
-    from panoptes_network.catalog.local_file import open_catalog
-
-    try:
-        return open_catalog()
-    except (FileNotFoundError, ValueError) as exc:
-        pytest.skip(f"no local star catalog for the pixel-level acceptance test: {exc}")
-
-
-def _measure(path: str, wcs: WCS, rows: Table, meta: dict) -> Table:
-    """Read one frame, measure it at the given WCS and attach its metadata."""
-    header, pixels = read_frame(path)
-    table = measure_frame(pixels, wcs, rows, gain=GAIN, read_noise=READ_NOISE)
-    del pixels
-    table.meta.update(meta, sequence_id=str(header["SEQID"]), airmass=float(header["AIRMASS"]))
-    return table
-
-
 @pytest.fixture(scope="module")
-def observation(tmp_path_factory):
-    catalog = _catalog()
+def observation(local_catalog, tmp_path_factory):
+    catalog = local_catalog
     ra, dec = field_position(FIELD)
     highest = darkest_time(DEFAULT_UNIT, ra, dec, datetime(2026, 7, 14, tzinfo=timezone.utc))
     assert highest is not None
@@ -109,19 +88,7 @@ def observation(tmp_path_factory):
     )
     result = simulate_sequence(spec, catalog, tmp_path_factory.mktemp("acceptance"))
     truth = SequenceTruth.read(result.folder)
-    jobs = []
-    for i, row in enumerate(truth.frames):
-        wcs = truth.wcs(i)
-        rows = catalog.footprint_search(wcs, spec.camera.shape, 0.0, spec.vmag_range)
-        meta = {
-            "image_id": str(row["image_id"]),
-            "mid_exposure_time": str(row["mid_time"]),
-            "exptime": float(row["exptime"]),
-        }
-        jobs.append((str(result.folder / str(row["file"])), wcs, rows, meta))
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        tables = list(pool.map(_measure, *zip(*jobs, strict=True)))
+    tables = measure_sequence(result.folder, catalog, vmag_range=spec.vmag_range)
     quality = assess_frames(tables)
     curves = differential_lightcurves(quality.kept)
     return spec, truth, tables, quality, curves

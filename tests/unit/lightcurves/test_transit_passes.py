@@ -25,11 +25,11 @@ the white-noise error: about 0.9 % against 0.3 % at V 9.5). The tests ask:
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from astropy.table import join
 
 from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.lightcurves.build_lightcurve import build_lightcurve
@@ -47,7 +47,7 @@ from panoptes_network.simulation import (
     simulate_sequence,
 )
 from panoptes_network.simulation.fields import field_position
-from panoptes_network.simulation.measured import isolated_stars, measure_sequence
+from panoptes_network.simulation.measured import field_stars, isolated_stars, measure_sequence
 from panoptes_network.simulation.observing import darkest_time
 from tests.unit.fakes import MemoryStore
 
@@ -59,45 +59,33 @@ DEPTH = 0.02
 SEED = 21
 
 
-def _catalog():
-    from panoptes_network.catalog.local_file import open_catalog
-
-    try:
-        return open_catalog()
-    except (FileNotFoundError, ValueError) as exc:
-        pytest.skip(f"no local star catalog for the pixel-level transit test: {exc}")
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, make_ctx):
-    catalog = _catalog()
+def run(local_catalog, tmp_path_factory, make_ctx):
+    catalog = local_catalog
     ra, dec = field_position(FIELD)
     highest = darkest_time(DEFAULT_UNIT, ra, dec, datetime(2026, 8, 20, tzinfo=timezone.utc))
     assert highest is not None
-    base = dict(
+    quiet = SequenceSpec(
         ra=ra,
         dec=dec,
         start=highest - timedelta(hours=2),
         exptime=EXPTIME,
+        count=FRAMES,
         interval=CADENCE,
         field_name=FIELD,
         seed=SEED,
     )
-    probe = simulate_sequence(
-        SequenceSpec(**base, count=1), catalog, tmp_path_factory.mktemp("probe")
-    )
-    truth = SequenceTruth.read(probe.folder)
-    stars = join(truth.frame_stars(0), truth.stars["picid", "vmag"], keys="picid")
-    target = int(isolated_stars(stars, (9.5, 10.0), (3476, 5208))[0])
+    stars = field_stars(quiet, catalog, tmp_path_factory.mktemp("probe"))
+    target = int(isolated_stars(stars, (9.5, 10.0), quiet.camera.shape)[0])
     span = FRAMES * CADENCE
     transit = Transit(
         picid=target,
-        mid_time=base["start"] + timedelta(seconds=span / 2),
+        mid_time=quiet.start + timedelta(seconds=span / 2),
         depth=DEPTH,
         duration=span / 2 / 60.0,
         limb_darkening=None,
     )
-    spec = SequenceSpec(**base, count=FRAMES, events=(transit,))
+    spec = dataclasses.replace(quiet, events=(transit,))
     result = simulate_sequence(spec, catalog, tmp_path_factory.mktemp("transit"))
     tables = measure_sequence(result.folder, catalog, vmag_range=spec.vmag_range)
     store = MemoryStore()
