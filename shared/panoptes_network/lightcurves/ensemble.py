@@ -42,7 +42,7 @@ Steps, vectorised over stars (:func:`differential_lightcurves`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,6 +183,38 @@ def _held_out_gain(raw: np.ndarray, trend: np.ndarray, usable: np.ndarray, quiet
     with np.errstate(invalid="ignore", divide="ignore"):
         after = robust_sigma(np.where(usable, raw / trend, np.nan)[:, quiet])
         return float(np.nanmedian(after / before))
+
+
+def pinned_ensembles(
+    chosen: np.ndarray, picid: np.ndarray, comparisons: Mapping[int, Sequence[int]]
+) -> np.ndarray:
+    """Replace chosen comparison stars by given ones (by PICID) where all of them are here.
+
+    Parameters
+    ----------
+    chosen : numpy.ndarray
+        Star indices from :func:`choose_ensembles`, shape (n_stars, k).
+    picid : numpy.ndarray
+        PICID of each star of the stack.
+    comparisons : Mapping
+        Target PICID to its ``k`` comparison PICIDs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``chosen``, with the rows of the targets whose ``k`` given comparisons are all in
+        the stack replaced by those.
+    """
+    index = {int(p): i for i, p in enumerate(picid)}
+    out = chosen.copy()
+    for j, target in enumerate(picid):
+        given = comparisons.get(int(target))
+        if given is None or len(given) != chosen.shape[1]:
+            continue
+        rows = [index.get(int(p)) for p in given]
+        if all(r is not None for r in rows):
+            out[j] = rows
+    return out
 
 
 def choose_ensembles(features: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
@@ -330,6 +362,25 @@ class Lightcurves:
             raise KeyError(f"PICID {picid} has no light curve")
         return int(where[0])
 
+    def comparisons(self) -> dict[str, dict[int, list[int]]]:
+        """Return each star's comparison stars by PICID, per colour.
+
+        Returns
+        -------
+        dict
+            ``{colour: {picid: [comparison picid, ...]}}``; give it to
+            :func:`differential_lightcurves` as ``comparisons`` to build other light curves
+            of the same stars with the same comparison stars.
+        """
+        picid = np.asarray(self.stack.picid)
+        return {
+            c: {
+                int(p): [int(x) for x in picid[row]]
+                for p, row in zip(picid, lc.ensemble, strict=True)
+            }
+            for c, lc in self.colours.items()
+        }
+
     def regressors(self, picid: int) -> Table:
         """Return the detrending regressors of one star.
 
@@ -458,6 +509,7 @@ def differential_lightcurves(
     tol: float = 1e-3,
     max_iter: int = 20,
     read_noise_e: float = READ_NOISE_E,
+    comparisons: Mapping[str, Mapping[int, Sequence[int]]] | None = None,
 ) -> Lightcurves:
     """Build differential light curves of every star of one observation.
 
@@ -494,6 +546,10 @@ def differential_lightcurves(
         Most Broeg iterations.
     read_noise_e : float
         Read noise for the theoretical errors in the summary, e- per pixel.
+    comparisons : Mapping or None
+        Comparison stars to use instead of choosing them, per colour and target PICID
+        (:meth:`Lightcurves.comparisons` of another build of the same stars): two builds of
+        one observation then differ only by their data (paired injection measurements).
 
     Returns
     -------
@@ -516,6 +572,8 @@ def differential_lightcurves(
         covered = np.isfinite(norm).mean(axis=0) >= comparison_coverage
         candidates = np.flatnonzero(covered & ~variable)
         ensemble = choose_ensembles(_features(stack, c, position_scale), candidates, n_comparisons)
+        if comparisons is not None and c in comparisons:
+            ensemble = pinned_ensembles(ensemble, np.asarray(stack.picid), comparisons[c])
         raw = np.full((n_frames, n_stars), np.nan)
         err = np.full((n_frames, n_stars), np.nan)
         weights = np.zeros(ensemble.shape)

@@ -26,6 +26,7 @@ from panoptes_network.simulation.smooth_field import SmoothField
 __all__ = ["FrameScene", "StarPixels", "digitise", "expected_electrons"]
 
 _CHUNK_ROWS = 256
+NOISE_MODELS = ("poisson", "gaussian")
 _SITE_COLOUR = {"R": 0, "G1": 1, "G2": 1, "B": 2}
 
 
@@ -136,7 +137,12 @@ def expected_electrons(scene: FrameScene) -> tuple[np.ndarray, StarPixels]:
     return image, stars
 
 
-def digitise(electrons: np.ndarray, camera: CameraModel, rng: np.random.Generator) -> np.ndarray:
+def digitise(
+    electrons: np.ndarray,
+    camera: CameraModel,
+    rng: np.random.Generator,
+    noise: str = "poisson",
+) -> np.ndarray:
     """Add shot and read noise and convert electrons to raw ADU.
 
     Parameters
@@ -147,19 +153,40 @@ def digitise(electrons: np.ndarray, camera: CameraModel, rng: np.random.Generato
         Gain, read noise, bias and saturation.
     rng : numpy.random.Generator
         Source of the noise; rows are drawn in a fixed order, so a seed gives the same pixels.
+    noise : str
+        ``"poisson"`` (default): shot noise drawn from the Poisson distribution.
+        ``"gaussian"``: shot noise ``sqrt(e) z`` with ``z`` standard normal, the same draws
+        whatever ``electrons`` holds. Two images of one seed then share their noise and
+        differ only by what differs in ``electrons`` (common random numbers, for paired
+        injection measurements). The Poisson sampler rejects some draws depending on the
+        mean, so a change of mean can shift every later draw. The two models differ by
+        ``1 / sqrt(e)`` in skewness.
 
     Returns
     -------
     numpy.ndarray of uint16
-        ``clip(round((Poisson(e) + N(0, read_noise)) / gain + bias), 0, saturation)``.
+        ``clip(round((shot(e) + N(0, read_noise)) / gain + bias), 0, saturation)``.
+
+    Raises
+    ------
+    ValueError
+        If ``noise`` is neither ``"poisson"`` nor ``"gaussian"``.
     """
+    if noise not in NOISE_MODELS:
+        raise ValueError(f"noise {noise!r} is not one of {NOISE_MODELS}")
     pixels = np.empty(electrons.shape, dtype=np.uint16)
     read_noise = np.float32(camera.read_noise)
     inverse_gain = np.float32(1.0 / camera.gain)
     bias = np.float32(camera.bias_adu)
     for start in range(0, electrons.shape[0], _CHUNK_ROWS):
         stop = min(start + _CHUNK_ROWS, electrons.shape[0])
-        counts = rng.poisson(electrons[start:stop]).astype(np.float32)
+        if noise == "poisson":
+            counts = rng.poisson(electrons[start:stop]).astype(np.float32)
+        else:
+            mean = electrons[start:stop].astype(np.float32)
+            counts = rng.standard_normal(mean.shape, dtype=np.float32)
+            counts *= np.sqrt(mean)
+            counts += mean
         counts += rng.standard_normal(counts.shape, dtype=np.float32) * read_noise
         counts *= inverse_gain
         counts += bias

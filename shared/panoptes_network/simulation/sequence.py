@@ -354,7 +354,7 @@ def simulate_sequence(
         conditions = conditions_of(i, variability)
         physics = physics_of(conditions)
         electrons, star_pixels = expected_electrons(physics.scene)
-        pixels = digitise(electrons, camera, _rng(spec.seed, _NOISE, i))
+        pixels = digitise(electrons, camera, _rng(spec.seed, _NOISE, i), spec.noise)
         del electrons
         header = observing_conditions(unit, start, spec.ra, spec.dec)
         if header.sun_altitude > -12 and not any("Sun" in w for w in warnings):

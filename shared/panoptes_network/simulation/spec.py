@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
 from panoptes_network.simulation.camera import CameraModel
 from panoptes_network.simulation.psf import PsfModel
+from panoptes_network.simulation.render import NOISE_MODELS
 from panoptes_network.simulation.sky import SkyModel
 from panoptes_network.simulation.unit import DEFAULT_UNIT, Unit
 from panoptes_network.simulation.variability import Event
@@ -82,6 +83,10 @@ class SequenceSpec:
         The sky brightness model.
     psf : PsfModel or None
         The PSF model (None: the default field variation with a seeded time variation).
+    noise : str
+        Shot noise, ``"poisson"`` (default) or ``"gaussian"``: with ``"gaussian"`` two
+        sequences of one seed share their noise and differ only by what was injected
+        (:func:`.render.digitise`).
     """
 
     ra: float
@@ -100,6 +105,7 @@ class SequenceSpec:
     vmag_range: tuple[float, float] = (-2.0, 13.0)
     sky: SkyModel = field(default_factory=SkyModel)
     psf: PsfModel | None = None
+    noise: str = "poisson"
 
     def validate(self) -> None:
         """Check the inputs.
@@ -129,6 +135,8 @@ class SequenceSpec:
         low, high = self.vmag_range
         if not low <= high:
             raise SimulationInputError("vmag_range", f"{self.vmag_range} must be (bright, faint)")
+        if self.noise not in NOISE_MODELS:
+            raise SimulationInputError("noise", f"{self.noise!r} is not one of {NOISE_MODELS}")
         if len(self.field_name) > 68 or not self.field_name.isprintable():
             raise SimulationInputError("--field", "the name must be printable, 68 chars at most")
 

@@ -257,3 +257,23 @@ def test_lightcurve_table(observation, curves):
     assert np.allclose(table["time"], observation.times)
     with pytest.raises(KeyError):
         curves.lightcurve(1)
+
+
+def test_given_comparisons_are_used_instead_of_choosing(observation, curves):
+    """Pinning: a second build of other data keeps the first build's comparison stars."""
+    given = curves.comparisons()
+    picid = curves.stack.picid
+    target = int(picid[7])
+    reversed_choice = {c: {**rows, target: rows[target][::-1]} for c, rows in given.items()}
+    rebuilt = differential_lightcurves(observation.tables, comparisons=reversed_choice)
+    for colour, lc in rebuilt.colours.items():
+        assert [int(p) for p in picid[lc.ensemble[7]]] == given[colour][target][::-1]
+        others = np.arange(len(picid)) != 7
+        assert np.array_equal(lc.ensemble[others], curves.colours[colour].ensemble[others])
+
+
+def test_comparisons_missing_from_the_stack_fall_back_to_the_choice(observation, curves):
+    target = int(curves.stack.picid[3])
+    bad = {"g": {target: [-1] * curves.colours["g"].ensemble.shape[1]}}
+    rebuilt = differential_lightcurves(observation.tables, comparisons=bad)
+    assert np.array_equal(rebuilt.colours["g"].ensemble, curves.colours["g"].ensemble)

@@ -20,6 +20,7 @@ from panoptes_network.simulation import (
     CameraModel,
     SequenceSpec,
     SequenceTruth,
+    SimulationInputError,
     Transit,
     read_frame,
     simulate_sequence,
@@ -121,6 +122,43 @@ def test_digitise_is_deterministic_for_a_seed():
     b = digitise(electrons, SMALL, np.random.default_rng(5))
     c = digitise(electrons, SMALL, np.random.default_rng(6))
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_gaussian_noise_has_the_poisson_mean_and_variance():
+    electrons = np.full((400, 400), 900.0, dtype=np.float32)
+    camera = CameraModel("0abcde", width=400, height=400)
+    pixels = digitise(electrons, camera, np.random.default_rng(3), noise="gaussian")
+    adu = pixels.astype(float) - camera.bias_adu
+    expected_sigma = np.sqrt((900.0 + camera.read_noise**2) / camera.gain**2 + 1 / 12)
+    assert adu.mean() == pytest.approx(900.0 / camera.gain, rel=1e-3)
+    assert adu.std() == pytest.approx(expected_sigma, rel=0.01)
+
+
+def test_gaussian_noise_is_shared_by_two_scenes_of_one_seed():
+    """Paired injection: the difference of two noisy images is the difference of the scenes."""
+    quiet = np.random.default_rng(1).uniform(50.0, 12_000.0, (256, 256)).astype(np.float32)
+    injected = quiet.copy()
+    injected[10:60] *= 0.98
+    camera = CameraModel("0abcde", width=256, height=256)
+    noise = np.sqrt(quiet.mean())
+
+    def unshared(model: str) -> np.ndarray:
+        a = digitise(quiet, camera, np.random.default_rng(4), noise=model).astype(float)
+        b = digitise(injected, camera, np.random.default_rng(4), noise=model).astype(float)
+        return (b - a) * camera.gain - (injected - quiet)
+
+    gaussian = unshared("gaussian")
+    assert np.all(gaussian[60:] == 0.0)
+    assert gaussian.std() < 0.02 * noise
+    assert unshared("poisson").std() > 0.3 * noise  # why the option exists
+
+
+def test_unknown_noise_model_is_refused():
+    with pytest.raises(ValueError, match="noise 'uniform'"):
+        digitise(np.ones((4, 4), dtype=np.float32), SMALL, np.random.default_rng(0), "uniform")
+    spec = SequenceSpec(ra=10.0, dec=20.0, start=datetime(2026, 7, 1), noise="uniform")
+    with pytest.raises(SimulationInputError, match="noise: 'uniform' is not one of"):
+        spec.validate()
 
 
 # --------------------------------------------------------------------------------------
