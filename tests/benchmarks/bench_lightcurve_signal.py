@@ -265,7 +265,7 @@ def _suppression(quiet: Lightcurves, injected: Lightcurves, events: list[Transit
     """1 - recovered / injected depth per colour: paired per transit, and from one curve."""
     out: dict[str, Any] = {}
     for colour in COLOURS:
-        points, unmeasurable = [], 0
+        points, unmeasurable, whole = [], 0, []
         for event in events:
             curves = _paired(quiet, injected, colour, event.picid)
             if curves is None:
@@ -275,6 +275,9 @@ def _suppression(quiet: Lightcurves, injected: Lightcurves, events: list[Transit
             paired, alone = _fit_scale(ratio, shape), _fit_scale(flux, shape)
             if np.isclose(shape, 0.0).sum() < 3 or paired is None or alone is None:
                 unmeasurable += 1  # no out-of-transit level in a median-normalised curve
+                scale = _ensemble_scale_suppression(quiet, injected, colour, event)
+                if scale is not None:
+                    whole.append(scale)
                 continue
             points.append(
                 (event.duration, event.depth, 1.0 - paired[0], 1.0 - alone[0], alone[1], paired[1])
@@ -296,9 +299,42 @@ def _suppression(quiet: Lightcurves, injected: Lightcurves, events: list[Transit
             "paired_all_median_abs": float(np.median(np.abs([p[2] for p in points]))),
             "one_curve_short": {"weighted_mean": mean, "error": error},
             "n_not_measurable": unmeasurable,
+            "whole_observation_vs_ensemble_scale": whole,
             "points": points,
         }
     return out
+
+
+def _ensemble_scale_suppression(
+    quiet: Lightcurves, injected: Lightcurves, colour: str, event: Transit
+) -> float | None:
+    """Suppression of a transit that covers the whole observation, against the ensemble scale.
+
+    A light curve normalised to its median cannot show such a transit. What the photometry
+    kept is the star's flux over its (pinned) comparison ensemble, injected over quiet: the
+    median of that ratio is one minus the recovered depth.
+    """
+    try:
+        jq, ji = quiet.star_index(event.picid), injected.star_index(event.picid)
+    except KeyError:
+        return None
+    times, iq, ii = np.intersect1d(
+        np.asarray(quiet.stack.times), np.asarray(injected.stack.times), return_indices=True
+    )
+
+    def over_ensemble(curves: Lightcurves, rows: np.ndarray, j: int) -> np.ndarray:
+        lc = curves.colours[colour]
+        flux = np.asarray(curves.stack.flux[colour])[rows]
+        comparisons = flux[:, lc.ensemble[j]]
+        ensemble = np.nansum(
+            lc.ensemble_weights[j] * comparisons / np.nanmedian(comparisons, axis=0), axis=1
+        )
+        return flux[:, j] / ensemble
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = over_ensemble(injected, ii, ji) / over_ensemble(quiet, iq, jq)
+    injected_depth = -float(np.median(_template(event, times) - 1.0))
+    return 1.0 - (1.0 - float(np.nanmedian(ratio))) / injected_depth
 
 
 def _verdict(transfer: dict, suppression: dict) -> dict[str, Any]:
