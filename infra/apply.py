@@ -30,7 +30,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1, storage
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from infra.spec import Resources, Schedule, Subscription, load
+from infra.spec import Bucket, Resources, Schedule, Subscription, load
 from panoptes_network.cli import summary
 
 __all__ = ["apply", "build_parser", "scheduler_job_command"]
@@ -170,6 +170,23 @@ def _apply_schedules(
         did(f"{'updated' if exists else 'created'} scheduler job {job.name} -> {url}")
 
 
+def _keep_rules(bucket: storage.Bucket, spec: Bucket) -> None:
+    """Set a bucket's lifecycle rules and retention policy from its spec (Google Cloud)."""
+    bucket.clear_lifecycle_rules()
+    if spec.lifecycle_delete_age_days:
+        bucket.add_lifecycle_delete_rule(age=spec.lifecycle_delete_age_days)
+    if spec.noncurrent_delete_days:
+        bucket.add_lifecycle_delete_rule(
+            days_since_noncurrent_time=spec.noncurrent_delete_days, is_live=False
+        )
+    bucket.retention_period = spec.retention_days * 86400 if spec.retention_days else None
+
+
+def _retention_differs(bucket: storage.Bucket, spec: Bucket) -> bool:
+    wanted = spec.retention_days * 86400 if spec.retention_days else None
+    return (int(bucket.retention_period) if bucket.retention_period else None) != wanted
+
+
 def apply(
     resources: Resources,
     project: str,
@@ -220,10 +237,19 @@ def apply(
             bucket = gcs.get_bucket(spec.name)
         except gexc.NotFound:
             bucket = gcs.bucket(spec.name)
-            if not emulator and spec.lifecycle_delete_age_days:
-                bucket.add_lifecycle_delete_rule(age=spec.lifecycle_delete_age_days)
+            bucket.versioning_enabled = spec.versioning
+            if not emulator:
+                _keep_rules(bucket, spec)
             bucket = gcs.create_bucket(bucket, location=None if emulator else location)
             did(f"created bucket {spec.name}")
+        if bool(bucket.versioning_enabled) != spec.versioning or (
+            not emulator and _retention_differs(bucket, spec)
+        ):
+            bucket.versioning_enabled = spec.versioning
+            if not emulator:
+                _keep_rules(bucket, spec)
+            bucket.patch()
+            did(f"updated versioning and retention of bucket {spec.name}")
         if not emulator and spec.public:
             policy = bucket.get_iam_policy(requested_policy_version=3)
             binding = {"role": "roles/storage.objectViewer", "members": {"allUsers"}}

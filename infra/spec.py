@@ -25,12 +25,21 @@ RESOURCES = Path(__file__).with_name("resources.yaml")
 
 @dataclass(frozen=True)
 class Bucket:
-    """A bucket; ``lifecycle_delete_age_days`` is None for keep-forever buckets."""
+    """A bucket and how long it keeps what it holds.
+
+    ``lifecycle_delete_age_days`` is None for keep-forever buckets. ``versioning`` keeps
+    replaced and deleted objects as noncurrent versions (deleted after
+    ``noncurrent_delete_days``, when set). ``retention_days`` is a retention policy: no
+    object can be deleted or replaced before that age.
+    """
 
     name: str
     purpose: str = ""
     public: bool = False
     lifecycle_delete_age_days: int | None = None
+    versioning: bool = False
+    noncurrent_delete_days: int | None = None
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ class Service:
     timeout_seconds: int = 60
     public: bool = False
     concurrency: int | None = None
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,8 +189,15 @@ def load(path: Path = RESOURCES) -> Resources:
         )
         for n in raw.get("notifications", [])
     )
-    services = {name: Service(name=name, **spec) for name, spec in raw.get("services", {}).items()}
+    services = {
+        name: Service(name=name, **{**spec, "inputs": tuple(spec.get("inputs", ()))})
+        for name, spec in raw.get("services", {}).items()
+    }
     bucket_names = {b.name for b in buckets}
+    for service in services.values():
+        unknown = set(service.inputs) - bucket_names
+        if unknown:
+            raise ValueError(f"{path}: service {service.name} reads undeclared {sorted(unknown)}")
     for sub in subs:
         if sub.topic not in topics or (
             sub.dead_letter_topic and sub.dead_letter_topic not in topics

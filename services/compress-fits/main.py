@@ -12,15 +12,16 @@ from cloudevents.http import CloudEvent
 from panoptes_network.adapters.push import PushMessage
 from panoptes_network.adapters.runtime import ServiceRuntime
 from panoptes_network.ingest.compress import compress_fits
-from panoptes_network.pipeline.context import StepResult, StoredObject
+from panoptes_network.pipeline.context import StepResult, StoredObject, UploadRef
 
 SERVICE = "compress-fits"
-RUNTIME = ServiceRuntime(SERVICE)
+RUNTIME = ServiceRuntime(SERVICE, documents=True)
 
 
 def _step(message: PushMessage) -> StepResult:
     obj = StoredObject.from_message(message.payload)
-    return compress_fits(RUNTIME.context, obj, message.payload.get("object_name"))
+    upload = UploadRef.from_message(message.payload, message.delivery_attempt)
+    return compress_fits(RUNTIME.context, obj, message.payload.get("object_name"), upload)
 
 
 @functions_framework.cloud_event

@@ -13,7 +13,7 @@ from cloudevents.http import CloudEvent
 
 from panoptes_network.adapters.push import PushMessage
 from panoptes_network.adapters.runtime import ServiceRuntime
-from panoptes_network.pipeline.context import StepResult, StoredObject
+from panoptes_network.pipeline.context import StepResult, StoredObject, UploadRef
 from panoptes_network.raw.make_rgb_fits import make_rgb_fits
 
 SERVICE = "make-rgb-fits"
@@ -22,7 +22,8 @@ RUNTIME = ServiceRuntime(SERVICE, documents=True)
 
 def _step(message: PushMessage) -> StepResult:
     obj = StoredObject.from_message(message.payload)
-    return make_rgb_fits(RUNTIME.context, obj, message.payload.get("object_name"))
+    upload = UploadRef.from_message(message.payload, message.delivery_attempt)
+    return make_rgb_fits(RUNTIME.context, obj, message.payload.get("object_name"), upload)
 
 
 @functions_framework.cloud_event

@@ -15,7 +15,7 @@ from panoptes_network.ingest.route_upload import handle_raw_upload
 from panoptes_network.pipeline.context import StepResult, StoredObject
 
 SERVICE = "raw-file-uploaded"
-RUNTIME = ServiceRuntime(SERVICE)
+RUNTIME = ServiceRuntime(SERVICE, documents=True)
 
 
 def _step(message: PushMessage) -> StepResult:
@@ -23,7 +23,7 @@ def _step(message: PushMessage) -> StepResult:
     if event_type != "OBJECT_FINALIZE":
         return StepResult("skipped", {"why": f"event type {event_type}"})
     obj = StoredObject.from_message({**message.payload, **message.attributes})
-    return handle_raw_upload(RUNTIME.context, obj)
+    return handle_raw_upload(RUNTIME.context, obj, delivery_attempt=message.delivery_attempt)
 
 
 @functions_framework.cloud_event

@@ -12,14 +12,15 @@ from cloudevents.http import CloudEvent
 from panoptes_network.adapters.push import PushMessage
 from panoptes_network.adapters.runtime import ServiceRuntime
 from panoptes_network.ingest.record import record_image
-from panoptes_network.pipeline.context import StepResult, StoredObject
+from panoptes_network.pipeline.context import StepResult, StoredObject, UploadRef
 
 SERVICE = "record-image"
 RUNTIME = ServiceRuntime(SERVICE, documents=True)
 
 
 def _step(message: PushMessage) -> StepResult:
-    return record_image(RUNTIME.context, StoredObject.from_message(message.payload))
+    upload = UploadRef.from_message(message.payload, message.delivery_attempt)
+    return record_image(RUNTIME.context, StoredObject.from_message(message.payload), upload)
 
 
 @functions_framework.cloud_event

@@ -50,6 +50,26 @@ class Stack:
     def snapshot(self, collection: str, doc_id: str):
         return self.firestore.collection(collection).document(doc_id).get()
 
+    def versions(self, bucket: str, name: str) -> list:
+        """The kept versions of an upload: ``<name>@<generation>`` (archive, quarantine)."""
+        return sorted(self.storage.list_blobs(bucket, prefix=f"{name}@"), key=lambda b: b.name)
+
+    def upload_records(self, name: str) -> list[dict]:
+        """The ledger records (``uploads``) of every upload of an object name."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.firestore.collection("uploads").where(
+            filter=FieldFilter("object_name", "==", name)
+        )
+        return [{"id": snap.id, **snap.to_dict()} for snap in query.stream()]
+
+    def settled(self, name: str, count: int = 1) -> list[dict] | None:
+        """The ledger records of ``name`` once ``count`` of them exist and all are final."""
+        records = self.upload_records(name)
+        if len(records) >= count and all(r.get("final") for r in records):
+            return records
+        return None
+
     def publish(self, topic: str, data: bytes, **attributes: str) -> None:
         path = self.publisher.topic_path(self.config.project, topic)
         self.publisher.publish(path, data, **attributes).result(timeout=30)

@@ -91,14 +91,16 @@ def test_fixture_frames_become_documents(stack, unit_ids, panoptes_data):
     assert isinstance(unit_doc["location"], GeoPoint)
     assert unit_doc["location"].latitude == pytest.approx(19.54)
     assert unit_doc["elevation"] == pytest.approx(3400.0)
-    # Every upload was archived untouched; the compressed uploads left the incoming bucket.
+    # Every upload was archived untouched, once, and left the incoming bucket; its ledger
+    # record followed it to "recorded".
     for filename, source in uploads.items():
-        archived = stack.blob(stack.settings.archive_bucket, f"{unit}/{camera}/{seq}/{filename}")
+        name = f"{unit}/{camera}/{seq}/{filename}"
+        (record,) = wait_for(f"{name} to settle", lambda n=name: stack.settled(n))
+        assert record["state"] == "recorded", record
+        (archived,) = stack.versions(stack.settings.archive_bucket, name)
+        assert archived.name == f"{name}@{record['generation']}"
         assert archived.download_as_bytes() == source.read_bytes()
-    assert (
-        stack.blob(stack.settings.incoming_bucket, f"{unit}/{camera}/{seq}/20160909T081226.fits")
-        is None
-    )
+        assert stack.blob(stack.settings.incoming_bucket, name) is None
 
 
 def test_redelivery_and_second_upload_keep_counters_exact(stack, unit_ids, panoptes_data):
@@ -129,10 +131,9 @@ def test_redelivery_and_second_upload_keep_counters_exact(stack, unit_ids, panop
         moment = recorded_time()
         stack.upload(name, data)
         wait_for("the re-upload to be recorded", refreshed_after(moment))
-    wait_for(
-        "the last deliveries to settle",
-        lambda: stack.blob(stack.settings.incoming_bucket, name) is None,
-    )
+    records = wait_for("the last deliveries to settle", lambda: stack.settled(name, 3))
+    assert len(stack.versions(stack.settings.archive_bucket, name)) == 3
+    assert {r["state"] for r in records} <= {"recorded", "superseded"}
     after = (stack.doc("observations", observation_id), stack.doc("units", unit))
     for doc_before, doc_after in zip(before, after, strict=True):
         for counter in ("num_images", "num_observations", "total_minutes_exptime"):
@@ -185,12 +186,14 @@ def test_bad_input_is_quarantined_with_its_reason_and_kept(stack, unit_ids, pano
         expected[name] = (data, reason)
     quarantine = stack.settings.quarantine_bucket
     for name, (data, reason) in expected.items():
-        blob = wait_for(f"{name} in quarantine", lambda n=name: stack.blob(quarantine, n))
+        (record,) = wait_for(f"{name} to settle", lambda n=name: stack.settled(n))
+        assert record["state"] == "quarantined" and reason in record["reason"], record
+        (blob,) = stack.versions(quarantine, name)
         assert reason in blob.metadata["reason"], (name, blob.metadata)
-        assert blob.metadata["source"].endswith(name)
+        assert blob.metadata["source"].endswith(f"{name}@{record['generation']}")
         assert blob.download_as_bytes() == data
-        assert stack.blob(stack.settings.archive_bucket, name).download_as_bytes() == data
-        assert stack.blob(stack.settings.incoming_bucket, name).download_as_bytes() == data
+        (archived,) = stack.versions(stack.settings.archive_bucket, name)
+        assert archived.download_as_bytes() == data
     assert stack.doc("units", unit) is None, "a rejected upload must not move counters"
     assert stack.services_answer()
     # ... and the chain still works for good input.

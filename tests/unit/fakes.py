@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from panoptes_network.pipeline.errors import ObjectNotFoundError
+from panoptes_network.pipeline.errors import ObjectNotFoundError, PreconditionFailed
 from panoptes_network.pipeline.ports import (
     MAX_BATCH_WRITES,
     DocKey,
@@ -22,28 +22,48 @@ from panoptes_network.pipeline.storage import md5_base64
 
 
 class MemoryStore:
-    """ObjectStore in a dict; counts the bytes handed out by ranged reads."""
+    """ObjectStore in a dict, every bucket versioned; counts the bytes of ranged reads."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str], int]] = {}
+        self.versions: dict[tuple[str, str, int], bytes] = {}
         self._generation = itertools.count(1)
         self.range_bytes = 0
         self.deleted: list[tuple[str, str]] = []
+        self.writes: list[tuple[str, str]] = []
+
+    def _check(self, bucket: str, name: str, if_generation_match: int | None) -> None:
+        if if_generation_match is None:
+            return
+        live = self.objects.get((bucket, name))
+        if (live[2] if live else 0) != if_generation_match:
+            raise PreconditionFailed(bucket, name, f"generation is not {if_generation_match}")
 
     def put(
         self, bucket: str, name: str, data: bytes, metadata: Mapping[str, str] | None = None
     ) -> ObjectInfo:
-        self.objects[(bucket, name)] = (bytes(data), dict(metadata or {}), next(self._generation))
+        generation = next(self._generation)
+        self.objects[(bucket, name)] = (bytes(data), dict(metadata or {}), generation)
+        self.versions[(bucket, name, generation)] = bytes(data)
         return self.stat(bucket, name)  # type: ignore[return-value]
 
-    def stat(self, bucket: str, name: str) -> ObjectInfo | None:
+    def stat(self, bucket: str, name: str, *, generation: int | None = None) -> ObjectInfo | None:
         entry = self.objects.get((bucket, name))
+        if generation is not None and (entry is None or entry[2] != generation):
+            data = self.versions.get((bucket, name, generation))
+            if data is None:
+                return None
+            return ObjectInfo(bucket, name, len(data), md5_base64(data), generation, {})
         if entry is None:
             return None
         data, metadata, generation = entry
         return ObjectInfo(bucket, name, len(data), md5_base64(data), generation, dict(metadata))
 
-    def read(self, bucket: str, name: str) -> bytes:
+    def read(self, bucket: str, name: str, *, generation: int | None = None) -> bytes:
+        if generation is not None:
+            if (bucket, name, generation) not in self.versions:
+                raise ObjectNotFoundError(bucket, name)
+            return self.versions[(bucket, name, generation)]
         if (bucket, name) not in self.objects:
             raise ObjectNotFoundError(bucket, name)
         return self.objects[(bucket, name)][0]
@@ -53,20 +73,45 @@ class MemoryStore:
         self.range_bytes += len(chunk)
         return chunk
 
-    def write(self, bucket, name, data, *, content_type="application/octet-stream", metadata=None):
+    def write(
+        self,
+        bucket,
+        name,
+        data,
+        *,
+        content_type="application/octet-stream",
+        metadata=None,
+        if_generation_match=None,
+    ):
+        self._check(bucket, name, if_generation_match)
+        self.writes.append((bucket, name))
         return self.put(bucket, name, data, metadata)
 
-    def copy(self, bucket, name, to_bucket, to_name, *, metadata=None):
-        data = self.read(bucket, name)
-        merged = {**self.objects[(bucket, name)][1], **(metadata or {})}
+    def copy(
+        self,
+        bucket,
+        name,
+        to_bucket,
+        to_name,
+        *,
+        metadata=None,
+        source_generation=None,
+        if_generation_match=None,
+    ):
+        data = self.read(bucket, name, generation=source_generation)
+        self._check(to_bucket, to_name, if_generation_match)
+        live = self.objects.get((bucket, name))
+        merged = {**(live[1] if live else {}), **(metadata or {})}
+        self.writes.append((to_bucket, to_name))
         return self.put(to_bucket, to_name, data, merged)
 
-    def delete(self, bucket: str, name: str, *, generation: int | None = None) -> None:
+    def delete(self, bucket: str, name: str, *, generation: int) -> bool:
         entry = self.objects.get((bucket, name))
-        if entry is None or (generation is not None and entry[2] != generation):
-            return
+        if entry is None or entry[2] != generation:
+            return False
         del self.objects[(bucket, name)]
         self.deleted.append((bucket, name))
+        return True
 
     def list(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
         return [
@@ -103,6 +148,7 @@ class MemoryDocuments:
         self._lock = threading.Lock()
         self.conflicts = 0
         self.batches: list[int] = []
+        self.queried = 0  # documents returned by query(): what a Firestore query is billed
 
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -159,6 +205,41 @@ class MemoryDocuments:
                 for (c, doc_id), doc in sorted(self.docs.items())
                 if c == collection and field in doc and compare(doc[field], value)
             ]
+
+    def query(self, collection, filters=(), *, order_by=None, limit=None, start_after=None):
+        """Firestore's semantics: range filters and order match same-typed values only."""
+        ops = {
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+            "==": lambda a, b: a == b,
+            ">=": lambda a, b: a >= b,
+            ">": lambda a, b: a > b,
+        }
+
+        def matches(doc: dict[str, Any]) -> bool:
+            for field, op, value in filters:
+                if field not in doc or doc[field] is None:
+                    return False
+                if op != "==" and type(doc[field]) is not type(value):
+                    return False
+                if not ops[op](doc[field], value):
+                    return False
+            return True
+
+        with self._lock:
+            rows = [
+                (doc_id, copy.deepcopy(doc))
+                for (c, doc_id), doc in sorted(self.docs.items())
+                if c == collection and matches(doc)
+            ]
+        if order_by is not None:
+            rows = [r for r in rows if r[1].get(order_by) is not None]
+            rows.sort(key=lambda r: r[1][order_by])
+            if start_after is not None:
+                rows = [r for r in rows if r[1][order_by] > start_after]
+        rows = rows[:limit] if limit is not None else rows
+        self.queried += len(rows)
+        return rows
 
     def merge_many(self, merges) -> None:
         merges = list(merges)

@@ -106,6 +106,29 @@ class FirestoreDocuments:
         query = self.client.collection(collection).where(filter=FieldFilter(field, op, value))
         return [(s.id, from_firestore(s.to_dict())) for s in query.stream()]
 
+    def query(
+        self,
+        collection: str,
+        filters: Sequence[tuple[str, str, Any]] = (),
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Any = None,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Return ``(doc_id, fields)`` of the matching documents (see the port)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query: Any = self.client.collection(collection)
+        for field, op, value in filters:
+            query = query.where(filter=FieldFilter(field, op, to_firestore(value)))
+        if order_by is not None:
+            query = query.order_by(order_by)
+            if start_after is not None:
+                query = query.start_after({order_by: to_firestore(start_after)})
+        if limit is not None:
+            query = query.limit(limit)
+        return [(s.id, from_firestore(s.to_dict())) for s in query.stream()]
+
     def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
         """Merge many documents in batches.
 

@@ -36,11 +36,14 @@ class PushMessage:
         Message attributes.
     message_id : str
         Pub/Sub message id.
+    delivery_attempt : int or None
+        Which delivery this is (1 first), when the subscription has a dead-letter policy.
     """
 
     payload: dict[str, Any]
     attributes: dict[str, str]
     message_id: str
+    delivery_attempt: int | None = None
 
 
 def decode_push(data: Mapping[str, Any]) -> PushMessage:
@@ -73,7 +76,9 @@ def decode_push(data: Mapping[str, Any]) -> PushMessage:
     if not isinstance(payload, dict):
         raise PermanentFailure("message data is JSON but not an object")
     attributes = dict(message.get("attributes") or {})
-    return PushMessage(payload, attributes, str(message.get("messageId", "")))
+    attempt = data.get("deliveryAttempt")
+    attempt = int(attempt) if isinstance(attempt, int | str) and str(attempt).isdigit() else None
+    return PushMessage(payload, attributes, str(message.get("messageId", "")), attempt)
 
 
 def run_pubsub_step(
@@ -112,6 +117,6 @@ def run_pubsub_step(
     except Exception as exc:
         log("WARNING", f"{service}: will retry: {type(exc).__name__}: {exc}", service=service)
         raise
-    severity = "WARNING" if result.action == "quarantined" else "INFO"
+    severity = "WARNING" if result.action in ("quarantined", "refused") else "INFO"
     log(severity, f"{service}: {result.action}", service=service, **dict(result.detail))
     return result

@@ -75,9 +75,11 @@ from panoptes_network.astrometry.solved_frame import (
 from panoptes_network.astrometry.star_count import count_star_like_sources
 from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
 from panoptes_network.frames.camera import BIAS_ADU
+from panoptes_network.ingest.ledger import image_due_time
 from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import ObjectNotFoundError
+from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.ports import DocSnapshot, DocWrite, WriteConflict
 from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, IMAGES, OBSERVATIONS, ImageStatus
 from panoptes_network.pipeline.storage import quarantine as copy_to_quarantine
@@ -260,6 +262,7 @@ def _record_failure(
 ) -> StepResult:
     fields: dict[str, Any] = {
         "status": ImageStatus.SOLVE_ERROR,
+        "due_time": None,
         "solved": False,
         "solve_error_reason": reason[:1024],
         "solve_input_md5": md5,
@@ -308,6 +311,9 @@ def plate_solve(
     """
     if ctx.documents is None:
         raise ValueError("plate_solve needs a document store")
+    refused = refuse_foreign_bucket(ctx, obj, "plate-solve")
+    if refused is not None:
+        return refused
     solver = solver or PlateSolver()
     try:
         path = ImagePath.parse(obj.name)
@@ -415,6 +421,7 @@ def _solve_one(
     now = ctx.now()
     image_fields = {
         "status": ImageStatus.SOLVED,
+        "due_time": image_due_time(ctx),
         "solved": True,
         "ra_image": solution.ra_centre,
         "dec_image": solution.dec_centre,

@@ -20,6 +20,11 @@ from astropy.utils.exceptions import AstropyWarning
 
 from panoptes_network.astrometry.frame_wcs import WCS_KEYWORDS
 from panoptes_network.frames.compression import TILE_ROWS
+from panoptes_network.frames.pixel_check import (
+    MAX_FRAME_PIXELS,
+    PixelBudgetError,
+    check_pixel_budget,
+)
 from panoptes_network.pipeline.errors import BadInput
 
 __all__ = ["UnreadableFrame", "StoredFrame", "read_stored_frame", "solved_frame_bytes"]
@@ -70,8 +75,13 @@ class StoredFrame:
     pixels: np.ndarray
 
 
-def read_stored_frame(data: bytes, source: str = "input") -> StoredFrame:
+def read_stored_frame(
+    data: bytes, source: str = "input", max_pixels: int = MAX_FRAME_PIXELS
+) -> StoredFrame:
     """Decompress and read the first 2-D image of a FITS file.
+
+    Any failure to read or decompress it is permanent (the same bytes fail again), and a
+    frame announcing more than ``max_pixels`` is refused before its pixels are allocated.
 
     Parameters
     ----------
@@ -79,6 +89,8 @@ def read_stored_frame(data: bytes, source: str = "input") -> StoredFrame:
         The whole file (``.fits.fz`` or ``.fits``).
     source : str
         Its name, for messages.
+    max_pixels : int
+        Most pixels the image may have.
 
     Returns
     -------
@@ -88,7 +100,8 @@ def read_stored_frame(data: bytes, source: str = "input") -> StoredFrame:
     Raises
     ------
     UnreadableFrame
-        If the bytes are not FITS, hold no 2-D image, or the image cannot be decompressed.
+        If the bytes are not FITS, hold no 2-D image, announce too many pixels, or the image
+        cannot be decompressed.
     """
     try:
         with warnings.catch_warnings():
@@ -96,10 +109,16 @@ def read_stored_frame(data: bytes, source: str = "input") -> StoredFrame:
             with fits.open(io.BytesIO(data), memmap=False) as hdus:
                 for hdu in hdus:
                     if hdu.is_image and hdu.header.get("NAXIS") == 2:
+                        check_pixel_budget(hdu.header, source, max_pixels)
                         pixels = np.array(hdu.data)  # decompresses; a copy we own
                         return StoredFrame(hdu.header.copy(), pixels)
-    except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
-        raise UnreadableFrame(source, f"the image cannot be read: {exc}") from None
+    except PixelBudgetError as exc:
+        raise UnreadableFrame(source, exc.reason) from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - astropy's decompressor raises bare Exceptions
+        reason = f"the image cannot be read: {type(exc).__name__}: {exc}"
+        raise UnreadableFrame(source, reason) from None
     raise UnreadableFrame(source, "the file holds no 2-D image")
 
 

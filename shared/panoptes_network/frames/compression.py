@@ -19,11 +19,17 @@ import numpy as np
 from astropy.io import fits
 
 from panoptes_network.frames.fits_header import read_header_from_bytes
+from panoptes_network.frames.pixel_check import (
+    MAX_FRAME_PIXELS,
+    PixelBudgetError,
+    check_pixel_budget,
+)
 from panoptes_network.pipeline.errors import BadInput
 
 __all__ = [
     "TILE_ROWS",
     "CompressionError",
+    "FrameTooLargeError",
     "CompressedFrame",
     "compress_frame",
     "verify_compressed",
@@ -70,6 +76,21 @@ class CompressionError(BadInput):
     """
 
 
+class FrameTooLargeError(CompressionError, PixelBudgetError):
+    """A frame whose header announces more than the pixel budget: not read, not compressed.
+
+    Both a :class:`CompressionError` (what callers of :func:`compress_frame` handle) and a
+    :class:`~panoptes_network.frames.pixel_check.PixelBudgetError`.
+
+    Parameters
+    ----------
+    source : str
+        The input's name.
+    reason : str
+        The announced size and the limit.
+    """
+
+
 @dataclass(frozen=True)
 class CompressedFrame:
     """The result of :func:`compress_frame`.
@@ -94,8 +115,13 @@ class CompressedFrame:
         return self.input_size / len(self.data)
 
 
-def read_image_pixels(raw: bytes, source: str = "input") -> tuple[fits.Header, np.ndarray]:
+def read_image_pixels(
+    raw: bytes, source: str = "input", *, max_pixels: int = MAX_FRAME_PIXELS
+) -> tuple[fits.Header, np.ndarray]:
     """Read the primary image of an uncompressed FITS file without copying more than once.
+
+    The size the header announces (``NAXIS1 * NAXIS2`` pixels of ``|BITPIX|`` / 8 bytes) is
+    checked against the pixel budget before any pixel is read.
 
     Parameters
     ----------
@@ -103,6 +129,9 @@ def read_image_pixels(raw: bytes, source: str = "input") -> tuple[fits.Header, n
         The whole file.
     source : str
         Name of the file, for messages.
+    max_pixels : int
+        Most pixels the image may announce, in pixels; see
+        :func:`~panoptes_network.frames.pixel_check.check_pixel_budget`.
 
     Returns
     -------
@@ -115,6 +144,8 @@ def read_image_pixels(raw: bytes, source: str = "input") -> tuple[fits.Header, n
     ------
     NotFitsError
         If the header cannot be read.
+    FrameTooLargeError
+        If the header announces more than ``max_pixels`` pixels (or the byte budget).
     CompressionError
         If the image is not a 2-D integer image or the file is truncated.
     """
@@ -124,6 +155,10 @@ def read_image_pixels(raw: bytes, source: str = "input") -> tuple[fits.Header, n
     bitpix = info.get("BITPIX")
     if bitpix not in (8, 16, 32):
         raise CompressionError(source, f"BITPIX = {bitpix} is not an integer image")
+    try:
+        check_pixel_budget(info, source, max_pixels)
+    except PixelBudgetError as exc:
+        raise FrameTooLargeError(source, exc.reason) from None
     if len(raw) < info.data_offset + info.data_size:
         raise CompressionError(
             source,

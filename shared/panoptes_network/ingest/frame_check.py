@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from numbers import Real
 
-from panoptes_network.frames.compression import CompressionError
 from panoptes_network.frames.fits_header import FitsHeader, NotFitsError, read_header
 from panoptes_network.pipeline.context import ChainContext, StoredObject
 from panoptes_network.pipeline.errors import BadInput
@@ -78,13 +77,13 @@ def check_frame_header(header: FitsHeader, object_size: int, source: str) -> Non
         raise InvalidFrameError(source, f"EXPTIME = {exptime!r} is not a positive number")
 
 
-def quarantine_reason(exc: NotFitsError | InvalidFrameError | CompressionError) -> str:
+def quarantine_reason(exc: NotFitsError | BadInput) -> str:
     """Return the quarantine reason for a failure, in words that name the problem.
 
     Parameters
     ----------
-    exc : NotFitsError, InvalidFrameError or CompressionError
-        The failure.
+    exc : NotFitsError or BadInput
+        The failure (InvalidFrameError, CompressionError, PixelBudgetError ...).
 
     Returns
     -------

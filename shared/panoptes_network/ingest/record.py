@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
 from panoptes_network.frames.fits_header import NotFitsError
+from panoptes_network.ingest import ledger
 from panoptes_network.ingest.counters import record_frame
 from panoptes_network.ingest.frame_check import (
     InvalidFrameError,
@@ -16,15 +17,19 @@ from panoptes_network.ingest.frame_check import (
     read_frame_header,
 )
 from panoptes_network.ingest.records import build_frame_records
-from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
+from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
+from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.schema import (
     IMAGES,
     PLACEHOLDER_STATUSES,
     ImageStatus,
+    UploadState,
 )
-from panoptes_network.pipeline.storage import quarantine
+from panoptes_network.pipeline.storage import UPLOAD_GENERATION, quarantine
 
-__all__ = ["record_image"]
+__all__ = ["SERVICE", "record_image"]
+
+SERVICE = "record-image"
 
 
 def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, reason: str) -> None:
@@ -38,6 +43,7 @@ def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, rea
         {
             "status": ImageStatus.ERROR,
             "error_reason": reason,
+            "due_time": None,
             "bucket_path": obj.name,
             "sequence_id": path.sequence_id,
             "unit_id": path.unit_id,
@@ -48,7 +54,9 @@ def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, rea
     )
 
 
-def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
+def record_image(
+    ctx: ChainContext, obj: StoredObject, upload: UploadRef | None = None
+) -> StepResult:
     """Write the units, observations and images documents of a stored ``.fits.fz`` frame.
 
     Parameters
@@ -57,27 +65,44 @@ def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
         The chain; ``documents`` must be set.
     obj : StoredObject
         The compressed frame in the images bucket.
+    upload : UploadRef, optional
+        The upload it came from: its ledger record ends here, ``recorded`` (or
+        ``superseded`` when the images bucket now holds a later upload of the name).
 
     Returns
     -------
     StepResult
-        ``recorded`` (``counted`` says whether the counters moved), or ``quarantined``.
+        ``recorded`` (``counted`` says whether the counters moved), ``quarantined`` or
+        ``refused``.
     """
     if ctx.documents is None:
         raise ValueError("record_image needs a document store")
+    upload = upload or UploadRef()
+    refused = refuse_foreign_bucket(ctx, obj, SERVICE)
+    if refused is not None:
+        return refused
+
+    def failed(reason: str) -> None:
+        ledger.advance(
+            ctx, upload.upload_id, UploadState.QUARANTINED, reason=reason, attempt=upload.attempt
+        )
+
     try:
         path = ImagePath.parse(obj.name)
     except InvalidPathError as exc:
+        failed(exc.reason)
         return quarantine(ctx, obj, exc.reason)
     info = ctx.store.stat(obj.bucket, obj.name)
     if info is None:
         reason = f"{obj.uri} does not exist"
         _mark_image_error(ctx, path, obj, reason)
+        failed(reason)
         return StepResult("quarantined", {"object": obj.uri, "reason": reason})
     try:
         header = read_frame_header(ctx, obj, info.size)
     except (NotFitsError, InvalidFrameError) as exc:
         _mark_image_error(ctx, path, obj, quarantine_reason(exc))
+        failed(quarantine_reason(exc))
         return quarantine(ctx, obj, quarantine_reason(exc))
     records = build_frame_records(
         path,
@@ -89,7 +114,22 @@ def record_image(ctx: ChainContext, obj: StoredObject) -> StepResult:
     outcome = record_frame(ctx.documents, records)
     solved = bool((outcome.image_before or {}).get("solved")) and not outcome.counted
     if not solved:
+        ctx.documents.merge(IMAGES, records.image_id, {"due_time": ledger.image_due_time(ctx)})
         ctx.bus.publish(ctx.settings.solve_topic, obj.message(image_id=records.image_id))
+    stored_generation = int(info.metadata.get(UPLOAD_GENERATION, 0) or 0)
+    if upload.upload_generation and stored_generation > upload.upload_generation:
+        reason = f"{obj.uri} now holds a later upload of the same name, recorded instead"
+        ledger.advance(
+            ctx, upload.upload_id, UploadState.SUPERSEDED, reason=reason, attempt=upload.attempt
+        )
+    else:
+        ledger.advance(
+            ctx,
+            upload.upload_id,
+            UploadState.RECORDED,
+            attempt=upload.attempt,
+            fields={"image_id": records.image_id},
+        )
     return StepResult(
         "recorded",
         {

@@ -34,6 +34,7 @@ from panoptes_network.photometry.frame_photometry import (
 from panoptes_network.photometry.sources_table import write_sources_table
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PermanentFailure
+from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.schema import IMAGES, PARQUET_CONTENT_TYPE, ImageStatus
 from panoptes_network.pipeline.storage import quarantine, write_verified
 
@@ -121,6 +122,9 @@ def measure_sources(
     """
     if ctx.documents is None:
         raise ValueError("measure_sources needs a document store")
+    refused = refuse_foreign_bucket(ctx, obj, "measure-sources")
+    if refused is not None:
+        return refused
     options = options or MeasureOptions()
     try:
         path = ImagePath.parse(obj.name)
@@ -137,6 +141,15 @@ def measure_sources(
     except ObjectNotFoundError:
         raise PermanentFailure(f"{obj.uri} does not exist") from None
     except UnreadableFrame as exc:
+        ctx.documents.merge(
+            IMAGES,
+            path.image_id,
+            {
+                "status": ImageStatus.MEASURE_ERROR,
+                "measure_error_reason": exc.reason,
+                "due_time": None,
+            },
+        )
         return quarantine(ctx, obj, exc.reason)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)  # e.g. MJD-OBS derived from DATE-OBS
@@ -146,7 +159,11 @@ def measure_sources(
         ctx.documents.merge(
             IMAGES,
             path.image_id,
-            {"status": ImageStatus.MEASURE_ERROR, "measure_error_reason": reason},
+            {
+                "status": ImageStatus.MEASURE_ERROR,
+                "measure_error_reason": reason,
+                "due_time": None,
+            },
         )
         return StepResult(ImageStatus.MEASURE_ERROR, {"object": obj.uri, "reason": reason})
     bright, faint = options.vmag_range
@@ -181,6 +198,7 @@ def measure_sources(
         path.image_id,
         {
             "status": ImageStatus.MEASURED,
+            "due_time": None,
             "sources_path": target.name,
             "sources_url": ctx.settings.public_url(target.bucket, target.name),
             "num_sources": len(table),

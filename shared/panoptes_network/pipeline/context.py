@@ -17,7 +17,7 @@ from panoptes_network.pipeline.errors import PermanentFailure
 from panoptes_network.pipeline.ports import DocumentStore, MessageBus, ObjectStore
 from panoptes_network.pipeline.settings import Settings
 
-__all__ = ["ChainContext", "StepResult", "StoredObject"]
+__all__ = ["ChainContext", "StepResult", "StoredObject", "UploadRef"]
 
 
 def _utcnow() -> datetime:
@@ -126,3 +126,53 @@ class StoredObject:
             out["generation"] = str(self.generation)
         out.update(extra)
         return out
+
+
+@dataclass(frozen=True)
+class UploadRef:
+    """Which upload a message's work belongs to, as messages carry it along the chain.
+
+    Attributes
+    ----------
+    upload_id : str or None
+        The ledger id (``uploads/<id>``); None for messages from before the ledger.
+    upload_generation : int
+        Generation of the upload in the incoming bucket (0 when unknown): products of an
+        older upload never replace those of a newer one of the same name.
+    attempt : int or None
+        Pub/Sub's delivery attempt of the message.
+    """
+
+    upload_id: str | None = None
+    upload_generation: int = 0
+    attempt: int | None = None
+
+    @classmethod
+    def from_message(cls, payload: Mapping[str, Any], attempt: int | None = None) -> UploadRef:
+        """Read ``upload_id`` and ``upload_generation`` from a message payload.
+
+        Parameters
+        ----------
+        payload : Mapping
+            The decoded message.
+        attempt : int, optional
+            The delivery attempt.
+
+        Returns
+        -------
+        UploadRef
+            The reference (empty fields when the message has none).
+        """
+        uid = payload.get("upload_id")
+        generation = payload.get("upload_generation")
+        try:
+            generation = int(generation) if generation not in (None, "") else 0
+        except (TypeError, ValueError):
+            generation = 0
+        return cls(uid if isinstance(uid, str) and uid else None, generation, attempt)
+
+    def carried(self) -> dict[str, Any]:
+        """Return the fields to put in the next step's message."""
+        if self.upload_id is None:
+            return {}
+        return {"upload_id": self.upload_id, "upload_generation": self.upload_generation}

@@ -8,7 +8,7 @@ the dead-letter topic catches it.
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "NotFound", "PermanentFailure", "ObjectNotFoundError"]
+__all__ = ["BadInput", "NotFound", "PermanentFailure", "ObjectNotFoundError", "PreconditionFailed"]
 
 
 class PermanentFailure(Exception):
@@ -51,6 +51,24 @@ class ObjectNotFoundError(LookupError):
         self.bucket = bucket
         self.name = name
         super().__init__(f"gs://{bucket}/{name} does not exist")
+
+
+class PreconditionFailed(Exception):
+    """A conditional write or copy found the target not as required (e.g. it exists).
+
+    Parameters
+    ----------
+    bucket, name : str
+        The target object.
+    reason : str
+        What the condition was.
+    """
+
+    def __init__(self, bucket: str, name: str, reason: str):
+        self.bucket = bucket
+        self.name = name
+        self.reason = reason
+        super().__init__(f"gs://{bucket}/{name}: {reason}")
 
 
 class BadInput(ValueError):

@@ -56,11 +56,11 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     """Object storage (Cloud Storage)."""
 
-    def stat(self, bucket: str, name: str) -> ObjectInfo | None:
-        """Return the object's info, or None when it does not exist."""
+    def stat(self, bucket: str, name: str, *, generation: int | None = None) -> ObjectInfo | None:
+        """Return the object's info (that generation's, when given), or None when missing."""
 
-    def read(self, bucket: str, name: str) -> bytes:
-        """Return the whole object; raise ObjectNotFoundError when missing."""
+    def read(self, bucket: str, name: str, *, generation: int | None = None) -> bytes:
+        """Return the whole object (that generation, when given); raise ObjectNotFoundError."""
 
     def read_range(self, bucket: str, name: str, start: int, length: int) -> bytes:
         """Return up to ``length`` bytes from byte ``start``."""
@@ -73,8 +73,14 @@ class ObjectStore(Protocol):
         *,
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
+        if_generation_match: int | None = None,
     ) -> ObjectInfo:
-        """Store ``data`` and return the stored object's info."""
+        """Store ``data`` and return the stored object's info.
+
+        With ``if_generation_match`` the write happens only if the live object has that
+        generation (0: only if there is none); otherwise it raises
+        :class:`~.errors.PreconditionFailed` and nothing changes.
+        """
 
     def copy(
         self,
@@ -84,11 +90,19 @@ class ObjectStore(Protocol):
         to_name: str,
         *,
         metadata: Mapping[str, str] | None = None,
+        source_generation: int | None = None,
+        if_generation_match: int | None = None,
     ) -> ObjectInfo:
-        """Copy an object, optionally setting metadata on the copy."""
+        """Copy an object (that generation of it, when given), optionally setting metadata.
 
-    def delete(self, bucket: str, name: str, *, generation: int | None = None) -> None:
-        """Delete an object (only that generation, when given)."""
+        ``if_generation_match`` is the target's condition, as for :meth:`write`.
+        """
+
+    def delete(self, bucket: str, name: str, *, generation: int) -> bool:
+        """Delete an object only while its live generation is ``generation``.
+
+        Returns whether it was deleted: a newer upload of the same name is never deleted.
+        """
 
     def list(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
         """Return the objects whose names start with ``prefix``, sorted by name."""
@@ -196,6 +210,24 @@ class DocumentStore(Protocol):
         """Return ``(doc_id, fields)`` of the documents where ``field op value``.
 
         ``op`` is one of ``<``, ``<=``, ``==``, ``>=``, ``>``.
+        """
+
+    def query(
+        self,
+        collection: str,
+        filters: Sequence[tuple[str, str, Any]] = (),
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Any = None,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Return ``(doc_id, fields)`` of the documents matching every ``(field, op, value)``.
+
+        ``op`` is one of ``<``, ``<=``, ``==``, ``>=``, ``>``. Range filters match only
+        values of the same type as ``value`` (as in Firestore: a null or missing field never
+        matches). ``order_by`` sorts ascending by a field (documents without it are left
+        out); ``start_after`` is a value of that field to continue after (a cursor);
+        ``limit`` bounds the documents read.
         """
 
     def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:

@@ -8,6 +8,7 @@ literals.
 from __future__ import annotations
 
 __all__ = [
+    "FINAL_UPLOAD_STATES",
     "FITS_CONTENT_TYPE",
     "IMAGES",
     "JPEG_CONTENT_TYPE",
@@ -17,7 +18,9 @@ __all__ = [
     "PLACEHOLDER_STATUSES",
     "PROCESSED_OBSERVATIONS",
     "UNITS",
+    "UPLOADS",
     "ImageStatus",
+    "UploadState",
     "ObservationStatus",
     "RunStatus",
 ]
@@ -28,6 +31,8 @@ UNITS = "units"
 OBSERVATIONS = "observations"
 #: One document per frame (id: the image id ``<unit>_<camera>_<time>``).
 IMAGES = "images"
+#: The ledger: one document per upload (object name and generation), to its final state.
+UPLOADS = "uploads"
 #: One document per build-lightcurve processing run of an observation.
 PROCESSED_OBSERVATIONS = "processed_observations"
 #: One document per star of a processing run.
@@ -51,6 +56,33 @@ class ImageStatus:
 #: Statuses of an image doc that holds no recorded frame: recording the frame replaces them
 #: and moves the counters.
 PLACEHOLDER_STATUSES = frozenset({ImageStatus.ERROR, ImageStatus.RAW_RECEIVED})
+
+
+class UploadState:
+    """Values of ``uploads.state``: where an upload is on its way to a final state."""
+
+    #: The notification arrived; nothing is archived yet.
+    RECEIVED = "received"
+    #: The archive holds a verified copy; the upload is validated and routed next.
+    ARCHIVED = "archived"
+    #: Handed to the step that makes its product (compress-fits, record-image, make-rgb-fits).
+    ROUTED = "routed"
+    #: Compressed and stored in the images bucket; record-image is next.
+    COMPRESSED = "compressed"
+    #: Final: recorded (frames) or its products stored (previews, movies, raw files).
+    RECORDED = "recorded"
+    #: Final: bad input, copied to quarantine with ``reason``.
+    QUARANTINED = "quarantined"
+    #: Final: the reconciler gave up after its attempts (``reason`` says why).
+    FAILED = "failed"
+    #: Final: archived, but a later upload of the same name is what the documents describe.
+    SUPERSEDED = "superseded"
+
+
+#: States an upload ends in; the reconciler never looks at it again.
+FINAL_UPLOAD_STATES = frozenset(
+    {UploadState.RECORDED, UploadState.QUARANTINED, UploadState.FAILED, UploadState.SUPERSEDED}
+)
 
 
 class ObservationStatus:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["STEP_INPUTS", "Settings", "SettingsError"]
 
 _ENV_PREFIX = "PANOPTES_"
 
@@ -61,6 +61,19 @@ def _parse(variable: str, raw: str, kind: object) -> object:
     return raw
 
 
+#: The buckets each step that takes object messages may read, as Settings field names.
+#: ``infra/resources.yaml`` declares the same per service (``inputs``); a test keeps them
+#: equal. A message naming any other bucket is refused and left untouched.
+STEP_INPUTS: dict[str, tuple[str, ...]] = {
+    "raw-file-uploaded": ("incoming_bucket", "archive_bucket"),
+    "compress-fits": ("archive_bucket", "raw_fits_bucket"),
+    "record-image": ("images_bucket",),
+    "make-rgb-fits": ("archive_bucket",),
+    "plate-solve": ("images_bucket",),
+    "measure-sources": ("solved_bucket",),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Names and limits shared by the services.
@@ -81,6 +94,9 @@ class Settings:
         Colour products of camera raw files: RGB FITS and JPEG previews.
     raw_fits_bucket : str
         Bayer FITS frames converted from raw files, waiting to enter the chain.
+    upload_topic : str
+        Topic of raw-file-uploaded: the incoming bucket's notifications, and the
+        reconciler's re-queued uploads.
     compress_topic, record_topic, make_rgb_topic, solve_topic, measure_topic : str
         Topics of the chain's steps.
     lightcurve_topic : str
@@ -102,6 +118,19 @@ class Settings:
     lookup_online : bool
         Whether lookup-field may resolve names online through CDS Sesame
         (``PANOPTES_LOOKUP_ONLINE``: ``1``, ``true``, ``yes``, ``on`` or their opposites).
+    max_frame_pixels : int
+        Most pixels a frame may announce; a larger one is quarantined before any pixel is
+        decompressed (``PANOPTES_MAX_FRAME_PIXELS``; four full Canon frames).
+    reconcile_after_minutes : float
+        An upload with no final state this long after its last step is re-queued by the
+        reconciler, in minutes.
+    stuck_after_minutes : float
+        An image left uploaded (not solved) or solved (not measured) this long is re-queued
+        by the reconciler, in minutes.
+    reconcile_max_attempts : int
+        Re-queues of one upload or image before the reconciler records it as failed.
+    reconcile_batch : int
+        Most due uploads and most due images one reconciler run reads (documents).
     """
 
     project_id: str = "demo-panoptes"
@@ -117,6 +146,7 @@ class Settings:
     rgb_bucket: str = "panoptes-images-rgb"
     preview_bucket: str = "panoptes-images-preview"
     raw_fits_bucket: str = "panoptes-images-raw-fits"
+    upload_topic: str = "raw-file-uploaded"
     compress_topic: str = "compress-fits"
     record_topic: str = "record-image"
     make_rgb_topic: str = "make-rgb-fits"
@@ -129,6 +159,11 @@ class Settings:
     lightcurve_quiet_minutes: float = 30.0
     catalog: str = ""
     lookup_online: bool = False
+    max_frame_pixels: int = 4 * 5208 * 3476
+    reconcile_after_minutes: float = 15.0
+    stuck_after_minutes: float = 30.0
+    reconcile_max_attempts: int = 5
+    reconcile_batch: int = 500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -163,6 +198,21 @@ class Settings:
         if emulator and "public_base_url" not in values:
             values["public_base_url"] = emulator.rstrip("/")
         return cls(**values)  # type: ignore[arg-type]
+
+    def input_buckets(self, service: str) -> frozenset[str]:
+        """Return the buckets a service may be told to read (:data:`STEP_INPUTS`).
+
+        Parameters
+        ----------
+        service : str
+            The service name.
+
+        Returns
+        -------
+        frozenset of str
+            Bucket names; empty for a service that takes no object messages.
+        """
+        return frozenset(getattr(self, f) for f in STEP_INPUTS.get(service, ()))
 
     def public_url(self, bucket: str, name: str) -> str:
         """Return the public URL of an object.

@@ -26,9 +26,11 @@ from datetime import datetime
 from typing import Any
 
 from panoptes_network.frames.bucket_path import RAW_EXTENSIONS, ImagePath, InvalidPathError
+from panoptes_network.ingest import ledger
 from panoptes_network.pipeline.commit import commit_with_retry
-from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
+from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
 from panoptes_network.pipeline.errors import NotFound, ObjectNotFoundError
+from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.ports import DocWrite
 from panoptes_network.pipeline.schema import (
     FITS_CONTENT_TYPE,
@@ -36,12 +38,15 @@ from panoptes_network.pipeline.schema import (
     JPEG_CONTENT_TYPE,
     PLACEHOLDER_STATUSES,
     ImageStatus,
+    UploadState,
 )
 from panoptes_network.pipeline.storage import quarantine, write_verified
 from panoptes_network.raw.decode import RawDecodeError
 from panoptes_network.raw.products import RawProducts, make_raw_products
 
-__all__ = ["product_names", "make_rgb_fits", "record_raw_products"]
+__all__ = ["SERVICE", "product_names", "make_rgb_fits", "record_raw_products"]
+
+SERVICE = "make-rgb-fits"
 
 
 def product_names(path: ImagePath) -> dict[str, str]:
@@ -136,7 +141,10 @@ def _image_is_recorded(ctx: ChainContext, image_id: str) -> bool:
 
 
 def make_rgb_fits(
-    ctx: ChainContext, obj: StoredObject, object_name: str | None = None
+    ctx: ChainContext,
+    obj: StoredObject,
+    object_name: str | None = None,
+    upload: UploadRef | None = None,
 ) -> StepResult:
     """Make and store the products of one archived raw file and record them.
 
@@ -148,11 +156,15 @@ def make_rgb_fits(
         The archived raw file.
     object_name : str, optional
         Its normalised bucket path (defaults to ``obj.name``).
+    upload : UploadRef, optional
+        The upload it belongs to: its ledger record ends here (``recorded`` when the
+        products are stored, or ``quarantined``).
 
     Returns
     -------
     StepResult
-        ``made`` with the product locations, or ``quarantined`` with the reason.
+        ``made`` with the product locations, ``quarantined`` with the reason, or
+        ``refused`` (not an archived object).
 
     Raises
     ------
@@ -161,13 +173,29 @@ def make_rgb_fits(
     """
     if ctx.documents is None:
         raise ValueError("make_rgb_fits needs a document store")
+    refused = refuse_foreign_bucket(ctx, obj, SERVICE)
+    if refused is not None:
+        return refused
+    attempt = upload.attempt if upload else None
+    upload = ledger.archived_upload(ctx, obj) or UploadRef()  # from the name, not the message
+    upload = UploadRef(upload.upload_id, upload.upload_generation, attempt)
+    if ledger.is_final(ctx, upload.upload_id):
+        return StepResult("skipped", {"object": obj.uri, "why": "its products are made already"})
     s = ctx.settings
+
+    def quarantined(reason: str) -> StepResult:
+        result = quarantine(ctx, obj, reason)
+        ledger.advance(
+            ctx, upload.upload_id, UploadState.QUARANTINED, reason=reason, attempt=upload.attempt
+        )
+        return result
+
     try:
         path = ImagePath.parse(object_name or obj.name)
     except InvalidPathError as exc:
-        return quarantine(ctx, obj, exc.reason)
+        return quarantined(exc.reason)
     if path.extension not in RAW_EXTENSIONS:
-        return quarantine(ctx, obj, f"{path.extension} is not a camera raw file")
+        return quarantined(f"{path.extension} is not a camera raw file")
     try:
         data = ctx.store.read(obj.bucket, obj.name)
     except ObjectNotFoundError:
@@ -175,7 +203,7 @@ def make_rgb_fits(
     try:
         made: RawProducts = make_raw_products(data, obj.uri, path.object_name)
     except RawDecodeError as exc:
-        return quarantine(ctx, obj, str(exc))
+        return quarantined(str(exc))
 
     names = product_names(path)
     metadata = {"source": obj.uri, "image_id": path.image_id}
@@ -222,6 +250,13 @@ def make_rgb_fits(
         placeholder["raw_fits_path"] = staged
         placeholder["raw_fits_pending"] = True
     waiting = record_raw_products(ctx, path, products, placeholder)
+    ledger.advance(
+        ctx,
+        upload.upload_id,
+        UploadState.RECORDED,
+        attempt=upload.attempt,
+        fields={"image_id": path.image_id},
+    )
     return StepResult(
         "made",
         {

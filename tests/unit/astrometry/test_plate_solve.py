@@ -319,7 +319,8 @@ def test_unreadable_frame_is_quarantined_and_recorded(unsolved, solver_ctx):
     runner = ReplayRunner()
     result = plate_solve(ctx, obj, PlateSolver(runner=runner))
     assert result.action == "quarantined" and runner.calls == []
-    assert ctx.store.read(S.quarantine_bucket, A) == broken
+    kept = result.detail["kept_as"].removeprefix(f"gs://{S.quarantine_bucket}/")
+    assert kept.startswith(f"{A}@") and ctx.store.read(S.quarantine_bucket, kept) == broken
     assert ctx.store.read(S.images_bucket, A) == broken
     image = ctx.documents.get("images", "PAN001_14d3bd_20160909T081226")
     assert image["status"] == "solve_error" and "cannot be read" in image["solve_error_reason"]

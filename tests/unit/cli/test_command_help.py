@@ -52,7 +52,16 @@ def _assert_plain_help(command: str, output: str) -> None:
 
 
 def test_every_command_is_covered():
-    assert set(COMMANDS) >= {"bench", "catalog", "demo", "dev", "setup", "test", "upload"}
+    assert set(COMMANDS) >= {
+        "bench",
+        "catalog",
+        "dead-letters",
+        "demo",
+        "dev",
+        "setup",
+        "test",
+        "upload",
+    }
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -128,7 +137,7 @@ def test_help_runs_neither_setup_nor_the_stack(tmp_path: Path, command: str, wit
 def test_dev_help_lists_its_commands():
     done = _run([str(ROOT / "bin" / "dev"), "--help"], cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    for name in ("up", "down", "status", "env", "dead-letters"):
+    for name in ("up", "down", "status", "env", "restart", "stop", "start", "dead-letters"):
         assert re.search(rf"^\s+{name}\s{{2,}}\S", done.stdout, re.MULTILINE), (
             f"no line for {name} in:\n{done.stdout}"
         )
@@ -183,6 +192,17 @@ def test_lightcurve_without_a_stack_or_credentials_says_what_to_do(root_without_
     assert "bin/dev up" in line and "credentials" in line
 
 
+def test_reconcile_without_a_stack_or_credentials_says_what_to_do(root_without_stack: Path):
+    done = _run(
+        [str(root_without_stack / "bin" / "reconcile")],
+        cwd=root_without_stack,
+        env=_no_cloud_environment(),
+    )
+    assert done.returncode == 1
+    line = _one_line_error(done, "reconcile")
+    assert "bin/dev up" in line and "credentials" in line
+
+
 def test_upload_without_a_stack_or_credentials_says_what_to_do(
     root_without_stack: Path, tmp_path: Path
 ):
@@ -217,6 +237,24 @@ def test_lightcurve_checks_the_request_before_any_client(args: list[str]):
     _one_line_error(done, "lightcurve")
 
 
+def test_dead_letters_without_credentials_says_what_to_do():
+    done = _run(
+        [str(ROOT / "bin" / "dead-letters"), "--project", "demo-panoptes"],
+        cwd=ROOT,
+        env=_no_cloud_environment(),
+    )
+    assert done.returncode == 1
+    line = _one_line_error(done, "dead-letters")
+    assert "credentials" in line
+
+
+def test_dead_letters_without_a_project_says_what_to_do():
+    env = {k: v for k, v in _no_cloud_environment().items() if k != "GOOGLE_CLOUD_PROJECT"}
+    done = _run([str(ROOT / "bin" / "dead-letters")], cwd=ROOT, env=env)
+    assert done.returncode == 2
+    assert "--project" in _one_line_error(done, "dead-letters")
+
+
 def test_upload_rejects_a_missing_path_before_any_client(tmp_path: Path):
     done = _run(
         [sys.executable, "-m", "panoptes_network.cli.upload", str(tmp_path / "missing")],
@@ -228,13 +266,14 @@ def test_upload_rejects_a_missing_path_before_any_client(tmp_path: Path):
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
-    from emulator import scheduler, stack
+    from emulator import scheduler, stack, supervisor
     from infra import apply, deploy
-    from panoptes_network.cli import catalog, demo, lightcurve, simulate, upload
+    from panoptes_network.cli import catalog, dead_letters, demo, lightcurve, simulate, upload
     from tests.benchmarks import run
 
     modules = {
         "bin/catalog": catalog,
+        "bin/dead-letters": dead_letters,
         "bin/demo": demo,
         "bin/lightcurve": lightcurve,
         "bin/simulate": simulate,
@@ -243,6 +282,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         "bin/deploy": deploy,
         "bin/bench": run,
         "emulator.scheduler": scheduler,
+        "emulator.supervisor": supervisor,
         "infra.apply": apply,
     }
     return {name: module.build_parser() for name, module in modules.items()}

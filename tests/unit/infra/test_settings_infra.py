@@ -56,3 +56,46 @@ def test_env_overrides_and_emulator_public_url():
     assert (s.images_bucket, s.project_id, s.max_header_bytes) == ("x-images", "p", 5760)
     assert s.public_url("b", "a/c.fits") == "http://127.0.0.1:9199/b/a/c.fits"
     assert Settings.from_env({}).public_url("b", "n") == "https://storage.googleapis.com/b/n"
+
+
+def test_each_step_reads_exactly_the_buckets_infra_declares():
+    """The code's STEP_INPUTS and the services' `inputs` in infra/resources.yaml agree."""
+    from panoptes_network.pipeline.settings import STEP_INPUTS
+
+    resources, s = load(), Settings()
+    declared = {name: set(svc.inputs) for name, svc in resources.services.items() if svc.inputs}
+    assert declared == {name: s.input_buckets(name) for name in STEP_INPUTS}
+    archive = s.archive_bucket
+    assert all(
+        archive not in buckets
+        for name, buckets in declared.items()
+        if name not in ("raw-file-uploaded", "compress-fits", "make-rgb-fits")
+    )
+
+
+def test_the_archive_keeps_everything_and_incoming_keeps_replaced_uploads():
+    buckets = {b.name: b for b in load().buckets}
+    archive, incoming = buckets[Settings().archive_bucket], buckets[Settings().incoming_bucket]
+    assert archive.versioning and archive.retention_days >= 3650
+    assert archive.lifecycle_delete_age_days is None and archive.noncurrent_delete_days is None
+    assert incoming.versioning and incoming.noncurrent_delete_days
+
+
+def test_apply_turns_the_declared_keeping_into_bucket_settings():
+    """What infra/apply.py sends Google Cloud for the archive and the incoming bucket."""
+    from google.cloud import storage
+
+    from infra.apply import _keep_rules
+
+    buckets = {b.name: b for b in load().buckets}
+    client = storage.Client.create_anonymous_client()
+    archive = client.bucket(Settings().archive_bucket)
+    _keep_rules(archive, buckets[Settings().archive_bucket])
+    assert archive.retention_period == 36500 * 86400
+    assert list(archive.lifecycle_rules) == []
+    incoming = client.bucket(Settings().incoming_bucket)
+    _keep_rules(incoming, buckets[Settings().incoming_bucket])
+    rules = [rule["condition"] for rule in incoming.lifecycle_rules]
+    assert {"age": 30} in rules
+    assert {"daysSinceNoncurrentTime": 7, "isLive": False} in rules
+    assert incoming.retention_period is None

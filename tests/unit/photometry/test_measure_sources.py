@@ -133,4 +133,7 @@ def test_unreadable_frames_are_quarantined(scene, ctx):
     stage_solved(ctx, b"SIMPLE  = this is not a frame" * 100)
     result = measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
     assert result.action == "quarantined"
-    assert ctx.store.stat(S.quarantine_bucket, NAME) is not None
+    (kept,) = ctx.store.names(S.quarantine_bucket)
+    assert kept.startswith(f"{NAME}@")
+    image = ctx.documents.get("images", "PAN001_14d3bd_20180216T112430")
+    assert image["status"] == "measure_error" and image["due_time"] is None

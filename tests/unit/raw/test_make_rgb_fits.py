@@ -13,7 +13,7 @@ from PIL import Image
 
 from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.ingest.route_upload import handle_raw_upload
-from panoptes_network.pipeline.context import ChainContext, StoredObject
+from panoptes_network.pipeline.context import ChainContext, StoredObject, UploadRef
 from panoptes_network.pipeline.settings import Settings
 from panoptes_network.raw.make_rgb_fits import make_rgb_fits, product_names
 from tests.unit.dng_files import EXIF_TAGS, dng_bytes
@@ -43,7 +43,8 @@ def upload_raw(ctx: ChainContext, data: bytes, name: str = NAME) -> StoredObject
 def test_a_raw_file_gets_its_products_and_a_placeholder_image(ctx):
     data = dng_bytes(96, 128, exif=EXIF_TAGS)
     message = upload_raw(ctx, data)
-    result = make_rgb_fits(ctx, StoredObject.from_message(message), message["object_name"])
+    upload = UploadRef.from_message(message)
+    result = make_rgb_fits(ctx, StoredObject.from_message(message), message["object_name"], upload)
     assert result.action == "made" and result.detail["waiting_for_fits"] is True
     names = product_names(PATH)
 
@@ -61,19 +62,37 @@ def test_a_raw_file_gets_its_products_and_a_placeholder_image(ctx):
     assert doc["status"] == "raw_received" and doc["raw_fits_pending"] is True
     assert doc["rgb_url"].endswith(f"/{S.rgb_bucket}/{names['rgb']}")
     assert doc["preview_url"].endswith(f"/{S.preview_bucket}/{names['preview']}")
-    assert doc["raw_file"] == f"gs://{S.archive_bucket}/{NAME}"
+    assert doc["raw_file"] == f"gs://{S.archive_bucket}/{message['name']}"
+    assert message["name"].startswith(f"{NAME}@")
+    upload = ctx.documents.get("uploads", message["upload_id"])
+    assert upload["state"] == "recorded" and upload["final"] and upload["due_time"] is None
     assert doc["raw_pattern"] == "RGGB"
     assert ctx.documents.get("units", "PAN001") is None  # no counter moved
 
 
-def test_a_redelivery_rewrites_the_same_products(ctx):
+def test_a_redelivery_after_the_products_are_made_writes_nothing(ctx):
     message = upload_raw(ctx, dng_bytes(96, 128))
     obj = StoredObject.from_message(message)
     first = make_rgb_fits(ctx, obj, message["object_name"])
+    assert first.action == "made"
     doc = ctx.documents.get("images", PATH.image_id)
+    writes = list(ctx.store.writes)
+    again = make_rgb_fits(ctx, obj, message["object_name"])
+    assert again.action == "skipped"
+    assert ctx.store.writes == writes
+    assert ctx.documents.get("images", PATH.image_id) == doc
+
+
+def test_an_interrupted_run_is_finished_by_the_redelivery(ctx):
+    """Products written but the ledger not yet final: a redelivery makes the same products."""
+    message = upload_raw(ctx, dng_bytes(96, 128))
+    obj = StoredObject.from_message(message)
+    ctx.documents.merge("uploads", message["upload_id"], {"final": False})
+    first = make_rgb_fits(ctx, obj, message["object_name"])
+    ctx.documents.merge("uploads", message["upload_id"], {"final": False, "state": "routed"})
     again = make_rgb_fits(ctx, obj, message["object_name"])
     assert again.detail == first.detail
-    assert ctx.documents.get("images", PATH.image_id)["rgb_url"] == doc["rgb_url"]
+    assert ctx.documents.get("uploads", message["upload_id"])["state"] == "recorded"
 
 
 @pytest.mark.parametrize(
@@ -89,11 +108,18 @@ def test_a_file_libraw_cannot_read_is_quarantined_with_its_reason_and_kept(ctx, 
         whole = dng_bytes(96, 128)
         data = whole[: len(whole) // 2]
     message = upload_raw(ctx, data)
-    result = make_rgb_fits(ctx, StoredObject.from_message(message), message["object_name"])
+    result = make_rgb_fits(
+        ctx,
+        StoredObject.from_message(message),
+        message["object_name"],
+        UploadRef.from_message(message),
+    )
     assert result.action == "quarantined"
     assert NAME in result.detail["reason"]
-    assert ctx.store.read(S.archive_bucket, NAME) == data
-    kept = ctx.store.stat(S.quarantine_bucket, NAME)
+    assert ctx.store.read(S.archive_bucket, message["name"]) == data
+    kept = ctx.store.stat(S.quarantine_bucket, message["name"])
     assert kept is not None and kept.metadata["reason"] == result.detail["reason"]
+    upload = ctx.documents.get("uploads", message["upload_id"])
+    assert upload["state"] == "quarantined" and upload["reason"] == result.detail["reason"]
     assert ctx.documents.get("images", PATH.image_id) is None
     assert ctx.bus.messages == []
