@@ -42,7 +42,9 @@ def test_a_raw_upload_gets_products_then_its_frame_enters_the_chain(stack, unit_
     ):
         assert stack.blob(bucket, names[key]) is not None, f"gs://{bucket}/{names[key]}"
     assert requests.get(doc["preview_url"], timeout=10).content[:2] == b"\xff\xd8"  # a JPEG
-    assert stack.blob(s.archive_bucket, name) is not None
+    (archived,) = stack.versions(s.archive_bucket, name)
+    (record,) = wait_for("the raw upload's ledger record", lambda: stack.settled(name), 60)
+    assert record["state"] == "recorded" and archived.name == f"{name}@{record['generation']}"
     assert stack.doc("units", unit) is None  # a placeholder moves no counter
 
     answer = requests.post(stack.url("raw-fits-requests"), json={"bucket_path": name}, timeout=30)
@@ -55,7 +57,7 @@ def test_a_raw_upload_gets_products_then_its_frame_enters_the_chain(stack, unit_
 
     doc = wait_for("the converted frame recorded", recorded, 120)
     assert doc["converted_from_raw"] is True
-    assert doc["raw_file"].endswith(name)
+    assert doc["raw_file"].endswith(archived.name)
     assert doc["rgb_url"] and doc["preview_url"]
     assert stack.blob(s.images_bucket, path.with_extension(".fits.fz").object_name) is not None
     assert stack.doc("units", unit)["num_images"] == 1
@@ -70,11 +72,13 @@ def test_a_corrupt_raw_upload_is_quarantined_and_kept(stack, unit_ids):
     name = f"{unit}/{camera}/20260301T040000/20260301T040500.cr2"
     stack.upload(name, b"II*\x00" + b"\x00" * 4000)
     s = stack.settings
-    kept = wait_for(
-        "the corrupt raw file in quarantine", lambda: stack.blob(s.quarantine_bucket, name), 120
-    )
+    (record,) = wait_for("the corrupt raw file to settle", lambda: stack.settled(name), 120)
+    assert record["state"] == "quarantined"
+    (kept,) = stack.versions(s.quarantine_bucket, name)
     assert "cr2" in kept.metadata["reason"] or name in kept.metadata["reason"]
-    assert stack.blob(s.archive_bucket, name) is not None
+    assert kept.metadata["reason"] == record["reason"]
+    (archived,) = stack.versions(s.archive_bucket, name)
+    assert archived.download_as_bytes() == b"II*\x00" + b"\x00" * 4000
     assert stack.doc("images", ImagePath.parse(name).image_id) is None
 
 
