@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -66,7 +67,39 @@ def next_run(job: Schedule, after: datetime) -> datetime:
     return due.astimezone(timezone.utc)
 
 
-def call_job(url: str, body: dict, timeout: float = 60.0) -> tuple[int, str]:
+def signed_headers(job: Schedule, identity: Path | None) -> dict[str, str]:
+    """Return the headers of a job's call: JSON, and the scheduler account's ID token.
+
+    Cloud Scheduler attaches an OIDC token of its service account; locally the token is made
+    with the stack's key (``emulator/identity.py``), for the audience of the called service.
+
+    Parameters
+    ----------
+    job : Schedule
+        The job.
+    identity : Path or None
+        The stack's identity folder; None sends no token.
+
+    Returns
+    -------
+    dict
+        Request headers.
+    """
+    headers = {"Content-Type": "application/json"}
+    if identity is not None:
+        from emulator.identity import LocalSigner, ensure_key
+        from panoptes_network.pipeline.settings import Settings
+
+        settings = Settings.from_env()
+        signer = LocalSigner(ensure_key(identity))
+        token = signer.token(settings.account_email("scheduler"), settings.audience(job.call))
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def call_job(
+    url: str, body: dict, timeout: float = 60.0, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     """POST a job's JSON body and return the status and the start of the answer.
 
     Parameters
@@ -77,6 +110,8 @@ def call_job(url: str, body: dict, timeout: float = 60.0) -> tuple[int, str]:
         The JSON body.
     timeout : float
         Seconds to wait for the answer.
+    headers : dict, optional
+        Request headers (default: JSON, no token).
 
     Returns
     -------
@@ -86,7 +121,7 @@ def call_job(url: str, body: dict, timeout: float = 60.0) -> tuple[int, str]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers or {"Content-Type": "application/json"},
         method="POST",
     )
     try:
@@ -105,6 +140,7 @@ def run_forever(
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     sleep: Callable[[float], None] = time.sleep,
     rounds: int | None = None,
+    identity: Path | None = None,
 ) -> None:
     """Call every job when it comes due, forever (or for ``rounds`` calls, for tests).
 
@@ -118,6 +154,8 @@ def run_forever(
         The clock and the wait.
     rounds : int, optional
         Stop after this many calls.
+    identity : Path, optional
+        The stack's identity folder: calls carry the scheduler account's ID token.
     """
     if not resources.schedules:
         return
@@ -132,7 +170,7 @@ def run_forever(
             continue
         job = jobs[name]
         url = job_url(resources, job, host)
-        status, text = call_job(url, job.body)
+        status, text = call_job(url, job.body, headers=signed_headers(job, identity))
         print(
             json.dumps(
                 {
@@ -166,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address of the local stack (default %(default)s)"
     )
     parser.add_argument("--run-now", metavar="NAME", help="call one job once and print the answer")
+    parser.add_argument(
+        "--identity",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / ".dev" / "identity",
+        help="the stack's identity folder: calls carry its scheduler ID token "
+        "(default .dev/identity)",
+    )
     return parser
 
 
@@ -178,12 +223,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.run_now not in jobs:
             print(f"scheduler: no job {args.run_now!r}; jobs: {', '.join(jobs)}", file=sys.stderr)
             return 2
+        job = jobs[args.run_now]
         status, text = call_job(
-            job_url(resources, jobs[args.run_now], args.host), jobs[args.run_now].body
+            job_url(resources, job, args.host),
+            job.body,
+            headers=signed_headers(job, args.identity),
         )
         print(f"{status} {text}")
         return 0 if 200 <= status < 300 else 1
-    run_forever(resources, args.host)
+    run_forever(resources, args.host, identity=args.identity)
     return 0
 
 

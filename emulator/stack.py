@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.components import MissingComponent, find_components
+from emulator.identity import ensure_key
 from emulator.supervisor import (
     DEFAULT_BACKOFF,
     SUPERVISOR,
@@ -123,16 +124,24 @@ def stack_env(config: StackConfig) -> dict[str, str]:
     -------
     dict
         ``FIRESTORE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST``,
-        ``GOOGLE_CLOUD_PROJECT`` and ``PANOPTES_PUBLIC_BASE_URL``.
+        ``GOOGLE_CLOUD_PROJECT``, ``PANOPTES_PUBLIC_BASE_URL`` and
+        ``PANOPTES_IDENTITY_CERTS_URL`` (the local JWKS the push relay serves).
     """
     storage = f"http://{config.host}:{config.storage_port}"
+    relay = load().push_relay_port
     return {
         "FIRESTORE_EMULATOR_HOST": f"{config.host}:{config.firestore_port}",
         "PUBSUB_EMULATOR_HOST": f"{config.host}:{config.pubsub_port}",
         "STORAGE_EMULATOR_HOST": storage,
         "GOOGLE_CLOUD_PROJECT": config.project,
         "PANOPTES_PUBLIC_BASE_URL": storage,
+        "PANOPTES_IDENTITY_CERTS_URL": f"http://{config.host}:{relay}/jwks",
     }
+
+
+def identity_folder(config: StackConfig) -> Path:
+    """Return where the stack keeps its signing key and JWKS (``emulator/identity.py``)."""
+    return config.state_dir / "identity"
 
 
 @contextmanager
@@ -339,11 +348,38 @@ def _service_programs(config: StackConfig, resources: Resources) -> list[Program
         )
         for service in resources.services.values()
     ]
+    ensure_key(identity_folder(config))
+    programs.append(
+        Program(
+            "push-relay",
+            (
+                sys.executable,
+                "-m",
+                "emulator.push_relay",
+                "--host",
+                config.host,
+                "--port",
+                str(resources.push_relay_port),
+                "--identity",
+                str(identity_folder(config)),
+            ),
+            cwd=str(ROOT),
+            port=resources.push_relay_port,
+        )
+    )
     if resources.schedules:
         programs.append(
             Program(
                 "scheduler",
-                (sys.executable, "-m", "emulator.scheduler", "--host", config.host),
+                (
+                    sys.executable,
+                    "-m",
+                    "emulator.scheduler",
+                    "--host",
+                    config.host,
+                    "--identity",
+                    str(identity_folder(config)),
+                ),
                 cwd=str(ROOT),
             )
         )
@@ -496,6 +532,7 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
     ports = [config.firestore_port, config.pubsub_port, config.storage_port]
     if services:
         ports += [s.local_port for s in resources.services.values()]
+        ports.append(resources.push_relay_port)
     taken = [p for p in ports if _port_open(config.host, p)]
     if taken:
         raise RuntimeError(
@@ -523,7 +560,7 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
                 resources,
                 config.project,
                 emulator=True,
-                endpoint=lambda name: resources.local_endpoint(name, config.host),
+                endpoint=lambda name: resources.local_push_endpoint(name, config.host),
                 say=lambda line: None,
             )
         say("dev: applied infra/resources.yaml")

@@ -32,6 +32,7 @@ from google.protobuf import duration_pb2, field_mask_pb2
 
 from infra.spec import Bucket, Resources, Schedule, Subscription, load
 from panoptes_network.cli import summary
+from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["apply", "build_parser", "scheduler_job_command"]
 
@@ -49,7 +50,10 @@ def _subscription_request(
     if sub.push_to:
         push: dict = {"push_endpoint": endpoint(sub.push_to)}
         if service_account:
-            push["oidc_token"] = {"service_account_email": service_account}
+            push["oidc_token"] = {
+                "service_account_email": service_account,
+                "audience": Settings(project_id=project).audience(sub.push_to),
+            }
         request["push_config"] = push
     if sub.minimum_backoff_seconds is not None:
         request["retry_policy"] = {
@@ -136,7 +140,11 @@ def scheduler_job_command(
         f"--description={job.description or job.name}",
     ]
     if service_account:
-        argv += [f"--oidc-service-account-email={service_account}", f"--oidc-token-audience={url}"]
+        audience = Settings(project_id=project).audience(job.call)
+        argv += [
+            f"--oidc-service-account-email={service_account}",
+            f"--oidc-token-audience={audience}",
+        ]
     return argv
 
 

@@ -80,6 +80,7 @@ class Service:
     public: bool = False
     concurrency: int | None = None
     inputs: tuple[str, ...] = ()
+    callers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,27 @@ class Resources:
     notifications: tuple[Notification, ...]
     services: dict[str, Service] = field(default_factory=dict)
     schedules: tuple[Schedule, ...] = ()
+    push_relay_port: int = 8110
+
+    def local_push_endpoint(self, service: str, host: str = "127.0.0.1") -> str:
+        """Return where the local stack's push subscriptions deliver to a service.
+
+        The push relay (``emulator/push_relay.py``) signs each push with the stack's key and
+        forwards it to the service, as Google's push does with its own.
+
+        Parameters
+        ----------
+        service : str
+            Service name.
+        host : str
+            Address of the stack.
+
+        Returns
+        -------
+        str
+            ``http://<host>:<push_relay_port>/<service>``.
+        """
+        return f"http://{host}:{self.push_relay_port}/{service}"
 
     def local_endpoint(self, service: str, host: str = "127.0.0.1") -> str:
         """Return the URL a service listens on in the local stack.
@@ -190,7 +212,14 @@ def load(path: Path = RESOURCES) -> Resources:
         for n in raw.get("notifications", [])
     )
     services = {
-        name: Service(name=name, **{**spec, "inputs": tuple(spec.get("inputs", ()))})
+        name: Service(
+            name=name,
+            **{
+                **spec,
+                "inputs": tuple(spec.get("inputs", ())),
+                "callers": tuple(spec.get("callers", ())),
+            },
+        )
         for name, spec in raw.get("services", {}).items()
     }
     bucket_names = {b.name for b in buckets}
@@ -219,4 +248,9 @@ def load(path: Path = RESOURCES) -> Resources:
             raise ValueError(f"{path}: schedule {job.name} has a bad cron expression {job.cron!r}")
         if not job.path.startswith("/"):
             raise ValueError(f"{path}: schedule {job.name}: path must start with '/'")
-    return Resources(buckets, topics, subs, notes, services, schedules)
+    for service in services.values():
+        callers = set(service.callers) - {"push", "scheduler"}
+        if callers:
+            raise ValueError(f"{path}: service {service.name} names unknown callers {callers}")
+    relay = int((raw.get("local") or {}).get("push_relay_port", 8110))
+    return Resources(buckets, topics, subs, notes, services, schedules, relay)

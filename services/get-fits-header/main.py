@@ -9,7 +9,12 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from panoptes_network.adapters.http_json import json_answer, screen_request
+from panoptes_network.adapters.http_json import (
+    RequestRefused,
+    json_answer,
+    read_json,
+    screen_request,
+)
 from panoptes_network.adapters.runtime import ServiceRuntime
 from panoptes_network.frames.header_lookup import MAX_REQUEST_BYTES, lookup_header
 from panoptes_network.pipeline.log import log
@@ -30,9 +35,12 @@ def handle(request: flask.Request) -> flask.Response:
     )
     if refused is not None:
         return refused
-    body = request.get_json(silent=True)
+    try:
+        body = read_json(request, MAX_REQUEST_BYTES)
+    except RequestRefused as exc:
+        return _answer(exc.status, {"error": exc.reason})
     if body is None:
-        return _answer(400, {"error": "request body is not JSON"})
+        return _answer(400, {"error": "request body is empty: send JSON"})
     status, answer = lookup_header(body, RUNTIME.context.store, RUNTIME.settings)
     if status != 200:
         log("WARNING", f"{SERVICE}: {answer['error']}", service=SERVICE, status=status)

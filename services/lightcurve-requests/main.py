@@ -32,6 +32,9 @@ def _sweep(body: dict[str, Any]) -> dict[str, Any]:
 @functions_framework.http
 def handle(request: flask.Request) -> flask.Response:
     """Queue one run (``/``) or sweep (``/sweep``)."""
+    refused = RUNTIME.refusal(request.headers)  # a private service: the scheduler's ID token
+    if refused is not None:
+        return refused
     return request_or_sweep(
         request,
         service=SERVICE,

@@ -9,7 +9,12 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from panoptes_network.adapters.http_json import json_answer, screen_request
+from panoptes_network.adapters.http_json import (
+    RequestRefused,
+    json_answer,
+    read_json,
+    screen_request,
+)
 from panoptes_network.adapters.runtime import ServiceRuntime
 from panoptes_network.catalog.field_lookup import (
     MAX_REQUEST_BYTES,
@@ -40,9 +45,12 @@ def handle(request: flask.Request) -> flask.Response:
     if request.method == "GET":
         query = request_from_query(request.args.to_dict())
     else:
-        query = request.get_json(force=True, silent=True)
+        try:
+            query = read_json(request, MAX_REQUEST_BYTES)
+        except RequestRefused as exc:
+            return _answer(exc.status, {"error": exc.reason})
         if query is None:
-            return _answer(400, {"error": "request body is not JSON"})
+            return _answer(400, {"error": "request body is empty: send JSON"})
     try:
         catalog = RUNTIME.catalog()
     except FileNotFoundError as exc:

@@ -36,6 +36,9 @@ def _explicit(body: Any) -> dict[str, Any]:
 @functions_framework.http
 def handle(request: flask.Request) -> flask.Response:
     """Run the reconciler once (``POST /sweep``)."""
+    refused = RUNTIME.refusal(request.headers)  # a private service: the scheduler's ID token
+    if refused is not None:
+        return refused
     return request_or_sweep(
         request,
         service=SERVICE,

@@ -50,6 +50,21 @@ class Stack:
     def snapshot(self, collection: str, doc_id: str):
         return self.firestore.collection(collection).document(doc_id).get()
 
+    def as_caller(self, service: str, role: str = "scheduler", **token) -> dict[str, str]:
+        """Headers with an ID token for ``service``, signed with the stack's key.
+
+        ``role`` is ``scheduler`` or ``push`` (their service accounts); ``token`` passes
+        :meth:`emulator.identity.LocalSigner.token` options (``lifetime``, ``issuer`` ...),
+        and ``email=`` / ``audience=`` replace the account or the audience.
+        """
+        from emulator.identity import LocalSigner
+        from emulator.stack import identity_folder
+
+        signer = LocalSigner(identity_folder(self.config) / "key.pem")
+        email = token.pop("email", None) or self.settings.account_email(role)
+        audience = token.pop("audience", None) or self.settings.audience(service)
+        return {"Authorization": f"Bearer {signer.token(email, audience, **token)}"}
+
     def versions(self, bucket: str, name: str) -> list:
         """The kept versions of an upload: ``<name>@<generation>`` (archive, quarantine)."""
         return sorted(self.storage.list_blobs(bucket, prefix=f"{name}@"), key=lambda b: b.name)

@@ -62,11 +62,16 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
     ]
 
     url = stack.url("lightcurve-requests")
-    assert requests.post(url, json={"sequence_id": "nope"}, timeout=30).status_code == 400
-    unknown = {"sequence_id": f"{unit}_{camera}_20000101T000000"}
-    assert requests.post(url, json=unknown, timeout=30).status_code == 404
+    auth = stack.as_caller("lightcurve-requests")
     request = {"sequence_id": sequence_id, "options": {"min_frames": 3}}
-    answer = requests.post(url, json=request, timeout=30)
+    assert requests.post(url, json=request, timeout=30).status_code == 401
+    assert (
+        requests.post(url, json={"sequence_id": "nope"}, headers=auth, timeout=30).status_code
+        == 400
+    )
+    unknown = {"sequence_id": f"{unit}_{camera}_20000101T000000"}
+    assert requests.post(url, json=unknown, headers=auth, timeout=30).status_code == 404
+    answer = requests.post(url, json=request, headers=auth, timeout=30)
     assert answer.status_code == 202 and answer.json()["queued"] == sequence_id
 
     def processed():

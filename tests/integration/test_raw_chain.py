@@ -47,7 +47,12 @@ def test_a_raw_upload_gets_products_then_its_frame_enters_the_chain(stack, unit_
     assert record["state"] == "recorded" and archived.name == f"{name}@{record['generation']}"
     assert stack.doc("units", unit) is None  # a placeholder moves no counter
 
-    answer = requests.post(stack.url("raw-fits-requests"), json={"bucket_path": name}, timeout=30)
+    answer = requests.post(
+        stack.url("raw-fits-requests"),
+        json={"bucket_path": name},
+        headers=stack.as_caller("raw-fits-requests"),
+        timeout=30,
+    )
     assert answer.status_code == 202, answer.text
     assert [r["image_id"] for r in answer.json()["released"]] == [path.image_id]
 
@@ -62,7 +67,10 @@ def test_a_raw_upload_gets_products_then_its_frame_enters_the_chain(stack, unit_
     assert stack.blob(s.images_bucket, path.with_extension(".fits.fz").object_name) is not None
     assert stack.doc("units", unit)["num_images"] == 1
     again = requests.post(
-        stack.url("raw-fits-requests"), json={"image_id": path.image_id}, timeout=30
+        stack.url("raw-fits-requests"),
+        json={"image_id": path.image_id},
+        headers=stack.as_caller("raw-fits-requests"),
+        timeout=30,
     )
     assert again.status_code == 200 and again.json()["released"] == []
 
@@ -84,13 +92,18 @@ def test_a_corrupt_raw_upload_is_quarantined_and_kept(stack, unit_ids):
 
 def test_raw_fits_requests_answers_json_errors(stack):
     url = stack.url("raw-fits-requests")
+    auth = stack.as_caller("raw-fits-requests")
     assert (
         requests.post(
-            url, json={"image_id": "PAN999_abcdef_20260101T000000"}, timeout=10
+            url, json={"image_id": "PAN999_abcdef_20260101T000000"}, headers=auth, timeout=10
         ).status_code
         == 404
     )
-    assert requests.post(url, json={"image_id": "nonsense"}, timeout=10).status_code == 400
-    assert requests.get(url, timeout=10).status_code == 405
-    sweep = requests.post(url + "sweep", json={"wait_minutes": 30}, timeout=30)
+    assert (
+        requests.post(url, json={"image_id": "nonsense"}, headers=auth, timeout=10).status_code
+        == 400
+    )
+    assert requests.get(url, headers=auth, timeout=10).status_code == 405
+    assert requests.post(url, json={"image_id": "nonsense"}, timeout=10).status_code == 401
+    sweep = requests.post(url + "sweep", json={"wait_minutes": 30}, headers=auth, timeout=30)
     assert sweep.status_code in (200, 202) and "waiting" in sweep.json()

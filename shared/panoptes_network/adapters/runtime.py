@@ -13,12 +13,17 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import flask
+
 from panoptes_network.adapters.catalog_source import catalog_path
 from panoptes_network.adapters.gcs import GcsObjectStore, storage_client
+from panoptes_network.adapters.http_json import json_answer, quiet_error_pages
+from panoptes_network.adapters.identity import CallerPolicy, Unauthenticated, verify_caller
 from panoptes_network.adapters.pubsub import PubSubBus
 from panoptes_network.adapters.push import PushMessage, run_pubsub_step
 from panoptes_network.catalog.local_file import LocalCatalog, open_catalog
 from panoptes_network.pipeline.context import ChainContext, StepResult
+from panoptes_network.pipeline.log import log
 from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["ServiceRuntime", "chain_context"]
@@ -75,6 +80,8 @@ class ServiceRuntime:
         self._catalog: LocalCatalog | None = None
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock() if one_at_a_time else None
+        if flask.has_app_context():  # made while functions-framework loads main.py
+            quiet_error_pages(flask.current_app)
 
     @property
     def context(self) -> ChainContext:
@@ -97,6 +104,44 @@ class ServiceRuntime:
                 self._catalog = open_catalog(catalog_path())
             return self._catalog
 
+    def policy(self) -> CallerPolicy | None:
+        """Return who may call this service, or None when it is public."""
+        allowed = self.settings.callers(self.service)
+        if allowed is None:
+            return None
+        return CallerPolicy(
+            self.settings.audience(self.service), allowed, self.settings.identity_certs_url
+        )
+
+    def refusal(self, headers: Mapping[str, str]) -> flask.Response | None:
+        """Verify the caller of a private service; return the 401/403 answer, or None.
+
+        Parameters
+        ----------
+        headers : Mapping
+            The request's headers.
+
+        Returns
+        -------
+        flask.Response or None
+            JSON ``{"error": ...}`` with 401 (no or bad token) or 403 (another identity);
+            None when the caller may go on (or the service is public).
+        """
+        policy = self.policy()
+        if policy is None:
+            return None
+        try:
+            verify_caller(headers, policy)
+        except Unauthenticated as exc:
+            log(
+                "WARNING",
+                f"{self.service}: refused caller: {exc.reason}",
+                service=self.service,
+                status=exc.status,
+            )
+            return json_answer(exc.status, {"error": exc.reason}, "POST, OPTIONS")
+        return None
+
     def run_pubsub(
         self, data: Mapping[str, Any], step: Callable[[PushMessage], StepResult]
     ) -> StepResult | None:
@@ -113,7 +158,16 @@ class ServiceRuntime:
         -------
         StepResult or None
             What :func:`~.push.run_pubsub_step` returns.
+
+        Raises
+        ------
+        werkzeug.exceptions.HTTPException
+            401 or 403 (JSON) when the push does not carry the push account's ID token:
+            nothing is read or written.
         """
+        refused = self.refusal(flask.request.headers)
+        if refused is not None:
+            flask.abort(refused)
         if self._one_at_a_time is None:
             return run_pubsub_step(data, step, service=self.service)
         with self._one_at_a_time:

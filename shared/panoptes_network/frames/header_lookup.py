@@ -1,9 +1,12 @@
 """The get-fits-header request: validate it, read the header, answer with a status code.
 
 Answers are ``(status, body)`` pairs that the HTTP service returns as JSON: 200 with
-``{"header": {...}}``; 400 for a malformed request; 404 for a missing object; 422 for an
-object that is not a readable FITS file. The bytes read are bounded by
-``Settings.max_header_bytes`` per header.
+``{"header": {...}}``; 400 for a malformed request (a path with empty, ``.`` or ``..``
+segments, a leading ``/``, a backslash or a control character); 403 for a bucket that is not
+public (only :meth:`Settings.header_buckets` are read: the archive, quarantine and incoming
+buckets never, and the answer is the same whether the object exists or not); 404 for a
+missing object; 422 for an object that is not a readable FITS file, or whose header does not
+end within ``Settings.max_header_bytes``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = ["MAX_REQUEST_BYTES", "lookup_header"]
 #: Largest request body accepted, in bytes.
 MAX_REQUEST_BYTES = 16 * 1024
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def _bad(message: str, status: int = 400) -> tuple[int, dict[str, Any]]:
@@ -61,10 +65,15 @@ def lookup_header(
         bucket, _, path = path[5:].partition("/")
     if len(path) > 1024:
         return _bad("bucket_path is longer than 1024 characters")
+    if _CONTROL.search(path):
+        return _bad("bucket_path holds a control character or a backslash")
     if any(part in ("", ".", "..") for part in path.split("/")):
-        return _bad(f"bucket_path {path!r} has empty, '.' or '..' segments")
+        return _bad(f"bucket_path {path!r} has empty, '.' or '..' segments (or starts with /)")
     if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket):
-        return _bad(f"bucket_name {bucket!r} is not a valid bucket name")
+        return _bad(f"bucket_name {str(bucket)[:80]!r} is not a valid bucket name")
+    if bucket not in settings.header_buckets():
+        readable = ", ".join(sorted(settings.header_buckets()))
+        return _bad(f"bucket {bucket} is not readable here; public FITS buckets: {readable}", 403)
     hdu = request.get("hdu")
     if hdu is not None and (
         isinstance(hdu, bool) or not isinstance(hdu, int) or not 0 <= hdu < 100

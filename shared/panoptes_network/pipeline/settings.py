@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-__all__ = ["STEP_INPUTS", "Settings", "SettingsError"]
+__all__ = ["SERVICE_CALLERS", "STEP_INPUTS", "Settings", "SettingsError"]
 
 _ENV_PREFIX = "PANOPTES_"
 
@@ -74,6 +74,23 @@ STEP_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Who may call each private service: the service accounts of ``ACCOUNTS``, by role. The
+#: services not listed (lookup-field, get-fits-header) are public. ``infra/resources.yaml``
+#: declares the same per service (``callers``); a test keeps them equal.
+SERVICE_CALLERS: dict[str, tuple[str, ...]] = {
+    "raw-file-uploaded": ("push",),
+    "compress-fits": ("push",),
+    "record-image": ("push",),
+    "make-rgb-fits": ("push",),
+    "plate-solve": ("push",),
+    "measure-sources": ("push",),
+    "build-lightcurve": ("push",),
+    "lightcurve-requests": ("scheduler",),
+    "raw-fits-requests": ("scheduler",),
+    "reconcile": ("scheduler",),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Names and limits shared by the services.
@@ -131,6 +148,16 @@ class Settings:
         Re-queues of one upload or image before the reconciler records it as failed.
     reconcile_batch : int
         Most due uploads and most due images one reconciler run reads (documents).
+    audience_prefix : str
+        A private service's ID-token audience is ``<audience_prefix>/<service>``
+        (``PANOPTES_AUDIENCE_PREFIX``); ``bin/deploy`` sets it as the Cloud Run custom
+        audience and ``infra.apply`` gives it to pushes and scheduler jobs.
+    identity_certs_url : str
+        Where the keys that sign ID tokens are (``PANOPTES_IDENTITY_CERTS_URL``): Google's
+        JWKS, or the local stack's.
+    push_account, scheduler_account : str
+        Names of the service accounts Pub/Sub push and Cloud Scheduler call as; the e-mail
+        is ``<name>@<project>.iam.gserviceaccount.com``.
     """
 
     project_id: str = "demo-panoptes"
@@ -164,6 +191,10 @@ class Settings:
     stuck_after_minutes: float = 30.0
     reconcile_max_attempts: int = 5
     reconcile_batch: int = 500
+    audience_prefix: str = "panoptes-network"
+    identity_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    push_account: str = "panoptes-push"
+    scheduler_account: str = "panoptes-scheduler"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -198,6 +229,41 @@ class Settings:
         if emulator and "public_base_url" not in values:
             values["public_base_url"] = emulator.rstrip("/")
         return cls(**values)  # type: ignore[arg-type]
+
+    def audience(self, service: str) -> str:
+        """Return the ID-token audience of a private service: ``<audience_prefix>/<service>``."""
+        return f"{self.audience_prefix}/{service}"
+
+    def account_email(self, role: str) -> str:
+        """Return the e-mail of the service account of a role (``push`` or ``scheduler``).
+
+        Parameters
+        ----------
+        role : str
+            ``push`` or ``scheduler``.
+
+        Returns
+        -------
+        str
+            ``<name>@<project>.iam.gserviceaccount.com``.
+        """
+        name = {"push": self.push_account, "scheduler": self.scheduler_account}[role]
+        return f"{name}@{self.project_id}.iam.gserviceaccount.com"
+
+    def callers(self, service: str) -> frozenset[str] | None:
+        """Return the e-mails allowed to call a service; None for a public service."""
+        roles = SERVICE_CALLERS.get(service)
+        return None if roles is None else frozenset(self.account_email(r) for r in roles)
+
+    def header_buckets(self) -> frozenset[str]:
+        """Return the buckets whose FITS headers get-fits-header may read: the public ones.
+
+        Returns
+        -------
+        frozenset of str
+            The images, solved and RGB buckets (never archive, quarantine or incoming).
+        """
+        return frozenset({self.images_bucket, self.solved_bucket, self.rgb_bucket})
 
     def input_buckets(self, service: str) -> frozenset[str]:
         """Return the buckets a service may be told to read (:data:`STEP_INPUTS`).

@@ -6,6 +6,7 @@ Each test runs ``python -m emulator.supervisor`` under a temporary state folder,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -217,8 +218,13 @@ def test_the_command_line_takes_what_fits(argv):
 def test_up_has_the_supervisor_run_every_service_on_its_port_and_the_scheduler(tmp_path):
     resources = load()
     assert resources.schedules  # else there is no scheduler to run
-    programs = {p.name: p for p in _service_programs(StackConfig.load(), resources)}
-    assert set(programs) == {*resources.services, "scheduler"}
+    config = dataclasses.replace(StackConfig.load(), state_dir=tmp_path)
+    programs = {p.name: p for p in _service_programs(config, resources)}
+    assert set(programs) == {*resources.services, "scheduler", "push-relay"}
+    relay = programs["push-relay"]
+    assert relay.port == resources.push_relay_port
+    assert (tmp_path / "identity" / "key.pem").is_file()  # the stack's signing key
+    assert relay.argv[relay.argv.index("--identity") + 1] == str(tmp_path / "identity")
     record = programs["record-image"]
     assert record.port == resources.services["record-image"].local_port
     assert record.argv[1:3] == ("-m", "functions_framework")

@@ -66,7 +66,7 @@ def test_gcloud_commands_create_then_update_with_oidc():
     assert "--schedule=*/15 * * * *" in create and f"--uri={url}" in create
     assert '--message-body={"quiet_minutes": 30}' in create
     assert "--oidc-service-account-email=sa@p.iam" in create
-    assert f"--oidc-token-audience={url}" in create
+    assert "--oidc-token-audience=panoptes-network/web" in create  # the service's audience
     update = scheduler_job_command(job, "p", "us-central1", url, None, exists=True)
     assert update[3] == "update" and "--update-headers=Content-Type=application/json" in update
     assert not any(a.startswith("--oidc") for a in update)

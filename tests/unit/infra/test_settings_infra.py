@@ -99,3 +99,23 @@ def test_apply_turns_the_declared_keeping_into_bucket_settings():
     assert {"age": 30} in rules
     assert {"daysSinceNoncurrentTime": 7, "isLive": False} in rules
     assert incoming.retention_period is None
+
+
+def test_private_services_accept_exactly_the_callers_infra_declares():
+    from panoptes_network.pipeline.settings import SERVICE_CALLERS
+
+    services = load().services
+    declared = {name: svc.callers for name, svc in services.items() if svc.callers}
+    assert declared == SERVICE_CALLERS
+    for name, svc in services.items():
+        assert svc.public != bool(svc.callers), f"{name} is neither public nor private"
+    push_targets = {sub.push_to for sub in load().subscriptions if sub.push_to}
+    assert all(SERVICE_CALLERS[name] == ("push",) for name in push_targets)
+    assert all(SERVICE_CALLERS[job.call] == ("scheduler",) for job in load().schedules)
+
+
+def test_get_fits_header_reads_only_public_buckets():
+    public = {b.name for b in load().buckets if b.public}
+    s = Settings()
+    assert s.header_buckets() <= public
+    assert not {s.archive_bucket, s.quarantine_bucket, s.incoming_bucket} & s.header_buckets()
