@@ -19,7 +19,7 @@ def _apply(stack):
         resources,
         stack.config.project,
         emulator=True,
-        endpoint=resources.local_endpoint,
+        endpoint=resources.local_push_endpoint,
         say=lambda line: None,
     )
 
