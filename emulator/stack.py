@@ -257,6 +257,11 @@ def _wait(name: str, ready: Callable[[], bool], timeout: float, config: StackCon
     )
 
 
+def _firestore_rules() -> str:
+    """Return the Firestore rules file firebase.json names (the deployed one)."""
+    return json.loads((ROOT / "firebase.json").read_text())["firestore"]["rules"]
+
+
 def _emulator_commands(
     config: StackConfig, resources: Resources
 ) -> list[tuple[str, list[str], str]]:
@@ -311,6 +316,7 @@ def _emulator_commands(
                 f"--host={host}",
                 f"--port={config.firestore_port}",
                 "--database-mode=firestore-native",
+                f"--rules={ROOT / _firestore_rules()}",
             ],
             f"http://{host}:{config.firestore_port}/",
         ),

@@ -115,7 +115,12 @@ def run_pubsub_step(
         log("ERROR", f"{service}: permanent failure, acknowledged: {exc.reason}", service=service)
         return None
     except Exception as exc:
-        log("WARNING", f"{service}: will retry: {type(exc).__name__}: {exc}", service=service)
+        log(
+            "WARNING",
+            f"{service}: will retry: {type(exc).__name__}: {exc}",
+            exc_info=True,
+            service=service,
+        )
         raise
     severity = "WARNING" if result.action in ("quarantined", "refused") else "INFO"
     log(severity, f"{service}: {result.action}", service=service, **dict(result.detail))

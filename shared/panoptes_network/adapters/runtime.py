@@ -19,6 +19,7 @@ from panoptes_network.adapters.catalog_source import catalog_path
 from panoptes_network.adapters.gcs import GcsObjectStore, storage_client
 from panoptes_network.adapters.http_json import json_answer, quiet_error_pages
 from panoptes_network.adapters.identity import CallerPolicy, Unauthenticated, verify_caller
+from panoptes_network.adapters.logs import configure_logging
 from panoptes_network.adapters.pubsub import PubSubBus
 from panoptes_network.adapters.push import PushMessage, run_pubsub_step
 from panoptes_network.catalog.local_file import LocalCatalog, open_catalog
@@ -82,6 +83,7 @@ class ServiceRuntime:
         self._one_at_a_time = threading.Lock() if one_at_a_time else None
         if flask.has_app_context():  # made while functions-framework loads main.py
             quiet_error_pages(flask.current_app)
+            configure_logging(self.settings.project_id)
 
     @property
     def context(self) -> ChainContext:

@@ -95,7 +95,10 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         observation_write = DocWrite(
             OBSERVATIONS,
             records.sequence_id,
-            {"last_image_received_time": records.observation["received_time"]},
+            {
+                "last_image_received_time": records.observation["received_time"],
+                "lightcurve_pending": True,
+            },
             {"num_images": 1, "total_minutes_exptime": minutes},
             must_exist=True,
         )
@@ -108,6 +111,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
                 "num_images": 1,
                 "total_minutes_exptime": minutes,
                 "last_image_received_time": records.observation["received_time"],
+                "lightcurve_pending": True,
             },
             must_not_exist=True,
         )

@@ -113,8 +113,18 @@ def sweep(ctx: ChainContext, quiet_minutes: float | None = None) -> dict[str, An
     assert ctx.documents is not None
     now = ctx.now()
     cutoff = now - timedelta(minutes=quiet_minutes)
-    candidates = ctx.documents.find(OBSERVATIONS, "last_image_received_time", "<=", cutoff)
-    due = observations_due(candidates, now, quiet_minutes)[:_MAX_PER_SWEEP]
+    # Only observations with a frame since their last run carry lightcurve_pending: the
+    # sweep's reads grow with what arrived, not with the archive.
+    candidates = ctx.documents.query(
+        OBSERVATIONS,
+        [("lightcurve_pending", "==", True), ("last_image_received_time", "<=", cutoff)],
+        limit=_MAX_PER_SWEEP * 4,
+    )
+    due = observations_due(candidates, now, quiet_minutes)
+    done = [doc_id for doc_id, _ in candidates if doc_id not in set(due)]
+    if done:  # processed since their last frame: no longer pending
+        ctx.documents.merge_many([(OBSERVATIONS, d, {"lightcurve_pending": False}) for d in done])
+    due = due[:_MAX_PER_SWEEP]
     for sequence_id in due:
         ctx.bus.publish(ctx.settings.lightcurve_topic, {"sequence_id": sequence_id, "options": {}})
     return {"queued": due, "quiet_minutes": quiet_minutes}
