@@ -205,6 +205,7 @@ def apply(
     location: str = "US",
     region: str = "us-central1",
     say: Callable[[str], None] = print,
+    scheduler_account: str | None = None,
 ) -> list[str]:
     """Apply ``resources`` to ``project``.
 
@@ -227,6 +228,9 @@ def apply(
         runs them).
     say : callable
         Receives one line per change.
+    scheduler_account : str, optional
+        Service account whose OIDC token scheduler jobs carry (default
+        ``service_account``); the scheduled services accept only the scheduler's.
 
     Returns
     -------
@@ -309,7 +313,9 @@ def apply(
                     payload_format=note.payload_format,
                 ).create()
                 did(f"created notification {note.bucket} -> {note.topic}")
-        _apply_schedules(resources, project, region, endpoint, service_account, did)
+        _apply_schedules(
+            resources, project, region, endpoint, scheduler_account or service_account, did
+        )
     return changes
 
 
@@ -344,7 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_ENDPOINT,
         help="push URL of a service on Google Cloud (default: %(default)s)",
     )
-    parser.add_argument("--push-service-account", help="service account for push OIDC tokens")
+    parser.add_argument(
+        "--push-service-account",
+        help="service account whose ID token pushes carry "
+        "(default panoptes-push@PROJECT.iam.gserviceaccount.com, what the services accept)",
+    )
+    parser.add_argument(
+        "--scheduler-service-account",
+        help="service account whose ID token scheduler jobs carry "
+        "(default panoptes-scheduler@PROJECT.iam.gserviceaccount.com)",
+    )
     return parser
 
 
@@ -364,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         project = os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-panoptes")
 
         def endpoint(service: str) -> str:
-            return resources.local_endpoint(service)
+            return resources.local_push_endpoint(service)
     else:
         project = args.project
 
@@ -373,12 +388,16 @@ def main(argv: list[str] | None = None) -> int:
                 region=args.region, project=project, service=service
             )
 
+    accounts = Settings(project_id=project)
     changes = apply(
         resources,
         project,
         emulator=args.emulator,
         endpoint=endpoint,
-        service_account=args.push_service_account,
+        service_account=None
+        if args.emulator
+        else (args.push_service_account or accounts.account_email("push")),
+        scheduler_account=args.scheduler_service_account or accounts.account_email("scheduler"),
         region=args.region,
     )
     if not changes:
