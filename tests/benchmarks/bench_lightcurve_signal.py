@@ -202,13 +202,12 @@ def _weighted_mean(fits: list[tuple[float, float]]) -> tuple[float, float]:
     return float(np.sum(weights * values) / weights.sum()), float(1.0 / np.sqrt(weights.sum()))
 
 
-def _paired(
-    quiet: Lightcurves, injected: Lightcurves, colour: str, picid: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The star's injected light curve alone and over its quiet twin, on their common frames.
+def _aligned(
+    quiet: Lightcurves, injected: Lightcurves, picid: int
+) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The star's column in each build and their common frames ``(jq, ji, times, iq, ii)``.
 
-    Returns ``(times, flux, ratio)``, or None when either observation has no light curve of
-    the star. Clipped points are NaN in both.
+    None when either build has no light curve of the star.
     """
     try:
         jq, ji = quiet.star_index(picid), injected.star_index(picid)
@@ -217,6 +216,21 @@ def _paired(
     times, iq, ii = np.intersect1d(
         np.asarray(quiet.stack.times), np.asarray(injected.stack.times), return_indices=True
     )
+    return jq, ji, times, iq, ii
+
+
+def _paired(
+    quiet: Lightcurves, injected: Lightcurves, colour: str, picid: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The star's injected light curve alone and over its quiet twin, on their common frames.
+
+    Returns ``(times, flux, ratio)``, or None when either observation has no light curve of
+    the star. Clipped points are NaN in both.
+    """
+    aligned = _aligned(quiet, injected, picid)
+    if aligned is None:
+        return None
+    jq, ji, times, iq, ii = aligned
     flux = _clean(injected, colour, ji)[ii]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = flux / _clean(quiet, colour, jq)[iq]
@@ -314,13 +328,10 @@ def _ensemble_scale_suppression(
     kept is the star's flux over its (pinned) comparison ensemble, injected over quiet: the
     median of that ratio is one minus the recovered depth.
     """
-    try:
-        jq, ji = quiet.star_index(event.picid), injected.star_index(event.picid)
-    except KeyError:
+    aligned = _aligned(quiet, injected, event.picid)
+    if aligned is None:
         return None
-    times, iq, ii = np.intersect1d(
-        np.asarray(quiet.stack.times), np.asarray(injected.stack.times), return_indices=True
-    )
+    jq, ji, times, iq, ii = aligned
 
     def over_ensemble(curves: Lightcurves, rows: np.ndarray, j: int) -> np.ndarray:
         lc = curves.colours[colour]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import operator
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,15 @@ from panoptes_network.pipeline.ports import (
     WriteConflict,
 )
 from panoptes_network.pipeline.storage import md5_base64
+
+#: The comparison of each filter operator.
+_OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
 
 
 class MemoryStore:
@@ -192,29 +202,15 @@ class MemoryDocuments:
             self.versions[key] = next(self._clock)
 
     def find(self, collection, field, op, value):
-        compare = {
-            "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b,
-            "==": lambda a, b: a == b,
-            ">=": lambda a, b: a >= b,
-            ">": lambda a, b: a > b,
-        }[op]
         with self._lock:
             return [
                 (doc_id, copy.deepcopy(doc))
                 for (c, doc_id), doc in sorted(self.docs.items())
-                if c == collection and field in doc and compare(doc[field], value)
+                if c == collection and field in doc and _OPS[op](doc[field], value)
             ]
 
     def query(self, collection, filters=(), *, order_by=None, limit=None, start_after=None):
         """Firestore's semantics: range filters and order match same-typed values only."""
-        ops = {
-            "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b,
-            "==": lambda a, b: a == b,
-            ">=": lambda a, b: a >= b,
-            ">": lambda a, b: a > b,
-        }
 
         def matches(doc: dict[str, Any]) -> bool:
             for field, op, value in filters:
@@ -222,7 +218,7 @@ class MemoryDocuments:
                     return False
                 if op != "==" and type(doc[field]) is not type(value):
                     return False
-                if not ops[op](doc[field], value):
+                if not _OPS[op](doc[field], value):
                     return False
             return True
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,12 +138,21 @@ class _Certs:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._http: Any = None
+
+    def _transport(self) -> Any:
+        """One google-auth HTTP transport (and its connection pool) per process."""
+        with self._lock:
+            if self._http is None:
+                from google.auth.transport import requests as auth_requests
+
+                self._http = auth_requests.Request()
+            return self._http
 
     def verify(self, token: str, policy: CallerPolicy) -> Mapping[str, Any]:
-        from google.auth.transport import requests as auth_requests
         from google.oauth2 import id_token
 
-        request = _CachingRequest(auth_requests.Request(), self, policy.certs_url)
+        request = _CachingRequest(self._transport(), self, policy.certs_url)
         return id_token.verify_token(
             token,
             request,
@@ -231,25 +240,3 @@ def verify_caller(headers: Mapping[str, str], policy: CallerPolicy) -> Caller:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:160]
-
-
-def policy_for(
-    audience: str, emails: Iterable[str], certs_url: str = GOOGLE_CERTS_URL
-) -> CallerPolicy:
-    """Return a :class:`CallerPolicy` (helper for services and tests).
-
-    Parameters
-    ----------
-    audience : str
-        The audience tokens must name.
-    emails : iterable of str
-        Accepted service-account e-mails.
-    certs_url : str
-        Where the keys are.
-
-    Returns
-    -------
-    CallerPolicy
-        The policy.
-    """
-    return CallerPolicy(audience, frozenset(emails), certs_url)

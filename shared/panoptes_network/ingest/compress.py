@@ -18,7 +18,7 @@ from panoptes_network.pipeline.context import ChainContext, StepResult, StoredOb
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PermanentFailure
 from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, UploadState
-from panoptes_network.pipeline.storage import md5_base64, quarantine, write_latest
+from panoptes_network.pipeline.storage import Written, md5_base64, write_latest
 
 __all__ = ["SERVICE", "compress_fits"]
 
@@ -59,18 +59,10 @@ def compress_fits(
     upload = ledger.archived_upload(ctx, obj) or UploadRef()
     upload = UploadRef(upload.upload_id, upload.upload_generation, attempt)
     s = ctx.settings
-
-    def quarantined(reason: str) -> StepResult:
-        result = quarantine(ctx, obj, reason)
-        ledger.advance(
-            ctx, upload.upload_id, UploadState.QUARANTINED, reason=reason, attempt=upload.attempt
-        )
-        return result
-
     try:
         path = ImagePath.parse(object_name or obj.name)
     except InvalidPathError as exc:
-        return quarantined(exc.reason)
+        return ledger.quarantined(ctx, obj, exc.reason, upload)
     target = StoredObject(s.images_bucket, path.with_extension(".fits.fz").object_name)
     try:
         raw = ctx.store.read(obj.bucket, obj.name, generation=obj.generation)
@@ -80,9 +72,8 @@ def compress_fits(
         frame = compress_frame(raw, obj.uri)
         verify_compressed(raw, frame.data, obj.uri)
     except (NotFitsError, CompressionError, PixelBudgetError) as exc:
-        return quarantined(quarantine_reason(exc))
-    writes = ctx.store.stat(target.bucket, target.name)
-    latest = write_latest(
+        return ledger.quarantined(ctx, obj, quarantine_reason(exc), upload)
+    written = write_latest(
         ctx,
         target,
         frame.data,
@@ -90,10 +81,9 @@ def compress_fits(
         content_type=FITS_CONTENT_TYPE,
         metadata={"source": obj.uri, "compression": "RICE_1", "source_md5": md5_base64(raw)},
     )
-    unchanged = writes == ctx.store.stat(target.bucket, target.name)
-    if latest and unchanged and ledger.is_final(ctx, upload.upload_id):
+    if written == Written.UNCHANGED and ledger.is_final(ctx, upload.upload_id):
         return StepResult("skipped", {"object": obj.uri, "why": "already compressed and recorded"})
-    if not latest:
+    if written == Written.SUPERSEDED:
         reason = f"{target.uri} already holds a later upload of the same name"
         ledger.advance(
             ctx, upload.upload_id, UploadState.SUPERSEDED, reason=reason, attempt=upload.attempt

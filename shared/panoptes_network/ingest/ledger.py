@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from panoptes_network.pipeline.commit import commit_with_retry
-from panoptes_network.pipeline.context import ChainContext, StoredObject, UploadRef
+from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
 from panoptes_network.pipeline.ports import DocWrite
 from panoptes_network.pipeline.schema import FINAL_UPLOAD_STATES, UPLOADS, UploadState
+from panoptes_network.pipeline.storage import quarantine, split_archive_name
 
 __all__ = [
     "advance",
@@ -32,6 +33,7 @@ __all__ = [
     "image_due_time",
     "is_final",
     "open_upload",
+    "quarantined",
     "upload_id",
 ]
 
@@ -78,12 +80,35 @@ def archived_upload(ctx: ChainContext, obj: StoredObject) -> UploadRef | None:
         Ledger id and generation of ``<name>@<generation>`` in the archive bucket; None for
         any other object.
     """
-    if obj.bucket != ctx.settings.archive_bucket:
+    parts = split_archive_name(obj.name) if obj.bucket == ctx.settings.archive_bucket else None
+    if parts is None:
         return None
-    name, _, tail = obj.name.rpartition("@")
-    if not name or not tail.isdigit():
-        return None
-    return UploadRef(upload_id(name, int(tail)), int(tail))
+    name, generation = parts
+    return UploadRef(upload_id(name, generation), generation)
+
+
+def quarantined(ctx: ChainContext, obj: StoredObject, reason: str, upload: UploadRef) -> StepResult:
+    """Quarantine bad input and end its upload's ledger record ``quarantined`` with the reason.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain.
+    obj : StoredObject
+        The object that cannot be processed (copied to quarantine, never deleted).
+    reason : str
+        Why, in words a unit operator can act on.
+    upload : UploadRef
+        The upload it belongs to (no record is written without an id).
+
+    Returns
+    -------
+    StepResult
+        What :func:`~panoptes_network.pipeline.storage.quarantine` returns.
+    """
+    result = quarantine(ctx, obj, reason)
+    advance(ctx, upload.upload_id, UploadState.QUARANTINED, reason=reason, attempt=upload.attempt)
+    return result
 
 
 def is_final(ctx: ChainContext, uid: str | None) -> bool:

@@ -34,12 +34,17 @@ from panoptes_network.ingest.frame_check import (
     quarantine_reason,
     read_frame_header,
 )
-from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
+from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PreconditionFailed
 from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.ports import ObjectInfo
 from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, UploadState
-from panoptes_network.pipeline.storage import archive_name, quarantine, write_latest
+from panoptes_network.pipeline.storage import (
+    Written,
+    archive_name,
+    split_archive_name,
+    write_latest,
+)
 
 __all__ = ["SERVICE", "handle_raw_upload"]
 
@@ -77,14 +82,6 @@ def _archive(ctx: ChainContext, obj: StoredObject, info: ObjectInfo) -> StoredOb
     return StoredObject(target.bucket, target.name, stored.generation)
 
 
-def _quarantined(
-    ctx: ChainContext, archived: StoredObject, uid: str, reason: str, attempt: int | None
-) -> StepResult:
-    result = quarantine(ctx, archived, reason)
-    ledger.advance(ctx, uid, UploadState.QUARANTINED, reason=reason, attempt=attempt)
-    return result
-
-
 def handle_raw_upload(
     ctx: ChainContext, obj: StoredObject, *, delivery_attempt: int | None = None
 ) -> StepResult:
@@ -115,9 +112,7 @@ def handle_raw_upload(
         if ledger.is_final(ctx, requeued.upload_id):
             return StepResult("skipped", {"object": obj.uri, "why": "its upload is final"})
         archived = StoredObject(obj.bucket, obj.name)
-        upload_name = obj.name.rpartition("@")[0]
-        uid = requeued.upload_id or ""
-        return route_archived(ctx, archived, upload_name, uid, delivery_attempt=delivery_attempt)
+        return route_archived(ctx, archived, delivery_attempt=delivery_attempt)
     info = ctx.store.stat(obj.bucket, obj.name, generation=obj.generation)
     if info is None:
         return StepResult(
@@ -138,20 +133,16 @@ def handle_raw_upload(
         fields={"archived_as": archived.uri},
     )
     ctx.store.delete(obj.bucket, obj.name, generation=obj.generation)
-    return route_archived(ctx, archived, obj.name, uid, delivery_attempt=delivery_attempt)
+    return route_archived(ctx, archived, delivery_attempt=delivery_attempt)
 
 
 def route_archived(
-    ctx: ChainContext,
-    archived: StoredObject,
-    upload_name: str,
-    uid: str,
-    *,
-    delivery_attempt: int | None = None,
+    ctx: ChainContext, archived: StoredObject, *, delivery_attempt: int | None = None
 ) -> StepResult:
     """Validate an archived upload and hand it to the step that makes its product.
 
-    The reconciler calls this again for an upload that was archived but never routed.
+    The reconciler calls this again for an upload that was archived but never routed. The
+    upload's name, generation and ledger id are read from the archive name.
 
     Parameters
     ----------
@@ -159,10 +150,6 @@ def route_archived(
         The chain.
     archived : StoredObject
         The archived copy (``<name>@<generation>`` in the archive bucket).
-    upload_name : str
-        The upload's object name in the incoming bucket (the bucket path).
-    uid : str
-        Its ledger id.
     delivery_attempt : int, optional
         Pub/Sub's delivery attempt, recorded in the ledger.
 
@@ -172,16 +159,19 @@ def route_archived(
         ``routed`` or ``quarantined``.
     """
     s = ctx.settings
-    generation = _upload_generation(archived)
+    upload_name, generation = split_archive_name(archived.name) or (archived.name, 0)
+    upload = ledger.archived_upload(ctx, archived) or UploadRef()
+    upload = UploadRef(upload.upload_id, generation, delivery_attempt)
+    uid = upload.upload_id or ""
     try:
         path = ImagePath.parse(upload_name)
     except InvalidPathError as exc:
-        return _quarantined(ctx, archived, uid, exc.reason, delivery_attempt)
+        return ledger.quarantined(ctx, archived, exc.reason, upload)
     info = ctx.store.stat(archived.bucket, archived.name)
     if info is None:
         raise ObjectNotFoundError(archived.bucket, archived.name)
     if info.size == 0:
-        return _quarantined(ctx, archived, uid, "the file is empty (0 bytes)", delivery_attempt)
+        return ledger.quarantined(ctx, archived, "the file is empty (0 bytes)", upload)
     detail = {"object": archived.uri, "upload_id": uid, "extension": path.extension}
     carried = {"object_name": path.object_name, "upload_id": uid, "upload_generation": generation}
     if path.extension in (".fits", ".fits.fz"):
@@ -189,7 +179,7 @@ def route_archived(
             header = read_frame_header(ctx, archived, info.size)
             check_pixel_budget(header, archived.uri, s.max_frame_pixels)
         except (NotFitsError, InvalidFrameError, PixelBudgetError) as exc:
-            return _quarantined(ctx, archived, uid, quarantine_reason(exc), delivery_attempt)
+            return ledger.quarantined(ctx, archived, quarantine_reason(exc), upload)
     if path.extension == ".fits":
         ctx.bus.publish(s.compress_topic, archived.message(**carried))
         return _routed(ctx, uid, detail, s.compress_topic, delivery_attempt)
@@ -198,9 +188,9 @@ def route_archived(
         try:
             verify_fits_fz(data, archived.uri, s.max_frame_pixels)
         except (NotFitsError, CorruptPixelsError, PixelBudgetError) as exc:
-            return _quarantined(ctx, archived, uid, quarantine_reason(exc), delivery_attempt)
+            return ledger.quarantined(ctx, archived, quarantine_reason(exc), upload)
         target = StoredObject(s.images_bucket, path.object_name)
-        latest = write_latest(
+        written = write_latest(
             ctx,
             target,
             data,
@@ -208,7 +198,7 @@ def route_archived(
             content_type=FITS_CONTENT_TYPE,
             metadata={"source": archived.uri},
         )
-        if not latest:
+        if written == Written.SUPERSEDED:
             return _superseded(ctx, uid, target, detail, delivery_attempt)
         ctx.bus.publish(s.record_topic, target.message(upload_id=uid, upload_generation=generation))
         return _routed(ctx, uid, detail, s.record_topic, delivery_attempt)
@@ -219,23 +209,18 @@ def route_archived(
     data = ctx.store.read(archived.bucket, archived.name)
     target = StoredObject(bucket, path.object_name)
     content_type = "image/jpeg" if path.extension == ".jpg" else "video/mp4"
-    if not write_latest(
+    written = write_latest(
         ctx,
         target,
         data,
         upload_generation=generation,
         content_type=content_type,
         metadata={"source": archived.uri},
-    ):
+    )
+    if written == Written.SUPERSEDED:
         return _superseded(ctx, uid, target, detail, delivery_attempt)
     ledger.advance(ctx, uid, UploadState.RECORDED, attempt=delivery_attempt)
     return StepResult("routed", {**detail, "to": target.uri})
-
-
-def _upload_generation(archived: StoredObject) -> int:
-    """Return the upload's generation, from its archive name ``<name>@<generation>``."""
-    tail = archived.name.rpartition("@")[2]
-    return int(tail) if tail.isdigit() else 0
 
 
 def _routed(ctx: ChainContext, uid: str, detail: dict, to: str, attempt: int | None) -> StepResult:

@@ -17,7 +17,9 @@ from panoptes_network.pipeline.errors import ObjectNotFoundError, PreconditionFa
 
 __all__ = [
     "UPLOAD_GENERATION",
+    "Written",
     "archive_name",
+    "split_archive_name",
     "md5_base64",
     "quarantine",
     "write_latest",
@@ -44,6 +46,34 @@ def archive_name(name: str, generation: int | None) -> str:
         ``<name>@<generation>``: every upload of one name is kept, none replaces another.
     """
     return f"{name}@{int(generation or 0)}"
+
+
+def split_archive_name(name: str) -> tuple[str, int] | None:
+    """Return the upload's name and generation of an archive name, or None for another name.
+
+    Parameters
+    ----------
+    name : str
+        An object name, e.g. ``<name>@<generation>`` (:func:`archive_name`).
+
+    Returns
+    -------
+    tuple of (str, int) or None
+        The upload's object name and its generation.
+    """
+    upload, _, tail = name.rpartition("@")
+    return (upload, int(tail)) if upload and tail.isdigit() else None
+
+
+class Written:
+    """What :func:`write_latest` did."""
+
+    #: The product was stored.
+    WRITTEN = "written"
+    #: The same upload's identical product was stored already; nothing was written.
+    UNCHANGED = "unchanged"
+    #: A later upload's product is stored; nothing was written.
+    SUPERSEDED = "superseded"
 
 
 def md5_base64(data: bytes) -> str:
@@ -101,7 +131,7 @@ def write_latest(
     upload_generation: int,
     content_type: str,
     metadata: Mapping[str, str],
-) -> bool:
+) -> str:
     """Write a product unless the stored one comes from a newer upload; verify it.
 
     Parameters
@@ -121,9 +151,9 @@ def write_latest(
 
     Returns
     -------
-    bool
-        True when the target now holds this upload's product (written, or already there);
-        False when it holds a newer upload's product and was left alone.
+    str
+        :class:`Written`: ``WRITTEN``, ``UNCHANGED`` (this upload's identical product is
+        there already) or ``SUPERSEDED`` (a newer upload's product is there; left alone).
 
     Raises
     ------
@@ -135,9 +165,9 @@ def write_latest(
     if existing is not None:
         stored_generation = int(existing.metadata.get(UPLOAD_GENERATION, 0) or 0)
         if stored_generation > upload_generation:
-            return False
+            return Written.SUPERSEDED
         if stored_generation == upload_generation and existing.md5_hash == md5_base64(data):
-            return True
+            return Written.UNCHANGED
     try:
         stored = ctx.store.write(
             target.bucket,
@@ -152,7 +182,7 @@ def write_latest(
             f"{exc}: another upload's product was written meanwhile; will retry"
         ) from None
     _check_stored(target, data, stored)
-    return True
+    return Written.WRITTEN
 
 
 def quarantine(ctx: ChainContext, obj: StoredObject, reason: str) -> StepResult:

@@ -40,7 +40,7 @@ from panoptes_network.pipeline.schema import (
     ImageStatus,
     UploadState,
 )
-from panoptes_network.pipeline.storage import quarantine, write_verified
+from panoptes_network.pipeline.storage import write_verified
 from panoptes_network.raw.decode import RawDecodeError
 from panoptes_network.raw.products import RawProducts, make_raw_products
 
@@ -183,19 +183,12 @@ def make_rgb_fits(
         return StepResult("skipped", {"object": obj.uri, "why": "its products are made already"})
     s = ctx.settings
 
-    def quarantined(reason: str) -> StepResult:
-        result = quarantine(ctx, obj, reason)
-        ledger.advance(
-            ctx, upload.upload_id, UploadState.QUARANTINED, reason=reason, attempt=upload.attempt
-        )
-        return result
-
     try:
         path = ImagePath.parse(object_name or obj.name)
     except InvalidPathError as exc:
-        return quarantined(exc.reason)
+        return ledger.quarantined(ctx, obj, exc.reason, upload)
     if path.extension not in RAW_EXTENSIONS:
-        return quarantined(f"{path.extension} is not a camera raw file")
+        return ledger.quarantined(ctx, obj, f"{path.extension} is not a camera raw file", upload)
     try:
         data = ctx.store.read(obj.bucket, obj.name)
     except ObjectNotFoundError:
@@ -203,7 +196,7 @@ def make_rgb_fits(
     try:
         made: RawProducts = make_raw_products(data, obj.uri, path.object_name)
     except RawDecodeError as exc:
-        return quarantined(str(exc))
+        return ledger.quarantined(ctx, obj, str(exc), upload)
 
     names = product_names(path)
     metadata = {"source": obj.uri, "image_id": path.image_id}
