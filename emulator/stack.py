@@ -54,6 +54,7 @@ from panoptes_network.cli import summary
 
 __all__ = [
     "StackConfig",
+    "STORAGE_PORT",
     "NotRunning",
     "UnknownService",
     "stack_env",
@@ -69,6 +70,9 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT = "demo-panoptes"
+# fake-gcs-server's port. It is not a Firebase emulator, so it is not in firebase.json (the
+# Firebase CLI would take an `emulators.storage` entry for its own Storage emulator).
+STORAGE_PORT = 9199
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,11 @@ class StackConfig:
     ----------
     project : str
         Project id of the emulators (``PANOPTES_DEV_PROJECT``, default ``demo-panoptes``).
-    firestore_port, pubsub_port, storage_port : int
-        Ports from the ``emulators`` block of ``firebase.json``.
+    firestore_port, pubsub_port : int
+        Ports of the Firestore and Pub/Sub emulators, from the ``emulators`` block of
+        ``firebase.json``.
+    storage_port : int
+        Port of fake-gcs-server (:data:`STORAGE_PORT`).
     host : str
         Address everything binds to.
     state_dir : Path
@@ -96,13 +103,13 @@ class StackConfig:
 
     @classmethod
     def load(cls, project: str | None = None) -> StackConfig:
-        """Read ports from firebase.json and the project from the environment."""
+        """Read the ports (firebase.json, :data:`STORAGE_PORT`) and the project (environment)."""
         emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
         return cls(
             project=project or os.environ.get("PANOPTES_DEV_PROJECT", DEFAULT_PROJECT),
             firestore_port=int(emulators["firestore"]["port"]),
             pubsub_port=int(emulators["pubsub"]["port"]),
-            storage_port=int(emulators["storage"]["port"]),
+            storage_port=STORAGE_PORT,
             host=emulators["firestore"].get("host", "127.0.0.1"),
         )
 
@@ -514,7 +521,7 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
     config : StackConfig
         Where to run it.
     services : bool
-        Also start the supervisor with every service of ``infra/resources.yaml`` (and the
+        Also start the supervisor with every service of ``services/*/service.yaml`` (and the
         scheduler); ``up`` returns once every service answers HTTP on its port.
     say : callable
         Receives progress lines.
@@ -543,7 +550,8 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
     if taken:
         raise RuntimeError(
             f"port(s) {', '.join(map(str, taken))} on {config.host} are in use by "
-            "another program; stop it or change firebase.json / infra ports"
+            "another program; stop it or change the ports (firebase.json, STORAGE_PORT in "
+            "emulator/stack.py, infra)"
         )
     env = {**os.environ, **stack_env(config), "PYTHONUNBUFFERED": "1"}
 
@@ -565,7 +573,6 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
             apply(
                 resources,
                 config.project,
-                emulator=True,
                 endpoint=lambda name: resources.local_push_endpoint(name, config.host),
                 say=lambda line: None,
             )

@@ -1,42 +1,47 @@
-r"""Make a project's buckets, topics, subscriptions, notifications and jobs match resources.yaml.
+r"""Make a project match infra/resources.yaml and the services' service.yaml files.
 
-Idempotent: it creates what is missing, updates subscriptions whose settings differ, and
-never deletes anything. The same file serves the local emulators and a real project::
+Safe to run again: what already matches is left as it is. The same declarations serve the
+local emulators and a real project::
 
-    python -m infra.apply --emulator                 # uses the *_EMULATOR_HOST variables
-    python -m infra.apply --project my-project --region us-central1 \\
-        --push-service-account pusher@my-project.iam.gserviceaccount.com
+    python -m infra.apply --emulator                       # uses the *_EMULATOR_HOST variables
+    python -m infra.apply --project my-project --dry-run   # print the plan, change nothing
+    python -m infra.apply --project my-project             # carry it out
 
-On the emulators, a push subscription goes to ``http://127.0.0.1:<local_port>/`` of its
-service, and bucket notifications are not created here: fake-gcs-server has no notification
-API, so ``emulator/stack.py`` passes the notification to it as start-up flags. On Google
-Cloud, push goes to the service's URL (``--endpoint-template``) with an OIDC token, and the
-Pub/Sub service agent needs the publisher role on the dead-letter topic and the subscriber
-role on the subscriptions (granted once; see README). Scheduler jobs are created or updated
-with ``gcloud scheduler jobs`` (POST with the same OIDC service account); locally
-``emulator/scheduler.py`` runs them instead.
+On the emulators it creates the buckets, topics and subscriptions (a push subscription goes
+to the push relay, which signs each push and forwards it to the service); fake-gcs-server's
+notification comes from start-up flags (``emulator/stack.py``). On Google Cloud it reads the
+project with ``gcloud`` (:mod:`infra.project_state`), compares it with the declarations
+(:mod:`infra.plan`) and runs the steps: APIs, service accounts, the Firestore database, its
+indexes and rules (the files ``firebase.json`` names), buckets with their versioning,
+lifecycle and retention, topics, least-privilege IAM (drift removed), push subscriptions to
+each service's real URL with an OIDC token of ``panoptes-push``, bucket notifications and
+Cloud Scheduler jobs with the token of ``panoptes-scheduler``. Steps that need a service
+not deployed yet wait: run it again after ``bin/deploy --all``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
 
+import requests
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1, storage
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from infra.spec import Bucket, Resources, Schedule, Subscription, load
+from infra.gcloud import GcloudError, Shell
+from infra.plan import Step, execute, plan, summarise
+from infra.project_state import ProjectState, read_state
+from infra.rules_api import FirebaseRules
+from infra.spec import Resources, Subscription, load
 from panoptes_network.cli import summary
 from panoptes_network.pipeline.settings import Settings
 
-__all__ = ["apply", "build_parser", "scheduler_job_command"]
-
-DEFAULT_ENDPOINT = "https://{region}-{project}.cloudfunctions.net/{service}"
+__all__ = ["apply", "build_parser", "print_plan", "main"]
 
 
 def _subscription_request(
@@ -91,146 +96,25 @@ def _differs(current: pubsub_v1.types.Subscription, wanted: dict) -> list[str]:
     return paths
 
 
-def scheduler_job_command(
-    job: Schedule,
-    project: str,
-    region: str,
-    url: str,
-    service_account: str | None,
-    *,
-    exists: bool,
-) -> list[str]:
-    """Return the ``gcloud`` command that creates (or updates) one Cloud Scheduler job.
-
-    Parameters
-    ----------
-    job : Schedule
-        The declared job.
-    project, region : str
-        Where it runs.
-    url : str
-        The full URL it POSTs to (service URL plus ``job.path``).
-    service_account : str, optional
-        Service account whose OIDC token the call carries (needed for private services).
-    exists : bool
-        Update an existing job instead of creating one.
-
-    Returns
-    -------
-    list of str
-        The argument vector.
-    """
-    argv = [
-        "gcloud",
-        "scheduler",
-        "jobs",
-        "update" if exists else "create",
-        "http",
-        job.name,
-        f"--project={project}",
-        f"--location={region}",
-        f"--schedule={job.cron}",
-        f"--time-zone={job.time_zone}",
-        f"--uri={url}",
-        "--http-method=POST",
-        f"--message-body={json.dumps(job.body, sort_keys=True)}",
-        "--headers=Content-Type=application/json"
-        if not exists
-        else "--update-headers=Content-Type=application/json",
-        f"--description={job.description or job.name}",
-    ]
-    if service_account:
-        audience = Settings(project_id=project).audience(job.call)
-        argv += [
-            f"--oidc-service-account-email={service_account}",
-            f"--oidc-token-audience={audience}",
-        ]
-    return argv
-
-
-def _apply_schedules(
-    resources: Resources,
-    project: str,
-    region: str,
-    endpoint: Callable[[str], str],
-    service_account: str | None,
-    did: Callable[[str], None],
-) -> None:
-    for job in resources.schedules:
-        url = endpoint(job.call).rstrip("/") + job.path
-        described = subprocess.run(
-            [
-                "gcloud",
-                "scheduler",
-                "jobs",
-                "describe",
-                job.name,
-                f"--project={project}",
-                f"--location={region}",
-                "--format=json",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        exists = described.returncode == 0
-        argv = scheduler_job_command(job, project, region, url, service_account, exists=exists)
-        subprocess.run(argv, check=True)
-        did(f"{'updated' if exists else 'created'} scheduler job {job.name} -> {url}")
-
-
-def _keep_rules(bucket: storage.Bucket, spec: Bucket) -> None:
-    """Set a bucket's lifecycle rules and retention policy from its spec (Google Cloud)."""
-    bucket.clear_lifecycle_rules()
-    if spec.lifecycle_delete_age_days:
-        bucket.add_lifecycle_delete_rule(age=spec.lifecycle_delete_age_days)
-    if spec.noncurrent_delete_days:
-        bucket.add_lifecycle_delete_rule(
-            days_since_noncurrent_time=spec.noncurrent_delete_days, is_live=False
-        )
-    bucket.retention_period = spec.retention_days * 86400 if spec.retention_days else None
-
-
-def _retention_differs(bucket: storage.Bucket, spec: Bucket) -> bool:
-    wanted = spec.retention_days * 86400 if spec.retention_days else None
-    return (int(bucket.retention_period) if bucket.retention_period else None) != wanted
-
-
 def apply(
     resources: Resources,
     project: str,
     *,
-    emulator: bool,
     endpoint: Callable[[str], str],
-    service_account: str | None = None,
-    location: str = "US",
-    region: str = "us-central1",
     say: Callable[[str], None] = print,
-    scheduler_account: str | None = None,
 ) -> list[str]:
-    """Apply ``resources`` to ``project``.
+    """Apply ``resources`` to the local emulators (``*_EMULATOR_HOST`` in the environment).
 
     Parameters
     ----------
     resources : Resources
         What should exist.
     project : str
-        Project id.
-    emulator : bool
-        True for the local emulators (no IAM, lifecycle or notification calls).
+        Project id of the emulators.
     endpoint : callable
-        Maps a service name to its push endpoint URL.
-    service_account : str, optional
-        Service account whose OIDC token push requests carry (Google Cloud only).
-    location : str
-        Location of new buckets.
-    region : str
-        Region of the scheduler jobs (Google Cloud only; locally ``emulator/scheduler.py``
-        runs them).
+        Maps a service name to its push endpoint URL (the push relay's).
     say : callable
         Receives one line per change.
-    scheduler_account : str, optional
-        Service account whose OIDC token scheduler jobs carry (default
-        ``service_account``); the scheduled services accept only the scheduler's.
 
     Returns
     -------
@@ -250,27 +134,12 @@ def apply(
         except gexc.NotFound:
             bucket = gcs.bucket(spec.name)
             bucket.versioning_enabled = spec.versioning
-            if not emulator:
-                _keep_rules(bucket, spec)
-            bucket = gcs.create_bucket(bucket, location=None if emulator else location)
+            bucket = gcs.create_bucket(bucket)
             did(f"created bucket {spec.name}")
-        if bool(bucket.versioning_enabled) != spec.versioning or (
-            not emulator and _retention_differs(bucket, spec)
-        ):
+        if bool(bucket.versioning_enabled) != spec.versioning:
             bucket.versioning_enabled = spec.versioning
-            if not emulator:
-                _keep_rules(bucket, spec)
             bucket.patch()
-            did(f"updated versioning and retention of bucket {spec.name}")
-        if not emulator and spec.public:
-            policy = bucket.get_iam_policy(requested_policy_version=3)
-            binding = {"role": "roles/storage.objectViewer", "members": {"allUsers"}}
-            if not any(
-                b["role"] == binding["role"] and "allUsers" in b["members"] for b in policy.bindings
-            ):
-                policy.bindings.append(binding)
-                bucket.set_iam_policy(policy)
-                did(f"made bucket {spec.name} publicly readable")
+            did(f"updated versioning of bucket {spec.name}")
 
     publisher = pubsub_v1.PublisherClient()
     for topic in resources.topics:
@@ -283,7 +152,7 @@ def apply(
 
     subscriber = pubsub_v1.SubscriberClient()
     for sub in resources.subscriptions:
-        wanted = _subscription_request(sub, project, endpoint, service_account)
+        wanted = _subscription_request(sub, project, endpoint, None)
         try:
             current = subscriber.get_subscription(subscription=wanted["name"])
         except gexc.NotFound:
@@ -300,22 +169,6 @@ def apply(
                 }
             )
             did(f"updated subscription {sub.name}: {', '.join(paths)}")
-
-    if not emulator:
-        for note in resources.notifications:
-            bucket = gcs.bucket(note.bucket)
-            existing = [n for n in bucket.list_notifications() if n.topic_name == note.topic]
-            if not existing:
-                bucket.notification(
-                    topic_name=note.topic,
-                    topic_project=project,
-                    event_types=list(note.events),
-                    payload_format=note.payload_format,
-                ).create()
-                did(f"created notification {note.bucket} -> {note.topic}")
-        _apply_schedules(
-            resources, project, region, endpoint, scheduler_account or service_account, did
-        )
     return changes
 
 
@@ -330,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m infra.apply",
         description=summary(__doc__),
-        epilog="Idempotent: it creates what is missing, updates subscriptions whose settings "
-        "differ, and never deletes anything.",
+        epilog="Safe to run again: what already matches is left as it is. On Google Cloud "
+        "it removes only IAM grants to the network's own accounts (or to the public) that "
+        "nothing declares; it never deletes a bucket, topic or subscription.",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
@@ -346,62 +200,99 @@ def build_parser() -> argparse.ArgumentParser:
         help="region of the services and scheduler jobs on Google Cloud (default %(default)s)",
     )
     parser.add_argument(
-        "--endpoint-template",
-        default=DEFAULT_ENDPOINT,
-        help="push URL of a service on Google Cloud (default: %(default)s)",
+        "--location",
+        default="US",
+        help="location of new buckets on Google Cloud (default %(default)s)",
     )
     parser.add_argument(
-        "--push-service-account",
-        help="service account whose ID token pushes carry "
-        "(default panoptes-push@PROJECT.iam.gserviceaccount.com, what the services accept)",
-    )
-    parser.add_argument(
-        "--scheduler-service-account",
-        help="service account whose ID token scheduler jobs carry "
-        "(default panoptes-scheduler@PROJECT.iam.gserviceaccount.com)",
+        "--dry-run",
+        action="store_true",
+        help="Google Cloud: print the plan (what it would create, update, remove or leave) "
+        "with the commands, and change nothing",
     )
     return parser
 
 
+def print_plan(steps: list[Step], say: Callable[[str], None] = print) -> None:
+    """Print a plan: one line per step, with the command of each change.
+
+    Parameters
+    ----------
+    steps : list of Step
+        The plan.
+    say : callable
+        Receives the lines.
+    """
+    for step in steps:
+        why = f" ({step.why})" if step.why else ""
+        say(f"{step.action:<7} {step.what}{why}")
+        if step.command:
+            say(f"        $ {shlex.join(step.command)}")
+        elif step.changes:
+            say("        (Firebase Rules API: create a ruleset and release it to cloud.firestore)")
+    say(f"plan: {summarise(steps)}")
+
+
+def _cloud(args: argparse.Namespace, resources: Resources) -> int:
+    """Plan, and unless ``--dry-run`` carry out, the changes to a real project."""
+    gcloud = Shell()
+    rules = FirebaseRules(args.project)
+
+    def progress(line: str) -> None:
+        print(f"apply: {line}", file=sys.stderr)
+
+    try:
+        state = read_state(
+            gcloud, resources, args.project, args.region, rules=rules.current, say=progress
+        )
+    except (GcloudError, OSError, subprocess.SubprocessError, requests.RequestException) as exc:
+        if not args.dry_run:
+            print(f"apply: cannot read project {args.project}: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"apply: cannot read project {args.project} ({exc}); "
+            "the plan below assumes an empty project",
+            file=sys.stderr,
+        )
+        state = ProjectState(args.project)
+    steps = plan(resources, state, args.region, location=args.location, release_rules=rules.release)
+    print_plan(steps)
+    if args.dry_run:
+        return 0
+    try:
+        execute(steps, gcloud, say=progress)
+    except (GcloudError, requests.RequestException) as exc:
+        print(f"apply: stopped: {exc}", file=sys.stderr)
+        return 1
+    waiting = [s for s in steps if s.action == "wait"]
+    if waiting:
+        print(
+            f"apply: {len(waiting)} step(s) wait for services to be deployed: bin/deploy --all "
+            f"--project {args.project}, then run this again",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: apply resources.yaml to the emulators or a project."""
+    """Command line: apply the declarations to the emulators or a project."""
     args = build_parser().parse_args(argv)
     resources = load()
-    if args.emulator:
-        missing = [
-            v for v in ("STORAGE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST") if not os.environ.get(v)
-        ]
-        if missing:
-            print(
-                f'apply: {", ".join(missing)} not set; run: eval "$(bin/dev env)"', file=sys.stderr
-            )
-            return 2
-        project = os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-panoptes")
-
-        def endpoint(service: str) -> str:
-            return resources.local_push_endpoint(service)
-    else:
-        project = args.project
-
-        def endpoint(service: str) -> str:
-            return args.endpoint_template.format(
-                region=args.region, project=project, service=service
-            )
-
-    accounts = Settings(project_id=project)
-    changes = apply(
-        resources,
-        project,
-        emulator=args.emulator,
-        endpoint=endpoint,
-        service_account=None
-        if args.emulator
-        else (args.push_service_account or accounts.account_email("push")),
-        scheduler_account=args.scheduler_service_account or accounts.account_email("scheduler"),
-        region=args.region,
-    )
+    if not args.emulator:
+        return _cloud(args, resources)
+    if args.dry_run:
+        print("apply: --dry-run plans a Google Cloud project (--project P)", file=sys.stderr)
+        return 2
+    missing = [
+        v for v in ("STORAGE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST") if not os.environ.get(v)
+    ]
+    if missing:
+        print(f'apply: {", ".join(missing)} not set; run: eval "$(bin/dev env)"', file=sys.stderr)
+        return 2
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT", "demo-panoptes")
+    changes = apply(resources, project, endpoint=resources.local_push_endpoint)
     if not changes:
-        print("apply: everything already matches infra/resources.yaml")
+        print("apply: everything already matches the declarations")
     return 0
 
 

@@ -18,7 +18,6 @@ def _apply(stack):
     return apply(
         resources,
         stack.config.project,
-        emulator=True,
         endpoint=resources.local_push_endpoint,
         say=lambda line: None,
     )

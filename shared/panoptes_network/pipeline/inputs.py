@@ -3,8 +3,8 @@
 A message is a request to act on an object. A forged or mistaken one naming another bucket
 (the archive, say) must not make a step read, rewrite or delete anything there: the step
 acknowledges it, the refusal is logged, and the object is left untouched. The buckets of each
-step are :data:`~.settings.STEP_INPUTS`, declared again per service in
-``infra/resources.yaml``.
+step are :data:`~.settings.STEP_INPUTS`, declared again in each service's
+``services/<name>/service.yaml``.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def _parse(variable: str, raw: str, kind: object) -> object:
 
 
 #: The buckets each step that takes object messages may read, as Settings field names.
-#: ``infra/resources.yaml`` declares the same per service (``inputs``); a test keeps them
+#: Each ``services/<name>/service.yaml`` declares the same (``inputs``); a test keeps them
 #: equal. A message naming any other bucket is refused and left untouched.
 STEP_INPUTS: dict[str, tuple[str, ...]] = {
     "raw-file-uploaded": ("incoming_bucket", "archive_bucket"),

@@ -315,10 +315,9 @@ def test_csv_is_package_data():
 
 
 def test_deploy_staging_ships_the_csv(tmp_path):
-    from infra.deploy import stage
-    from infra.spec import load
+    from infra.bundle import stage
 
-    staged = stage(load().services["lookup-field"], tmp_path)
-    csv_path = staged / "shared" / "panoptes_network" / "catalog" / "data" / "targets.csv"
+    staged = stage("lookup-field", (), tmp_path)
+    csv_path = staged / "panoptes_network" / "catalog" / "data" / "targets.csv"
     assert csv_path.read_bytes() == (DATA / "targets.csv").read_bytes()
     assert (staged / "main.py").is_file() and (staged / "requirements.txt").is_file()

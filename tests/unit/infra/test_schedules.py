@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.scheduler import job_url, next_run, run_forever
-from infra.apply import scheduler_job_command
+from infra.plan import scheduler_job_command
 from infra.spec import Resources, Schedule, Service, load
 
 T0 = datetime(2026, 11, 21, 3, 7, 30, tzinfo=timezone.utc)
@@ -37,17 +37,26 @@ def test_the_lightcurve_sweep_is_declared_and_calls_the_sweep_endpoint():
 )
 def test_bad_schedules_are_refused_when_the_file_is_loaded(tmp_path: Path, job, says):
     text = f"""
-topics: []
-services:
-  web: {{kind: function, entry_point: handle, signature: http, local_port: 9001}}
-  push-only: {{kind: function, entry_point: handle, signature: cloudevent, local_port: 9002}}
+topics: [push-only]
+subscriptions:
+  - {{name: push-only, topic: push-only, push_to: push-only}}
 schedules:
   - {job}
 """
     path = tmp_path / "resources.yaml"
     path.write_text(text)
+    services = tmp_path / "services"
+    for name, body in {
+        "web": "signature: http\ntrigger: http\ncallers: [scheduler]",
+        "push-only": "signature: cloudevent\ntrigger: topic push-only\ncallers: [push]",
+    }.items():
+        (services / name).mkdir(parents=True)
+        (services / name / "service.yaml").write_text(
+            f"kind: function\nruntime: python311\nentry_point: handle\n{body}\n"
+            f"service_account: panoptes-{name}\nlocal_port: {9001 + len(name)}\n"
+        )
     with pytest.raises(ValueError, match=says):
-        load(path)
+        load(path, services)
 
 
 def test_next_run_follows_the_cron_expression_in_its_time_zone():

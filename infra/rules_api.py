@@ -1,0 +1,92 @@
+"""Read and release a project's Firestore rules through the Firebase Rules API.
+
+gcloud has no command for security rules; this is the API the Firebase CLI's
+``firebase deploy --only firestore:rules`` calls, with gcloud's access token.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import requests
+
+from infra.project_state import rules_source
+
+__all__ = ["FirebaseRules"]
+
+API = "https://firebaserules.googleapis.com/v1"
+RELEASE = "cloud.firestore"
+
+
+class FirebaseRules:
+    """The Firestore rules of one project.
+
+    Parameters
+    ----------
+    project : str
+        Project id.
+    timeout : float
+        Seconds one request may take.
+    """
+
+    def __init__(self, project: str, timeout: float = 30.0) -> None:
+        self.project = project
+        self.timeout = timeout
+        self._token: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            self._token = subprocess.run(
+                ["gcloud", "auth", "print-access-token"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        return {"Authorization": f"Bearer {self._token}", "x-goog-user-project": self.project}
+
+    def current(self) -> str | None:
+        """Return the source of the released Firestore rules, or None when none is released."""
+        url = f"{API}/projects/{self.project}/releases/{RELEASE}"
+        answer = requests.get(url, headers=self._headers(), timeout=self.timeout)
+        if answer.status_code == 404:
+            return None
+        answer.raise_for_status()
+        ruleset = requests.get(
+            f"{API}/{answer.json()['rulesetName']}", headers=self._headers(), timeout=self.timeout
+        )
+        ruleset.raise_for_status()
+        return rules_source(ruleset.json())
+
+    def release(self, source: str) -> None:
+        """Create a ruleset from ``source`` and release it to Firestore.
+
+        Parameters
+        ----------
+        source : str
+            The rules, as in ``infra/firestore.rules``.
+        """
+        created = requests.post(
+            f"{API}/projects/{self.project}/rulesets",
+            json={"source": {"files": [{"name": "firestore.rules", "content": source}]}},
+            headers=self._headers(),
+            timeout=self.timeout,
+        )
+        created.raise_for_status()
+        release = {
+            "name": f"projects/{self.project}/releases/{RELEASE}",
+            "rulesetName": created.json()["name"],
+        }
+        exists = self.current() is not None
+        answer = (
+            requests.patch(
+                f"{API}/{release['name']}",
+                json={"release": release},
+                headers=self._headers(),
+                timeout=self.timeout,
+            )
+            if exists
+            else requests.post(
+                f"{API}/projects/{self.project}/releases",
+                json=release,
+                headers=self._headers(),
+                timeout=self.timeout,
+            )
+        )
+        answer.raise_for_status()
