@@ -48,7 +48,8 @@ from emulator.supervisor import (
     update_state,
     write_plan,
 )
-from infra.spec import Resources, load
+from infra.spec import Resources, Service, load
+from panoptes_network.adapters.access import ACCESS_ENV, Access
 from panoptes_network.cli import dead_letters as dead_letters_cli
 from panoptes_network.cli import summary
 
@@ -336,6 +337,16 @@ def _emulator_commands(
     ]
 
 
+def _access(service: Service) -> str:
+    """Return the ``PANOPTES_ACCESS`` of a service: what its ``service.yaml`` grants it."""
+    return Access(
+        service.name,
+        frozenset(service.reads),
+        frozenset(service.writes),
+        frozenset(service.publishes),
+    ).to_env()
+
+
 def _service_programs(config: StackConfig, resources: Resources) -> list[Program]:
     """List what the supervisor runs: each service under functions-framework, the scheduler."""
     programs = [
@@ -358,6 +369,7 @@ def _service_programs(config: StackConfig, resources: Resources) -> list[Program
             ),
             port=service.local_port,
             cwd=str(ROOT),
+            env=((ACCESS_ENV, _access(service)),),
         )
         for service in resources.services.values()
     ]

@@ -205,12 +205,15 @@ class Program:
         The TCP port it serves HTTP on (None for a program without one, e.g. the scheduler).
     cwd : str or None
         Its working directory (the supervisor's when None).
+    env : tuple of (str, str)
+        Variables added to the supervisor's environment for this program alone.
     """
 
     name: str
     argv: tuple[str, ...]
     port: int | None = None
     cwd: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -370,7 +373,14 @@ def read_plan(state_dir: Path) -> tuple[list[Program], Backoff, float]:
     """
     plan = json.loads(_plan_file(state_dir).read_text())
     programs = [
-        Program(p["name"], tuple(p["argv"]), p.get("port"), p.get("cwd")) for p in plan["programs"]
+        Program(
+            p["name"],
+            tuple(p["argv"]),
+            p.get("port"),
+            p.get("cwd"),
+            tuple((key, value) for key, value in p.get("env") or ()),
+        )
+        for p in plan["programs"]
     ]
     return programs, Backoff(**plan.get("backoff", {})), float(plan.get("grace", 10.0))
 
@@ -556,6 +566,7 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     cwd=slot.program.cwd,
+                    env={**os.environ, **dict(slot.program.env)} if slot.program.env else None,
                     start_new_session=True,
                 )
             except OSError as exc:

@@ -205,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="location of new buckets on Google Cloud (default %(default)s)",
     )
     parser.add_argument(
+        "--bucket-prefix",
+        default=os.environ.get("PANOPTES_BUCKET_PREFIX", ""),
+        help="Google Cloud: prefix of every bucket name, for a project other than the "
+        "network's own (bucket names are global); give bin/deploy the same "
+        "(default: $PANOPTES_BUCKET_PREFIX, else none)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="Google Cloud: print the plan (what it would create, update, remove or leave) "
@@ -279,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     resources = load()
     if not args.emulator:
+        try:
+            resources = resources.renamed(args.bucket_prefix)
+        except ValueError as exc:
+            print(f"apply: {exc}", file=sys.stderr)
+            return 2
         return _cloud(args, resources)
     if args.dry_run:
         print("apply: --dry-run plans a Google Cloud project (--project P)", file=sys.stderr)

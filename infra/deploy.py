@@ -194,6 +194,12 @@ def build_parser(resources: Resources | None = None) -> argparse.ArgumentParser:
         "--region", default="us-central1", help="region to deploy to (default %(default)s)"
     )
     parser.add_argument(
+        "--bucket-prefix",
+        default=os.environ.get("PANOPTES_BUCKET_PREFIX", ""),
+        help="prefix of every bucket name, as given to infra.apply; the services' "
+        "environment then names each bucket (default: $PANOPTES_BUCKET_PREFIX, else none)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="stage each bundle, check it installs and imports in a clean virtual environment, "
@@ -236,6 +242,10 @@ def main(argv: list[str] | None = None, *, run: Callable[..., int] = subprocess.
     resources = load()
     parser = build_parser(resources)
     args = parser.parse_args(argv)
+    try:
+        resources = resources.renamed(args.bucket_prefix)
+    except ValueError as exc:
+        parser.error(str(exc))
     chosen = _chosen(resources, args)
     if isinstance(chosen, str):
         parser.error(chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 import yaml
 from croniter import croniter
+
+from panoptes_network.pipeline.settings import Settings
 
 __all__ = [
     "RESOURCES",
@@ -223,6 +226,72 @@ class Resources:
     schedules: tuple[Schedule, ...] = ()
     push_relay_port: int = 8110
 
+    def renamed(self, prefix: str) -> Resources:
+        """Return these resources with every bucket name prefixed, and the services told so.
+
+        Bucket names are global in Cloud Storage: a project other than the network's own
+        gives its buckets a prefix (``infra.apply --bucket-prefix``, ``bin/deploy
+        --bucket-prefix``). Each service's environment then names every bucket
+        (``PANOPTES_<FIELD>_BUCKET``, read by :class:`~panoptes_network.pipeline.settings.Settings`)
+        and ``gs://`` URIs in its environment point at the renamed buckets.
+
+        Parameters
+        ----------
+        prefix : str
+            Prefix of every bucket name, e.g. ``my-project-`` (empty: unchanged).
+
+        Returns
+        -------
+        Resources
+            The renamed resources.
+
+        Raises
+        ------
+        ValueError
+            If the prefixed names are not valid bucket names.
+        """
+        if not prefix:
+            return self
+        names = {b.name: prefix + b.name for b in self.buckets}
+        bad = [n for n in names.values() if not _BUCKET_NAME.match(n)]
+        if bad:
+            raise ValueError(f"bucket prefix {prefix!r} makes invalid bucket names: {bad}")
+        defaults = Settings()
+        bucket_env = {
+            f"PANOPTES_{f.name.upper()}": names[getattr(defaults, f.name)]
+            for f in dataclasses.fields(defaults)
+            if f.name.endswith("_bucket") and getattr(defaults, f.name) in names
+        }
+
+        def rename(buckets: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(names[b] for b in buckets)
+
+        def env(values: dict[str, str]) -> dict[str, str]:
+            out = dict(values)
+            for key, value in values.items():
+                if value.startswith("gs://"):
+                    bucket, _, rest = value.removeprefix("gs://").partition("/")
+                    out[key] = f"gs://{names.get(bucket, bucket)}/{rest}"
+            return {**bucket_env, **out}
+
+        return dataclasses.replace(
+            self,
+            buckets=tuple(dataclasses.replace(b, name=names[b.name]) for b in self.buckets),
+            notifications=tuple(
+                dataclasses.replace(n, bucket=names[n.bucket]) for n in self.notifications
+            ),
+            services={
+                name: dataclasses.replace(
+                    s,
+                    inputs=rename(s.inputs),
+                    reads=rename(s.reads),
+                    writes=rename(s.writes),
+                    env=env(s.env),
+                )
+                for name, s in self.services.items()
+            },
+        )
+
     def local_push_endpoint(self, service: str, host: str = "127.0.0.1") -> str:
         """Return where the local stack's push subscriptions deliver to a service.
 
@@ -276,6 +345,8 @@ def _subscription(raw: dict[str, Any]) -> Subscription:
     )
 
 
+#: Cloud Storage bucket names: 3-63 lower-case letters, digits, dots, hyphens, underscores.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 _ACCOUNT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _LIMITS = {"function": 3600, "run": 3600}
 

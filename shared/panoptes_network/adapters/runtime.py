@@ -15,6 +15,7 @@ from typing import Any
 
 import flask
 
+from panoptes_network.adapters.access import guarded
 from panoptes_network.adapters.catalog_source import catalog_path
 from panoptes_network.adapters.gcs import GcsObjectStore, storage_client
 from panoptes_network.adapters.http_json import json_answer, quiet_error_pages
@@ -47,8 +48,10 @@ def chain_context(service: str, *, documents: bool = False) -> ChainContext:
     """
     settings = Settings.from_env()
     os.environ.setdefault("GOOGLE_CLOUD_PROJECT", settings.project_id)
-    store = GcsObjectStore(storage_client(settings.project_id))
-    bus = PubSubBus(settings.project_id)
+    # Locally, the declared reads, writes and publishes are enforced as IAM would (access.py).
+    store, bus = guarded(
+        service, GcsObjectStore(storage_client(settings.project_id)), PubSubBus(settings.project_id)
+    )
     docs = None
     if documents:
         from google.cloud import firestore

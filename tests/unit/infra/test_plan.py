@@ -101,14 +101,15 @@ def test_every_account_gets_only_what_its_service_declares(deployed):
         sa("make-rgb-fits"),
     }
     assert archive["roles/storage.objectUser"] == {sa("raw-file-uploaded")}
-    everyone = set().union(
-        *(m for k, pol in deployed.policies.items() for m in pol.values() if k[0] == "bucket")
-    )
+    lookup_buckets = {
+        name for (kind, name), policy in deployed.policies.items()
+        if kind == "bucket" and sa("lookup-field") in set().union(*policy.values())
+    }  # fmt: skip
+    assert lookup_buckets == {"panoptes-catalog"}  # its catalog file, nothing else
     assert "allUsers" not in set().union(*archive.values())
     assert (
         "allUsers" in deployed.policies[("bucket", "panoptes-images")]["roles/storage.objectViewer"]
     )
-    assert sa("lookup-field") not in everyone  # it reads only its bundled catalog
     assert deployed.policies[("topic", "plate-solve")]["roles/pubsub.publisher"] == {
         sa("record-image"),
         sa("reconcile"),
@@ -188,3 +189,90 @@ def test_the_help_check_catches_a_wrong_flag_and_a_wrong_command():
     assert problems(["gcloud", "pubsub", "topics", "create", "t", "--project=p"]) == []
     assert problems(["gcloud", "pubsub", "topics", "create", "t", "--push-endpoint=x"])
     assert problems(["gcloud", "run", "deploy", "s", "--trigger-http"])
+
+
+def test_a_bucket_prefix_renames_every_bucket_and_tells_the_services(tmp_path):
+    resources = load().renamed("demo-")
+    project = FakeProject()
+    _apply(project, resources)
+    for name in resources.services:
+        project.deploy(name)
+    _apply(project, resources)
+    assert _changes(_plan(project, resources)) == []
+    assert set(project.buckets) == {"demo-" + b.name for b in load().buckets}
+    assert project.notifications["demo-panoptes-images-incoming"] == [
+        f"projects/{project.project}/topics/raw-file-uploaded"
+    ]
+    reader = f"serviceAccount:{resources.services['compress-fits'].account_email(project.project)}"
+    archive = project.policies[("bucket", "demo-panoptes-images-archive")]
+    assert reader in archive["roles/storage.objectViewer"]
+    function = deploy_commands(resources.services["measure-sources"], tmp_path, "p", "r")[0]
+    env = next(arg for arg in function if arg.startswith("--set-env-vars="))
+    assert "PANOPTES_SOLVED_BUCKET=demo-panoptes-images-solved" in env
+    assert "PANOPTES_CATALOG=gs://demo-panoptes-catalog/tycho2.parquet" in env
+    settings = Settings.from_env(
+        dict(pair.split("=", 1) for pair in env.split("=", 1)[1].split(","))
+    )
+    assert settings.header_buckets() == {
+        "demo-panoptes-images",
+        "demo-panoptes-images-solved",
+        "demo-panoptes-images-rgb",
+    }
+
+
+def test_a_prefix_that_makes_bad_bucket_names_is_refused():
+    with pytest.raises(ValueError, match="invalid bucket names"):
+        load().renamed("Demo_")
+    assert load().renamed("") == load()
+
+
+class _Rules:
+    def __init__(self, project: FakeProject) -> None:
+        self.project = project
+
+    def current(self) -> str | None:
+        return self.project.rules
+
+    def release(self, source: str) -> None:
+        self.project.release_rules(source)
+
+
+def _main(monkeypatch, project: FakeProject, *argv: str) -> int:
+    from infra import apply
+
+    monkeypatch.setattr(apply, "Shell", lambda: project)
+    monkeypatch.setattr(apply, "FirebaseRules", lambda name: _Rules(project))
+    return apply.main(["--project", project.project, "--region", REGION, *argv])
+
+
+def test_the_command_line_plans_applies_and_then_has_nothing_to_do(monkeypatch, capsys):
+    project = FakeProject()
+    assert _main(monkeypatch, project, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "create  bucket panoptes-images-archive" in out
+    assert "$ gcloud storage buckets create gs://panoptes-images-archive" in out
+    assert not project.buckets, "a dry run changed the project"
+    assert _main(monkeypatch, project) == 0
+    assert "wait for services to be deployed" in capsys.readouterr().err
+    for name in load().services:
+        project.deploy(name)
+    assert _main(monkeypatch, project) == 0
+    capsys.readouterr()
+    assert _main(monkeypatch, project, "--dry-run") == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("plan: 0 to create, 0 to update, 0 to remove,") and "0 waiting" in last
+
+
+def test_an_unreadable_project_is_planned_as_empty_but_never_applied(monkeypatch, capsys):
+    class Locked(FakeProject):
+        def __call__(self, argv):
+            from infra.gcloud import Outcome
+
+            return Outcome(1, "", "ERROR: (gcloud) You do not currently have an active account")
+
+    assert _main(monkeypatch, Locked(), "--dry-run") == 0
+    captured = capsys.readouterr()
+    assert "assumes an empty project" in captured.err and "active account" in captured.err
+    assert "create  topic plate-solve" in captured.out
+    assert _main(monkeypatch, Locked()) == 2
+    assert "cannot read project" in capsys.readouterr().err
