@@ -187,3 +187,25 @@ def test_down_stops_the_supervisor_first_so_nothing_comes_back(config: StackConf
     assert not any(_alive(pid) for pid in pids)
     assert len(_starts(starts)) == 2, "a program was started again after down"
     assert read_state(config.state_dir) == {}
+
+
+def test_a_program_gets_its_own_variables_and_only_it(config: StackConfig, tmp_path: Path):
+    seen = tmp_path / "seen"
+    script = (
+        "open(sys.argv[1], 'a').write(os.environ.get('PANOPTES_ACCESS', '-') + '\\n'); "
+        "time.sleep(60)"
+    )
+    with_env = Program("with", _recording(script, seen), env=(("PANOPTES_ACCESS", "mine"),))
+    other = tmp_path / "other"
+    without = Program("without", _recording(script, other))
+    start_supervisor(config, [with_env, without], backoff=FAST, grace=2.0, tick=0.02)
+    try:
+        _eventually("both children", lambda: len(_lines(seen)) >= 2 and len(_lines(other)) >= 2)
+        assert _lines(seen)[1] == "mine"
+        assert _lines(other)[1] == "-"
+    finally:
+        down(config)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split("\n")[:-1] if path.exists() else []
