@@ -347,26 +347,32 @@ def _access(service: Service) -> str:
     ).to_env()
 
 
+def _service_argv(service: Service, host: str) -> tuple[str, ...]:
+    """Return the command line that serves one service locally, as the cloud serves it.
+
+    A function runs under functions-framework; a WSGI application (``signature: wsgi``)
+    under gunicorn, as its Dockerfile runs it on Cloud Run.
+    """
+    folder = ROOT / "services" / service.name
+    if service.signature == "wsgi":
+        return (
+            sys.executable, "-m", "gunicorn", "--chdir", str(folder),
+            "--bind", f"{host}:{service.local_port}", "--workers", "1", "--threads", "4",
+            f"main:{service.entry_point}",
+        )  # fmt: skip
+    return (
+        sys.executable, "-m", "functions_framework", "--source", str(folder / "main.py"),
+        "--target", service.entry_point, "--signature-type", service.signature,
+        "--host", host, "--port", str(service.local_port),
+    )  # fmt: skip
+
+
 def _service_programs(config: StackConfig, resources: Resources) -> list[Program]:
     """List what the supervisor runs: each service under functions-framework, the scheduler."""
     programs = [
         Program(
             service.name,
-            (
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--source",
-                str(ROOT / "services" / service.name / "main.py"),
-                "--target",
-                service.entry_point,
-                "--signature-type",
-                service.signature,
-                "--host",
-                config.host,
-                "--port",
-                str(service.local_port),
-            ),
+            _service_argv(service, config.host),
             port=service.local_port,
             cwd=str(ROOT),
             env=((ACCESS_ENV, _access(service)),),

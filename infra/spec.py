@@ -97,7 +97,9 @@ class Service:
     entry_point : str
         The function in ``main.py`` that handles a request.
     signature : str
-        ``cloudevent`` (a Pub/Sub push) or ``http`` (JSON requests).
+        ``cloudevent`` (a Pub/Sub push), ``http`` (a functions-framework HTTP function) or
+        ``wsgi`` (a WSGI application, e.g. Flask, served by gunicorn: ``entry_point`` names
+        the application object in ``main.py``).
     local_port : int
         Port of the service in the local stack.
     trigger : str
@@ -377,8 +379,10 @@ def _service(path: Path) -> Service:
         problems.append("a function needs a runtime (e.g. python311)")
     elif not 1 <= service.timeout_seconds <= _LIMITS[service.kind]:
         problems.append(f"timeout_seconds must be 1..{_LIMITS[service.kind]}")
-    if service.signature not in ("cloudevent", "http"):
-        problems.append(f"signature must be cloudevent or http, not {service.signature!r}")
+    if service.signature not in ("cloudevent", "http", "wsgi"):
+        problems.append(f"signature must be cloudevent, http or wsgi, not {service.signature!r}")
+    elif service.signature == "wsgi" and service.kind != "run":
+        problems.append("a wsgi app (served by gunicorn) is a Cloud Run service: kind run")
     if (service.signature == "cloudevent") != (service.topic is not None):
         problems.append("a cloudevent service has trigger 'topic <name>', an http one 'http'")
     if service.access not in ("public", "private"):

@@ -18,7 +18,14 @@ import requests
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = ("units", "observations", "images", "processed_observations", "lightcurves")
+PUBLIC = (
+    "units",
+    "observations",
+    "images",
+    "processed_observations",
+    "lightcurves",
+    "weekly_stats",
+)
 PRIVATE = ("uploads", "stars_private", "anything_else")
 
 

@@ -14,6 +14,7 @@ parallel never wait on each other's locks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 from panoptes_network.ingest.records import FrameRecords
@@ -24,9 +25,15 @@ from panoptes_network.pipeline.ports import (
     DocumentStore,
     DocWrite,
 )
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PLACEHOLDER_STATUSES, UNITS
+from panoptes_network.pipeline.schema import (
+    IMAGES,
+    OBSERVATIONS,
+    PLACEHOLDER_STATUSES,
+    UNITS,
+    WEEKLY_STATS,
+)
 
-__all__ = ["record_keys", "plan_frame_writes", "record_frame", "RecordOutcome"]
+__all__ = ["record_keys", "plan_frame_writes", "record_frame", "RecordOutcome", "week_of"]
 
 #: Read-plan-commit rounds before giving up (the message is then redelivered).
 _LATER_FIELDS = {"status", "solved", "ra_image", "dec_image", "received_time"}
@@ -52,6 +59,43 @@ def record_keys(records: FrameRecords) -> list[DocKey]:
     ]
 
 
+def week_of(moment: datetime) -> tuple[str, datetime]:
+    """Return the ISO week of a moment (UTC) and the start of that week.
+
+    Parameters
+    ----------
+    moment : datetime
+        A time; naive times are taken as UTC.
+
+    Returns
+    -------
+    tuple of (str, datetime)
+        ``YYYY-Www`` (ISO 8601 week) and its Monday 00:00 UTC.
+    """
+    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    year, week, _ = utc.isocalendar()
+    monday = date.fromisocalendar(year, week, 1)
+    return f"{year}-W{week:02d}", datetime.combine(monday, time(0), tzinfo=timezone.utc)
+
+
+def _weekly_write(records: FrameRecords, new_observation: bool) -> DocWrite | None:
+    """Return the increment of the weekly statistics of the frame's unit, in its batch."""
+    moment = records.image.get("time")
+    if not isinstance(moment, datetime):
+        return None
+    week, start = week_of(moment)
+    return DocWrite(
+        WEEKLY_STATS,
+        f"{records.unit_id}_{week}",
+        {"unit_id": records.unit_id, "week": week, "week_start": start},
+        {
+            "num_images": 1,
+            "num_observations": 1 if new_observation else 0,
+            "total_minutes_exptime": records.minutes_exptime,
+        },
+    )
+
+
 def _is_counted(image: DocSnapshot) -> bool:
     return image.exists and (image.fields or {}).get("status") not in PLACEHOLDER_STATUSES
 
@@ -72,7 +116,9 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         For an image already counted: refresh its descriptive fields only, keeping what
         later steps set (status, plate solution) and every counter. Otherwise: create the
         image (or replace its error placeholder), create or increment the observation, and
-        increment the unit (creating it when missing), all under preconditions.
+        increment the unit (creating it when missing) and the unit's weekly statistics of the
+        frame's ISO week (a new observation counts in the week of the frame that created
+        it), all under preconditions.
     """
     image_key, observation_key, unit_key = record_keys(records)
     image = existing.get(image_key, DocSnapshot(None))
@@ -135,7 +181,8 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
             "total_minutes_exptime": minutes,
         },
     )
-    return [image_write, observation_write, unit_write]
+    weekly = _weekly_write(records, not observation.exists)
+    return [image_write, observation_write, unit_write, *([weekly] if weekly else [])]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ UPLOADS = "uploads"
 PROCESSED_OBSERVATIONS = "processed_observations"
 #: One document per star of a processing run.
 LIGHTCURVES = "lightcurves"
+#: Per unit and ISO week: frames, new observations and exposure minutes, kept exact in the
+#: batch that records each frame (document id ``<unit_id>_<YYYY>-W<WW>``).
+WEEKLY_STATS = "weekly_stats"
 
 
 class ImageStatus:

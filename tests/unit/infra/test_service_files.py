@@ -96,3 +96,27 @@ def test_every_service_folder_has_a_file_using_only_known_keys():
     for service in services.values():
         assert service.kind != "run" or (ROOT / "services" / service.name / "Dockerfile").exists()
     assert SERVICE_KEYS >= {"kind", "memory", "timeout_seconds", "concurrency", "env"}
+
+
+def test_a_wsgi_app_is_a_cloud_run_service_served_by_gunicorn_locally(tmp_path):
+    from emulator.stack import _service_argv
+
+    http = GOOD.replace("signature: cloudevent", "signature: wsgi")
+    http = http.replace("trigger: topic t", "trigger: http").replace("callers: [push]", "")
+    http = http.replace("access: private", "access: public").replace(
+        "entry_point: handle", "entry_point: app"
+    )
+    plain = RESOURCES.replace("push_to: step", "")
+    with pytest.raises(ValueError, match="kind run"):
+        _load(tmp_path / "a", http, resources=plain)
+    service = _load(
+        tmp_path / "b",
+        http.replace("kind: function", "kind: run"),
+        dockerfile=True,
+        resources=plain,
+    ).services["step"]
+    argv = _service_argv(service, "127.0.0.1")
+    assert argv[1:3] == ("-m", "gunicorn") and argv[-1] == "main:app"
+    assert "127.0.0.1:9001" in argv
+    function = _service_argv(load().services["record-image"], "127.0.0.1")
+    assert function[1:3] == ("-m", "functions_framework")

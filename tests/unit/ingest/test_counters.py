@@ -29,7 +29,7 @@ def frame_records(image_start: str, exptime: float = 120.0, seq: str = "20180216
 def test_new_frame_plans_creates_under_preconditions():
     records = frame_records("20180216T112430")
     writes = plan_frame_writes(records, {k: DocSnapshot(None) for k in record_keys(records)})
-    image, observation, unit = writes
+    image, observation, unit, _weekly = writes
     assert image.must_not_exist and observation.must_not_exist
     assert observation.fields["num_images"] == 1
     assert unit.increments == {"num_images": 1, "num_observations": 1, "total_minutes_exptime": 2.0}
@@ -82,3 +82,44 @@ def test_second_observation_moves_unit_observation_count():
     record_frame(docs, frame_records("20180216T112430"))
     record_frame(docs, frame_records("20180217T010000", seq="20180217T005959"))
     assert docs.get("units", "PAN001")["num_observations"] == 2
+
+
+def test_each_frame_moves_its_units_weekly_statistics_in_the_same_batch():
+    records = frame_records("20180216T112430")
+    writes = plan_frame_writes(records, {k: DocSnapshot(None) for k in record_keys(records)})
+    weekly = writes[-1]
+    # 2018-02-16 is a Friday of ISO week 7; the week starts on Monday 2018-02-12.
+    assert (weekly.collection, weekly.doc_id) == ("weekly_stats", "PAN001_2018-W07")
+    assert weekly.fields["week_start"] == datetime(2018, 2, 12, tzinfo=timezone.utc)
+    assert weekly.increments == {
+        "num_images": 1,
+        "num_observations": 1,
+        "total_minutes_exptime": 2.0,
+    }
+    existing = {k: DocSnapshot(None) for k in record_keys(records)}
+    existing[("observations", records.sequence_id)] = DocSnapshot({"num_images": 1}, 1)
+    assert plan_frame_writes(records, existing)[-1].increments["num_observations"] == 0
+
+
+def test_weekly_statistics_stay_exact_when_frames_are_delivered_many_times():
+    docs = MemoryDocuments()
+    # A night across a week boundary: Sunday 2018-02-18 23:58 and Monday 00:00 (UTC).
+    frames = []
+    for start, date_obs in (
+        ("20180218T235800", "2018-02-18T23:58:00"),
+        ("20180219T000000", "2018-02-19T00:00:00"),
+    ):
+        path = ImagePath.parse(f"PAN001/14d3bd/20180218T230000/{start}.fits.fz")
+        header = read_header_from_bytes(unit_frame(EXPTIME=120.0, **{"DATE-OBS": date_obs}))
+        frames.append(
+            build_frame_records(
+                path, header, bucket_path=path.object_name, public_url="u", received_time=NOW
+            )
+        )
+    for records in frames * 3:
+        record_frame(docs, records)
+    sunday = docs.docs[("weekly_stats", "PAN001_2018-W07")]
+    monday = docs.docs[("weekly_stats", "PAN001_2018-W08")]
+    assert (sunday["num_images"], sunday["num_observations"]) == (1, 1)
+    assert (monday["num_images"], monday["num_observations"]) == (1, 0)
+    assert sunday["total_minutes_exptime"] + monday["total_minutes_exptime"] == 4.0
