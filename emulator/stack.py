@@ -132,12 +132,24 @@ def stack_env(config: StackConfig) -> dict[str, str]:
     -------
     dict
         ``FIRESTORE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST``,
-        ``GOOGLE_CLOUD_PROJECT``, ``PANOPTES_PUBLIC_BASE_URL`` and
-        ``PANOPTES_IDENTITY_CERTS_URL`` (the local JWKS the push relay serves).
+        ``GOOGLE_CLOUD_PROJECT``, ``PANOPTES_PUBLIC_BASE_URL``,
+        ``PANOPTES_IDENTITY_CERTS_URL`` (the local JWKS the push relay serves), and the
+        local URLs of get-fits-header (``PANOPTES_HEADER_SERVICE_URL``, which the explorer's
+        pages show) and of the Data Explorer (``PANOPTES_EXPLORER_URL``).
     """
     storage = f"http://{config.host}:{config.storage_port}"
-    relay = load().push_relay_port
+    resources = load()
+    relay = resources.push_relay_port
+    services = {
+        variable: f"http://{config.host}:{resources.services[name].local_port}"
+        for variable, name in (
+            ("PANOPTES_HEADER_SERVICE_URL", "get-fits-header"),
+            ("PANOPTES_EXPLORER_URL", "data-explorer"),
+        )
+        if name in resources.services
+    }
     return {
+        **services,
         "FIRESTORE_EMULATOR_HOST": f"{config.host}:{config.firestore_port}",
         "PUBSUB_EMULATOR_HOST": f"{config.host}:{config.pubsub_port}",
         "STORAGE_EMULATOR_HOST": storage,

@@ -8,6 +8,7 @@ import json
 import operator
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PreconditionFailed
@@ -16,6 +17,7 @@ from panoptes_network.pipeline.ports import (
     DocKey,
     DocSnapshot,
     DocWrite,
+    GeoPoint,
     ObjectInfo,
     WriteConflict,
 )
@@ -29,6 +31,39 @@ _OPS = {
     ">=": operator.ge,
     ">": operator.gt,
 }
+
+
+def _type_rank(value: Any) -> int:
+    """Firestore's order of value types: null, booleans, numbers, timestamps, strings ..."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, (int, float)):
+        return 2
+    if isinstance(value, datetime):
+        return 3
+    if isinstance(value, str):
+        return 4
+    if isinstance(value, bytes):
+        return 5
+    if isinstance(value, GeoPoint):
+        return 7
+    if isinstance(value, (list, tuple)):
+        return 8
+    return 9
+
+
+def _order_key(value: Any) -> tuple[int, Any]:
+    """A sort key that orders values of any types as Firestore does."""
+    rank = _type_rank(value)
+    if rank == 0:
+        return (0, 0)
+    if rank == 7:
+        return (7, (value.latitude, value.longitude))
+    if rank in (8, 9):
+        return (rank, repr(value))
+    return (rank, value)
 
 
 class MemoryStore:
@@ -209,14 +244,24 @@ class MemoryDocuments:
                 if c == collection and field in doc and _OPS[op](doc[field], value)
             ]
 
-    def query(self, collection, filters=(), *, order_by=None, limit=None, start_after=None):
-        """Firestore's semantics: range filters and order match same-typed values only."""
+    def query(
+        self,
+        collection,
+        filters=(),
+        *,
+        order_by=None,
+        descending=False,
+        limit=None,
+        start_after=None,
+        start_after_id=None,
+    ):
+        """Firestore's semantics: range filters match same-typed values only, order by type."""
 
         def matches(doc: dict[str, Any]) -> bool:
             for field, op, value in filters:
                 if field not in doc or doc[field] is None:
                     return False
-                if op != "==" and type(doc[field]) is not type(value):
+                if op != "==" and _type_rank(doc[field]) != _type_rank(value):
                     return False
                 if not _OPS[op](doc[field], value):
                     return False
@@ -229,10 +274,26 @@ class MemoryDocuments:
                 if c == collection and matches(doc)
             ]
         if order_by is not None:
-            rows = [r for r in rows if r[1].get(order_by) is not None]
-            rows.sort(key=lambda r: r[1][order_by])
-            if start_after is not None:
-                rows = [r for r in rows if r[1][order_by] > start_after]
+            rows = [r for r in rows if order_by in r[1]]
+
+            def position(row: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
+                return (_order_key(row[1][order_by]), row[0])
+
+            rows.sort(key=position, reverse=descending)
+            if start_after_id is not None:
+                cursor = (_order_key(start_after), start_after_id)
+                rows = [
+                    r
+                    for r in rows
+                    if (position(r) < cursor if descending else position(r) > cursor)
+                ]
+            elif start_after is not None:
+                value = _order_key(start_after)
+                rows = [
+                    r
+                    for r in rows
+                    if (position(r)[0] < value if descending else position(r)[0] > value)
+                ]
         rows = rows[:limit] if limit is not None else rows
         self.queried += len(rows)
         return rows

@@ -112,18 +112,32 @@ class FirestoreDocuments:
         filters: Sequence[tuple[str, str, Any]] = (),
         *,
         order_by: str | None = None,
+        descending: bool = False,
         limit: int | None = None,
         start_after: Any = None,
+        start_after_id: str | None = None,
     ) -> list[tuple[str, dict[str, Any]]]:
-        """Return ``(doc_id, fields)`` of the matching documents (see the port)."""
+        """Return ``(doc_id, fields)`` of the matching documents (see the port).
+
+        A cursor of one document (``start_after_id``) orders by the document id too, in the
+        same direction: Firestore does so implicitly anyway, so the query needs no other
+        index than it would without the cursor.
+        """
         from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
 
         query: Any = self.client.collection(collection)
         for field, op, value in filters:
             query = query.where(filter=FieldFilter(field, op, to_firestore(value)))
         if order_by is not None:
-            query = query.order_by(order_by)
-            if start_after is not None:
+            direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+            query = query.order_by(order_by, direction=direction)
+            if start_after_id is not None:
+                name = FieldPath.document_id()
+                query = query.order_by(name, direction=direction).start_after(
+                    {order_by: to_firestore(start_after), name: start_after_id}
+                )
+            elif start_after is not None:
                 query = query.start_after({order_by: to_firestore(start_after)})
         if limit is not None:
             query = query.limit(limit)

@@ -11,6 +11,7 @@ image documents. The stack must be running (``bin/demo`` starts it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -210,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
                 "bucket_path",
                 "public_url",
             ],
+        )
+    explorer = os.environ.get("PANOPTES_EXPLORER_URL")  # set by `bin/dev env`
+    if explorer:
+        print(
+            f"\ndemo: see it in the Data Explorer: {explorer}/observations/{paths[0].sequence_id}"
         )
     print(
         '\ndemo: the stack keeps running; `eval "$(bin/dev env)"` to use it, '

@@ -218,16 +218,25 @@ class DocumentStore(Protocol):
         filters: Sequence[tuple[str, str, Any]] = (),
         *,
         order_by: str | None = None,
+        descending: bool = False,
         limit: int | None = None,
         start_after: Any = None,
+        start_after_id: str | None = None,
     ) -> list[tuple[str, dict[str, Any]]]:
         """Return ``(doc_id, fields)`` of the documents matching every ``(field, op, value)``.
 
         ``op`` is one of ``<``, ``<=``, ``==``, ``>=``, ``>``. Range filters match only
         values of the same type as ``value`` (as in Firestore: a null or missing field never
-        matches). ``order_by`` sorts ascending by a field (documents without it are left
-        out); ``start_after`` is a value of that field to continue after (a cursor);
-        ``limit`` bounds the documents read.
+        matches; integers and floats are one type, numbers). ``order_by`` sorts by a field,
+        ascending, or descending with ``descending`` (documents without the field are left
+        out; as in Firestore, values of different types sort by type: null, booleans,
+        numbers, timestamps, strings ..., and documents with equal values by id, in the same
+        direction). ``start_after`` is a value of that field to continue after (a cursor):
+        every document with that value is skipped. With ``start_after_id`` the cursor is one
+        document, ``(start_after, start_after_id)``: the documents after it in the order, so
+        documents sharing its value are neither skipped nor repeated (``start_after`` may
+        then be None, for a null value). ``limit`` bounds the documents read. Without
+        ``order_by`` the documents come in id order and the cursor arguments are ignored.
         """
 
     def merge_many(self, merges: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:

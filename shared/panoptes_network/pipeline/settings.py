@@ -158,6 +158,10 @@ class Settings:
     push_account, scheduler_account : str
         Names of the service accounts Pub/Sub push and Cloud Scheduler call as; the e-mail
         is ``<name>@<project>.iam.gserviceaccount.com``.
+    header_service_url : str
+        URL of the get-fits-header service, for the Data Explorer's links to a frame's
+        header (``PANOPTES_HEADER_SERVICE_URL``, e.g. ``http://127.0.0.1:8094/`` locally);
+        empty when not known: the explorer then names the service without a URL.
     """
 
     project_id: str = "demo-panoptes"
@@ -195,6 +199,7 @@ class Settings:
     identity_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     push_account: str = "panoptes-push"
     scheduler_account: str = "panoptes-scheduler"
+    header_service_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

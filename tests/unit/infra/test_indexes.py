@@ -1,19 +1,24 @@
 """Every Firestore query the code makes on more than one field has its composite index.
 
 The queries are recorded from the code paths that make them (the light-curve sweep, the
-reconciler), on the in-memory store, and checked against ``infra/firestore.indexes.json``
-(the file firebase.json names and ``infra.apply`` deploys). Single-field queries need no
-composite index.
+reconciler, every query shape of the Data Explorer's read models), on the in-memory store,
+and checked against ``infra/firestore.indexes.json`` (the file firebase.json names and
+``infra.apply`` deploys). Single-field queries need no composite index. The explorer's
+indexes are checked with their directions against its own list, ``COMPOSITE_INDEXES``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timezone
 
+from panoptes_network.explorer import home, observation, observations, unit, units
+from panoptes_network.explorer.observations import COMPOSITE_INDEXES, ORDER_FIELDS
 from panoptes_network.ingest.reconcile import reconcile
 from panoptes_network.lightcurves.triggers import sweep
 from tests.conftest import ROOT
+from tests.unit.explorer.network import SOLVED_SEQUENCE, build_network
 from tests.unit.fakes import MemoryDocuments
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
@@ -23,23 +28,42 @@ class RecordingDocuments(MemoryDocuments):
     def __init__(self) -> None:
         super().__init__()
         self.shapes: set[tuple[str, tuple[str, ...]]] = set()
+        # with directions, as an index lists them: equality fields ascending, then the order
+        self.indexed: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
 
-    def query(self, collection, filters=(), *, order_by=None, limit=None, start_after=None):
+    def query(self, collection, filters=(), *, order_by=None, descending=False, **options):
         fields = [f for f, _, _ in filters]
         if order_by is not None and order_by not in fields:
             fields.append(order_by)
         self.shapes.add((collection, tuple(fields)))
+        equal = [(f, "ASCENDING") for f, op, _ in filters if op == "=="]
+        ranged = {f for f, op, _ in filters if op != "=="}
+        # Firestore: a range filter on one field only, the field ordered by (when ordered)
+        assert len(ranged) <= 1 and (order_by is None or ranged <= {order_by}), filters
+        last = order_by or next(iter(ranged), None)
+        direction = "DESCENDING" if descending and order_by else "ASCENDING"
+        self.indexed.add((collection, (*equal, *([(last, direction)] if last else []))))
         return super().query(
-            collection, filters, order_by=order_by, limit=limit, start_after=start_after
+            collection, filters, order_by=order_by, descending=descending, **options
         )
 
 
-def _indexes() -> set[tuple[str, tuple[str, ...]]]:
+def _index_file() -> list[dict]:
     rules = json.loads((ROOT / "firebase.json").read_text())["firestore"]["indexes"]
-    spec = json.loads((ROOT / rules).read_text())
+    return json.loads((ROOT / rules).read_text())["indexes"]
+
+
+def _indexes() -> set[tuple[str, tuple[str, ...]]]:
     return {
         (index["collectionGroup"], tuple(f["fieldPath"] for f in index["fields"]))
-        for index in spec["indexes"]
+        for index in _index_file()
+    }
+
+
+def _with_directions(indexes) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {
+        (i["collectionGroup"], tuple((f["fieldPath"], f["order"]) for f in i["fields"]))
+        for i in indexes
     }
 
 
@@ -51,3 +75,62 @@ def test_composite_queries_have_indexes(make_ctx):
     composite = {(c, fields) for c, fields in documents.shapes if len(set(fields)) > 1}
     assert ("observations", ("lightcurve_pending", "last_image_received_time")) in composite
     assert composite <= _indexes(), composite - _indexes()
+
+
+def _explorer_queries() -> RecordingDocuments:
+    """Run every query shape the explorer's read models issue, on a store that records them."""
+    documents = RecordingDocuments()
+    build_network(documents)
+    since, until = (
+        datetime(2018, 1, 1, tzinfo=timezone.utc),
+        datetime(2019, 1, 1, tzinfo=timezone.utc),
+    )
+    values = {"unit": "PAN001", "camera": "14d3bd", "status": "receiving_files"}
+    ranges = [{}, {"since": since}, {"since": since, "until": until}, {"min_images": 1}]
+    for n in range(len(values) + 1):
+        for names in itertools.combinations(values, n):
+            for extra in ranges:
+                for order in ORDER_FIELDS:
+                    for descending in (True, False):
+                        page = observations(
+                            documents,
+                            **{k: values[k] for k in names},
+                            **extra,
+                            order=order,
+                            descending=descending,
+                            limit=1,
+                        )
+                        if page["next_cursor"]:
+                            observations(
+                                documents,
+                                **{k: values[k] for k in names},
+                                **extra,
+                                order=order,
+                                descending=descending,
+                                limit=1,
+                                cursor=page["next_cursor"],
+                            )
+    home(documents)
+    units(documents)
+    unit(documents, "PAN001", limit=1)
+    page = observation(documents, SOLVED_SEQUENCE, limit=1)
+    observation(documents, SOLVED_SEQUENCE, limit=1, cursor=page["frames_next_cursor"])
+    return documents
+
+
+def test_explorer_queries_are_served_by_its_declared_indexes():
+    documents = _explorer_queries()
+    composite = {(c, fields) for c, fields in documents.indexed if len(fields) > 1}
+    assert ("observations", (("unit_id", "ASCENDING"), ("time", "DESCENDING"))) in composite
+    assert (
+        "processed_observations",
+        (("sequence_id", "ASCENDING"), ("run_time", "DESCENDING")),
+    ) in composite
+    declared = _with_directions(COMPOSITE_INDEXES)
+    assert composite <= declared, composite - declared
+    assert declared <= composite, f"declared but never used: {declared - composite}"
+
+
+def test_explorer_indexes_are_deployed():
+    missing = _with_directions(COMPOSITE_INDEXES) - _with_directions(_index_file())
+    assert not missing, missing

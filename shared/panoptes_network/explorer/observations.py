@@ -1,0 +1,371 @@
+"""Observations: a filtered, ordered page of them, and one with its frames and runs.
+
+Firestore serves a query from an index: a range filter on one field only, which must be the
+field the query is ordered by, and a composite index for each equality filter combined with
+an order. So :func:`observations` pushes into its query
+
+- at most **one** equality filter, the most selective one given: ``camera_id``, else
+  ``unit_id``, else ``status``;
+- the range filter of the **order field** only: ``since``/``until`` when ordered by
+  ``time``, ``min_images`` when ordered by ``num_images``;
+
+and applies the other filters to the page it read (the answer says so:
+``filtered_after_read``). Such a page may hold fewer rows than ``limit``, even none, while
+``next_cursor`` still continues where the reading stopped, so paging on reaches every match.
+Every query it issues is served by one of :data:`COMPOSITE_INDEXES` (or by Firestore's
+automatic single-field indexes).
+
+Documents without the order field are never listed (Firestore's order leaves them out).
+Range filters match only values of the filter's type: ``since``/``until`` (timestamps) never
+match a time stored as a string, as some older records hold it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from panoptes_network.explorer._cursor import decode_cursor, encode_cursor
+from panoptes_network.explorer._records import (
+    frame_summary,
+    observation_summary,
+    run_summary,
+)
+from panoptes_network.explorer._values import integer, is_document_id, iso_utc, json_value
+from panoptes_network.explorer.errors import InvalidQuery, NotFound
+from panoptes_network.pipeline.ports import DocumentStore
+from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PROCESSED_OBSERVATIONS
+from panoptes_network.pipeline.settings import Settings
+
+__all__ = [
+    "COMPOSITE_INDEXES",
+    "DEFAULT_LIMIT",
+    "MAX_FILTER_CHARS",
+    "MAX_LIMIT",
+    "MAX_MIN_IMAGES",
+    "MAX_RUNS",
+    "ORDER_FIELDS",
+    "check_limit",
+    "observation",
+    "observations",
+]
+
+#: Fields an observations page may be ordered by (``time``: start of the observation).
+ORDER_FIELDS = ("time", "num_images")
+#: Most rows of one page.
+MAX_LIMIT = 200
+#: Rows of a page when no limit is given.
+DEFAULT_LIMIT = 50
+#: Most processing runs listed with an observation (the newest).
+MAX_RUNS = 10
+#: Longest value of an equality filter (unit, camera, status), in characters.
+MAX_FILTER_CHARS = 100
+#: Largest ``min_images`` accepted.
+MAX_MIN_IMAGES = 1_000_000
+
+#: Equality filters, most selective first: ``(parameter, field)``. One is pushed.
+_EQUALITY = (("camera", "camera_id"), ("unit", "unit_id"), ("status", "status"))
+
+
+def _index(collection: str, *fields: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "collectionGroup": collection,
+        "queryScope": "COLLECTION",
+        "fields": [{"fieldPath": f, "order": o} for f, o in fields],
+    }
+
+
+def _observation_indexes() -> tuple[dict[str, Any], ...]:
+    return tuple(
+        _index(OBSERVATIONS, (field, "ASCENDING"), (order, direction))
+        for _, field in _EQUALITY
+        for order in ORDER_FIELDS
+        for direction in ("DESCENDING", "ASCENDING")
+    )
+
+
+#: The composite indexes the explorer's queries need, as ``infra/firestore.indexes.json``
+#: writes them: each equality filter with each order field in both directions, a sequence's
+#: frames in time order, and its runs newest first.
+COMPOSITE_INDEXES: tuple[dict[str, Any], ...] = (
+    *_observation_indexes(),
+    _index(IMAGES, ("sequence_id", "ASCENDING"), ("time", "ASCENDING")),
+    _index(PROCESSED_OBSERVATIONS, ("sequence_id", "ASCENDING"), ("run_time", "DESCENDING")),
+)
+
+
+def check_limit(limit: Any, maximum: int = MAX_LIMIT) -> int:
+    """Return ``limit`` if it is a whole number from 1 to ``maximum``; else raise InvalidQuery."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidQuery("limit", f"must be a whole number from 1 to {maximum}")
+    return limit
+
+
+def _check_text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_FILTER_CHARS:
+        raise InvalidQuery(name, f"must be text of 1 to {MAX_FILTER_CHARS} characters")
+    return value
+
+
+def _check_time(name: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidQuery(name, "must be a time (ISO 8601)")
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _page(
+    documents: DocumentStore,
+    collection: str,
+    filters: list[tuple[str, str, Any]],
+    *,
+    order: str,
+    descending: bool,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+    """Read one page (``limit + 1`` documents at most); return it and the next cursor."""
+    after, after_id = decode_cursor(cursor, order, descending) if cursor else (None, None)
+    rows = documents.query(
+        collection,
+        filters,
+        order_by=order,
+        descending=descending,
+        limit=limit + 1,
+        start_after=after,
+        start_after_id=after_id,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not more or not rows:
+        return rows, None
+    last_id, last = rows[-1]
+    return rows, encode_cursor(order, descending, last.get(order), last_id)
+
+
+def observations(
+    documents: DocumentStore,
+    *,
+    unit: str | None = None,
+    camera: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_images: int | None = None,
+    order: str = "time",
+    descending: bool = True,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Return one page of observations, filtered and ordered.
+
+    Reads at most ``limit + 1`` documents (one query).
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    unit, camera, status : str, optional
+        Only observations of that unit id, camera id, or status.
+    since, until : datetime, optional
+        Only observations that started at or after ``since`` and before ``until`` (naive
+        times are UTC).
+    min_images : int, optional
+        Only observations with at least that many frames recorded (``num_images``).
+    order : str
+        ``time`` (start) or ``num_images``.
+    descending : bool
+        Largest (newest) first.
+    limit : int
+        Documents to read for the page, 1 to :data:`MAX_LIMIT`.
+    cursor : str, optional
+        ``next_cursor`` of the previous page (same order and direction).
+
+    Returns
+    -------
+    dict
+        ``observations`` (rows of :func:`~._records.observation_summary`), ``count``,
+        ``limit``, ``order``, ``descending``, ``filters`` (as applied; times ISO 8601 UTC),
+        ``filtered_after_read`` and ``after_read`` (the filters applied to the page read
+        rather than by the query), ``documents_read`` and ``next_cursor`` (None on the
+        last page).
+
+    Raises
+    ------
+    InvalidQuery
+        For a parameter out of range (the message names it).
+    """
+    equality = {
+        "unit": _check_text("unit", unit),
+        "camera": _check_text("camera", camera),
+        "status": _check_text("status", status),
+    }
+    since, until = _check_time("since", since), _check_time("until", until)
+    if since is not None and until is not None and since >= until:
+        raise InvalidQuery("until", "must be later than since")
+    if min_images is not None and (
+        isinstance(min_images, bool)
+        or not isinstance(min_images, int)
+        or not 0 <= min_images <= MAX_MIN_IMAGES
+    ):
+        raise InvalidQuery("min_images", f"must be a whole number from 0 to {MAX_MIN_IMAGES}")
+    if order not in ORDER_FIELDS:
+        raise InvalidQuery("order", f"must be one of {', '.join(ORDER_FIELDS)}")
+    if not isinstance(descending, bool):
+        raise InvalidQuery("descending", "must be true or false")
+    limit = check_limit(limit)
+
+    filters: list[tuple[str, str, Any]] = []
+    later: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
+    pushed = False
+    for name, field in _EQUALITY:
+        value = equality[name]
+        if value is None:
+            continue
+        if not pushed:
+            filters.append((field, "==", value))
+            pushed = True
+        else:
+            later[name] = lambda doc, f=field, v=value: doc.get(f) == v
+    if since is not None or until is not None:
+        if order == "time":
+            if since is not None:
+                filters.append(("time", ">=", since))
+            if until is not None:
+                filters.append(("time", "<", until))
+        else:
+            for name, value in (("since", since), ("until", until)):
+                if value is not None:
+                    later[name] = lambda doc: _within(doc.get("time"), since, until)
+    if min_images is not None:
+        if order == "num_images":
+            filters.append(("num_images", ">=", min_images))
+        else:
+            later["min_images"] = lambda doc: _at_least(doc.get("num_images"), min_images)
+
+    rows, next_cursor = _page(
+        documents,
+        OBSERVATIONS,
+        filters,
+        order=order,
+        descending=descending,
+        limit=limit,
+        cursor=cursor,
+    )
+    kept = [
+        observation_summary(doc_id, doc)
+        for doc_id, doc in rows
+        if all(test(doc) for test in later.values())
+    ]
+    return {
+        "observations": kept,
+        "count": len(kept),
+        "limit": limit,
+        "order": order,
+        "descending": descending,
+        "filters": {
+            **equality,
+            "since": iso_utc(since) if since else None,
+            "until": iso_utc(until) if until else None,
+            "min_images": min_images,
+        },
+        "filtered_after_read": bool(later),
+        "after_read": sorted(later),
+        "documents_read": len(rows),
+        "next_cursor": next_cursor,
+    }
+
+
+def _at_least(value: Any, minimum: int) -> bool:
+    """Whether a stored count is at least ``minimum``, as the query's range filter would."""
+    count = integer(value)
+    return count is not None and count >= minimum
+
+
+def _within(value: Any, since: datetime | None, until: datetime | None) -> bool:
+    """Whether a stored time lies in ``[since, until)``, as the query's range filter would."""
+    if not isinstance(value, datetime):
+        return False  # a range filter on timestamps matches timestamps only
+    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return (since is None or moment >= since) and (until is None or moment < until)
+
+
+def observation(
+    documents: DocumentStore,
+    sequence_id: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Return one observation: its document, a page of its frames and its processing runs.
+
+    Reads at most ``1 + (limit + 1) + (MAX_RUNS + 1)`` documents: the observation, one
+    page of its frames, and its newest runs.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    sequence_id : str
+        The observation (``<UNIT>_<CAMERA>_<SEQSTART>``).
+    limit : int
+        Frames per page, 1 to :data:`MAX_LIMIT`.
+    cursor : str, optional
+        ``frames_next_cursor`` of the previous page of frames.
+    settings : Settings, optional
+        The images bucket and get-fits-header's URL, for the frames' header links
+        (``Settings()`` by default).
+
+    Returns
+    -------
+    dict
+        ``observation`` (:func:`~._records.observation_summary`), ``document`` (every
+        field, as JSON), ``frames`` (:func:`~._records.frame_summary`, in time order),
+        ``frames_limit``, ``frames_next_cursor``, ``runs``
+        (:func:`~._records.run_summary`, newest first, at most :data:`MAX_RUNS`) and
+        ``runs_truncated`` (more runs exist).
+
+    Raises
+    ------
+    NotFound
+        When there is no such observation.
+    InvalidQuery
+        For a bad ``limit`` or ``cursor``.
+    """
+    limit = check_limit(limit)
+    settings = settings or Settings()
+    if not is_document_id(sequence_id):
+        raise NotFound("observation", str(sequence_id))
+    doc = documents.get(OBSERVATIONS, sequence_id)
+    if doc is None:
+        raise NotFound("observation", sequence_id)
+    frames, frames_next = _page(
+        documents,
+        IMAGES,
+        [("sequence_id", "==", sequence_id)],
+        order="time",
+        descending=False,
+        limit=limit,
+        cursor=cursor,
+    )
+    runs = documents.query(
+        PROCESSED_OBSERVATIONS,
+        [("sequence_id", "==", sequence_id)],
+        order_by="run_time",
+        descending=True,
+        limit=MAX_RUNS + 1,
+    )
+    return {
+        "observation": observation_summary(sequence_id, doc),
+        "document": json_value(doc),
+        "frames": [frame_summary(image_id, image, settings) for image_id, image in frames],
+        "frames_limit": limit,
+        "frames_next_cursor": frames_next,
+        "runs": [run_summary(run_id, run) for run_id, run in runs[:MAX_RUNS]],
+        "runs_truncated": len(runs) > MAX_RUNS,
+    }

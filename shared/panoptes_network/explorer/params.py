@@ -1,0 +1,217 @@
+"""Query parameters of the explorer's pages, from the text of a URL to read-model arguments.
+
+Strict, like the network's other HTTP services: an unknown parameter, a repeated one, a bad
+date, a negative number, an unknown order or a limit above the maximum is refused with a
+message naming it (:class:`~.errors.InvalidQuery`, HTTP 400). An empty value is the same as
+no value (an HTML form sends its empty fields).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from panoptes_network.explorer.errors import InvalidQuery, quote
+from panoptes_network.explorer.home import MAX_LATEST
+from panoptes_network.explorer.observations import (
+    MAX_LIMIT,
+    MAX_MIN_IMAGES,
+    ORDER_FIELDS,
+)
+
+__all__ = [
+    "OBSERVATIONS_PARAMETERS",
+    "PAGE_PARAMETERS",
+    "home_arguments",
+    "observations_arguments",
+    "page_arguments",
+    "parse_time",
+]
+
+#: Parameters of the observations list.
+OBSERVATIONS_PARAMETERS = (
+    "unit",
+    "camera",
+    "status",
+    "since",
+    "until",
+    "min_images",
+    "order",
+    "direction",
+    "limit",
+    "cursor",
+)
+#: Parameters of a page with one paged table (a unit's observations, an observation's frames).
+PAGE_PARAMETERS = ("limit", "cursor")
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE = re.compile(r"[0-9]{1,9}")
+
+
+def _single(args: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, str]:
+    """Return each parameter's one non-empty value; refuse unknown and repeated ones."""
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise InvalidQuery(
+            unknown[0][:40], f"is not a parameter here (allowed: {', '.join(allowed)})"
+        )
+    out = {}
+    for name, raw in args.items():
+        values = [raw] if isinstance(raw, str) else list(raw)
+        values = [v for v in values if v != ""]
+        if len(values) > 1:
+            raise InvalidQuery(name, "is given more than once")
+        if values:
+            out[name] = values[0]
+    return out
+
+
+def _whole(name: str, text: str, low: int, high: int) -> int:
+    if not _WHOLE.fullmatch(text.strip()) or not low <= int(text) <= high:
+        raise InvalidQuery(name, f"must be a whole number from {low} to {high}, not {quote(text)}")
+    return int(text)
+
+
+def parse_time(name: str, text: str, *, end_of_day: bool = False) -> datetime:
+    """Return a time given as a date or an ISO 8601 time, in UTC.
+
+    Parameters
+    ----------
+    name : str
+        The parameter, for the message.
+    text : str
+        ``YYYY-MM-DD`` (midnight UTC), or an ISO 8601 time (``2020-01-08T05:17:17Z``, with an
+        offset, or none for UTC).
+    end_of_day : bool
+        Whether a bare date means the end of that day (the next midnight): for ``until``,
+        so that ``until=2020-01-08`` includes the 8th.
+
+    Returns
+    -------
+    datetime
+        Aware, in UTC.
+
+    Raises
+    ------
+    InvalidQuery
+        When the text is neither.
+    """
+    text = text.strip()
+    try:
+        if _DATE.fullmatch(text):
+            day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+            return day + timedelta(days=1) if end_of_day else day
+        if "T" not in text or len(text) > 40:
+            raise ValueError(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidQuery(
+            name, f"must be a date (2020-01-08) or an ISO 8601 time, not {quote(text)}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _page(values: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "limit" in values:
+        out["limit"] = _whole("limit", values["limit"], 1, MAX_LIMIT)
+    if "cursor" in values:
+        out["cursor"] = values["cursor"]
+    return out
+
+
+def page_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``limit`` and ``cursor`` of a page with one paged table.
+
+    Parameters
+    ----------
+    args : Mapping
+        Parameter name to its value or list of values (``request.args.to_dict(flat=False)``).
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :func:`~.units.unit` or :func:`~.observations.observation`.
+
+    Raises
+    ------
+    InvalidQuery
+        See the module docstring.
+    """
+    return _page(_single(args, PAGE_PARAMETERS))
+
+
+def home_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the arguments of :func:`~.home.home`: ``latest`` (1 to :data:`~.home.MAX_LATEST`).
+
+    Parameters
+    ----------
+    args : Mapping
+        As for :func:`page_arguments`.
+
+    Returns
+    -------
+    dict
+        Keyword arguments.
+
+    Raises
+    ------
+    InvalidQuery
+        See the module docstring.
+    """
+    values = _single(args, ("latest",))
+    if "latest" in values:
+        return {"latest": _whole("latest", values["latest"], 1, MAX_LATEST)}
+    return {}
+
+
+def observations_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the arguments of :func:`~.observations.observations` from URL parameters.
+
+    Parameters
+    ----------
+    args : Mapping
+        As for :func:`page_arguments`: ``unit``, ``camera``, ``status``; ``since`` and
+        ``until`` (see :func:`parse_time`; ``until`` is exclusive, a bare date includes
+        that day); ``min_images`` (0 to 1,000,000); ``order`` (``time`` or ``num_images``);
+        ``direction`` (``desc``, the default, or ``asc``); ``limit`` (1 to 200);
+        ``cursor``.
+
+    Returns
+    -------
+    dict
+        Keyword arguments.
+
+    Raises
+    ------
+    InvalidQuery
+        See the module docstring.
+    """
+    values = _single(args, OBSERVATIONS_PARAMETERS)
+    out = _page(values)
+    for name in ("unit", "camera", "status"):
+        if name in values:
+            out[name] = values[name]
+    if "since" in values:
+        out["since"] = parse_time("since", values["since"])
+    if "until" in values:
+        out["until"] = parse_time("until", values["until"], end_of_day=True)
+    if "min_images" in values:
+        out["min_images"] = _whole("min_images", values["min_images"], 0, MAX_MIN_IMAGES)
+    if "order" in values:
+        if values["order"] not in ORDER_FIELDS:
+            raise InvalidQuery(
+                "order", f"must be one of {', '.join(ORDER_FIELDS)}, not {quote(values['order'])}"
+            )
+        out["order"] = values["order"]
+    if "direction" in values:
+        if values["direction"] not in ("asc", "desc"):
+            raise InvalidQuery(
+                "direction", f"must be asc or desc, not {quote(values['direction'])}"
+            )
+        out["descending"] = values["direction"] == "desc"
+    return out
