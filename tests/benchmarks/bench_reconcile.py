@@ -25,31 +25,10 @@ from typing import Any
 from panoptes_network.ingest.reconcile import reconcile
 from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.settings import Settings
-from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
+from tests.unit.fakes import CountingDocuments, MemoryBus, MemoryStore
 
 SIZES = (1_000, 10_000)
 DUE = 10
-
-
-class CountingDocuments(MemoryDocuments):
-    """The in-memory store, counting documents handed out by get, read and query."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    def get(self, collection, doc_id):
-        self.reads += 1
-        return super().get(collection, doc_id)
-
-    def read(self, keys):
-        self.reads += len(keys)
-        return super().read(keys)
-
-    def query(self, *args, **kwargs):
-        rows = super().query(*args, **kwargs)
-        self.reads += len(rows)
-        return rows
 
 
 def _archive(size: int, now: datetime) -> CountingDocuments:

@@ -27,7 +27,12 @@ from tests.unit.frame_files import unit_frame
 
 pytestmark = pytest.mark.integration
 
-SEQUENCES = (("c0ffee", "20251101T040000", 3), ("beef01", "20251102T040000", 2))
+#: Two observations of the last days (so the home page's weekly chart shows them).
+_NIGHT = datetime.now(UTC).replace(hour=4, minute=0, second=0, microsecond=0)
+SEQUENCES = (
+    ("c0ffee", f"{_NIGHT - timedelta(days=9):%Y%m%dT%H%M%S}", 3),
+    ("beef01", f"{_NIGHT - timedelta(days=2):%Y%m%dT%H%M%S}", 2),
+)
 
 
 def _record(documents: FirestoreDocuments, unit: str, camera: str, seq: str, index: int) -> str:
@@ -79,7 +84,8 @@ def _api(explorer: dict[str, Any], path: str, template: str, **params: Any) -> d
 def test_every_api_answer_on_the_emulator_follows_the_openapi_document(explorer):
     unit, sequence, solved = explorer["unit"], explorer["sequence"], explorer["solved"]
     home = _api(explorer, "/api/v1/home", "/api/v1/home")
-    assert home is not None
+    weekly = next(u for u in home["weekly"]["units"] if u["unit_id"] == unit)
+    assert sum(weekly["num_images"]) == 5 and sum(weekly["num_observations"]) == 2
     units = _api(explorer, "/api/v1/units", "/api/v1/units")
     assert unit in str(units)
     page = _api(explorer, f"/api/v1/units/{unit}", "/api/v1/units/{unit_id}")
@@ -122,7 +128,7 @@ def test_every_page_renders_in_chromium_and_links_to_the_next(explorer):
     with browser_page() as page:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         for name, path, text in (
-            ("explorer-home", "/", "Units"),
+            ("explorer-home", "/", f"Frames per week of {unit}"),
             ("explorer-units", "/units", unit),
             ("explorer-unit", f"/units/{unit}", sequence),
             ("explorer-observations", f"/observations?unit={unit}", sequence),

@@ -356,3 +356,24 @@ class ReplayRunner:
             fits.PrimaryHDU(header=self.header).writeto(path("--wcs"), overwrite=True)
             path("--solved").write_bytes(b"\x01")
         return subprocess.CompletedProcess(args, self.returncode, "replayed\n", "")
+
+
+class CountingDocuments(MemoryDocuments):
+    """MemoryDocuments that counts every document read: gets, batch reads, query results."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, collection, doc_id):
+        self.reads += 1
+        return super().get(collection, doc_id)
+
+    def read(self, keys):
+        self.reads += len(keys)
+        return super().read(keys)
+
+    def query(self, *args, **kwargs):
+        rows = super().query(*args, **kwargs)
+        self.reads += len(rows)
+        return rows

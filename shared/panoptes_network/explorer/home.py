@@ -9,14 +9,16 @@ the total is marked incomplete.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from panoptes_network.explorer._values import number
 from panoptes_network.explorer.observations import check_limit, observations
 from panoptes_network.explorer.units import MAX_UNITS, read_units
+from panoptes_network.explorer.weekly import MAX_WEEKLY_DOCUMENTS, weekly_activity
 from panoptes_network.pipeline.ports import DocumentStore
 
-__all__ = ["DEFAULT_LATEST", "MAX_LATEST", "home"]
+__all__ = ["DEFAULT_LATEST", "MAX_LATEST", "MAX_WEEKLY_DOCUMENTS", "home"]
 
 #: Latest observations shown when not told otherwise.
 DEFAULT_LATEST = 10
@@ -53,11 +55,14 @@ def _total(rows: list[tuple[str, dict[str, Any]]], counter: str, factor: float, 
     }
 
 
-def home(documents: DocumentStore, *, latest: int = DEFAULT_LATEST) -> dict[str, Any]:
-    """Return the network's totals and its latest observations.
+def home(
+    documents: DocumentStore, *, latest: int = DEFAULT_LATEST, now: datetime | None = None
+) -> dict[str, Any]:
+    """Return the network's totals, its weekly activity per unit and its latest observations.
 
-    Reads at most ``MAX_UNITS + 1 + latest + 1`` documents: the units (see
-    :func:`~.units.read_units`) and one page of observations.
+    Reads at most ``MAX_UNITS + 1 + latest + 1 + MAX_WEEKLY_DOCUMENTS + 1`` documents: the
+    units (see :func:`~.units.read_units`), one page of observations and the weekly
+    statistics (:func:`~.weekly.weekly_activity`).
 
     Parameters
     ----------
@@ -65,6 +70,8 @@ def home(documents: DocumentStore, *, latest: int = DEFAULT_LATEST) -> dict[str,
         Firestore, or a fake.
     latest : int
         Latest observations to list, 1 to :data:`MAX_LATEST`.
+    now : datetime, optional
+        The present, for the weekly chart (UTC; now by default).
 
     Returns
     -------
@@ -73,7 +80,8 @@ def home(documents: DocumentStore, *, latest: int = DEFAULT_LATEST) -> dict[str,
         ``images`` and ``exposure_hours`` (h), each ``{"value", "counter", "complete",
         "units_without_counter", "note"}`` (``value`` sums the units that have the counter;
         None when none has it); ``latest`` (the newest observations,
-        :func:`~.observations.observations` rows, by start time) and ``latest_limit``.
+        :func:`~.observations.observations` rows, by start time), ``latest_limit`` and
+        ``weekly`` (:func:`~.weekly.weekly_activity`).
 
     Raises
     ------
@@ -94,4 +102,9 @@ def home(documents: DocumentStore, *, latest: int = DEFAULT_LATEST) -> dict[str,
     for name, counter, factor in _COUNTERS:
         totals[name] = _total(rows, counter, factor, truncated)
     page = observations(documents, limit=latest)
-    return {"totals": totals, "latest": page["observations"], "latest_limit": latest}
+    return {
+        "totals": totals,
+        "latest": page["observations"],
+        "latest_limit": latest,
+        "weekly": weekly_activity(documents, now=now),
+    }

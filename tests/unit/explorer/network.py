@@ -174,24 +174,3 @@ def seeded(records: dict[str, dict[str, dict[str, Any]]], timestamps: bool) -> M
                 fields = {k: as_timestamps(v) for k, v in fields.items()}
             documents.merge(collection, doc_id, fields)
     return documents
-
-
-class CountingDocuments(MemoryDocuments):
-    """MemoryDocuments that counts every document read: gets, batch reads, query results."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    def get(self, collection, doc_id):
-        self.reads += 1
-        return super().get(collection, doc_id)
-
-    def read(self, keys):
-        self.reads += len(keys)
-        return super().read(keys)
-
-    def query(self, collection, filters=(), **options):
-        rows = super().query(collection, filters, **options)
-        self.reads += len(rows)
-        return rows

@@ -26,10 +26,10 @@ from tests.unit.explorer.network import (
     RUN_ID,
     SETTINGS,
     SOLVED_SEQUENCE,
-    CountingDocuments,
     build_network,
 )
 from tests.unit.explorer.openapi_check import schema_errors
+from tests.unit.fakes import CountingDocuments
 
 UTC = timezone.utc
 
@@ -84,6 +84,25 @@ def test_home_lists_the_latest_observations_newest_first_within_bounded_reads(ne
     assert counting.reads <= 2 + (2 + 1)  # the units, then latest + 1
     with pytest.raises(InvalidQuery):
         home(documents, latest=51)
+
+
+def test_the_weekly_chart_comes_from_the_exact_weekly_statistics_in_bounded_reads():
+    counting = CountingDocuments()
+    build_network(counting)
+    for _ in range(2):  # redelivered frames move nothing
+        build_network(counting)
+    counting.reads = 0
+    weekly = home(counting, latest=1, now=datetime(2018, 2, 21, 12, tzinfo=UTC))["weekly"]
+    assert weekly["weeks"][-1] == "2018-W08" and len(weekly["weeks"]) == 12
+    assert weekly["week_starts"][-1] == "2018-02-19T00:00:00+00:00"
+    (pan001,) = weekly["units"]  # PAN012 observed in 2019: outside these weeks
+    assert pan001["unit_id"] == "PAN001"
+    w07 = weekly["weeks"].index("2018-W07")
+    assert pan001["num_images"][w07] == 3 + 2 + 4 and sum(pan001["num_images"]) == 9
+    assert pan001["num_observations"][w07] == 3
+    assert pan001["exposure_hours"][w07] == pytest.approx((5 * 120 + 4 * 90) / 3600)
+    assert weekly["truncated"] is False
+    assert counting.reads <= 2 + 2 + 1  # units, latest + 1, one weekly document
 
 
 # --- units ------------------------------------------------------------------------------
