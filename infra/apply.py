@@ -39,27 +39,19 @@ from infra.project_state import ProjectState, read_state
 from infra.rules_api import FirebaseRules
 from infra.spec import Resources, Subscription, load
 from panoptes_network.cli import summary
-from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["apply", "build_parser", "print_plan", "main"]
 
 
-def _subscription_request(
-    sub: Subscription, project: str, endpoint: Callable[[str], str], service_account: str | None
-) -> dict:
+def _subscription_request(sub: Subscription, project: str, endpoint: Callable[[str], str]) -> dict:
+    """Return the emulator's subscription request (the push relay signs pushes, not Pub/Sub)."""
     request: dict = {
         "name": f"projects/{project}/subscriptions/{sub.name}",
         "topic": f"projects/{project}/topics/{sub.topic}",
         "ack_deadline_seconds": sub.ack_deadline_seconds,
     }
     if sub.push_to:
-        push: dict = {"push_endpoint": endpoint(sub.push_to)}
-        if service_account:
-            push["oidc_token"] = {
-                "service_account_email": service_account,
-                "audience": Settings(project_id=project).audience(sub.push_to),
-            }
-        request["push_config"] = push
+        request["push_config"] = {"push_endpoint": endpoint(sub.push_to)}
     if sub.minimum_backoff_seconds is not None:
         request["retry_policy"] = {
             "minimum_backoff": duration_pb2.Duration(seconds=sub.minimum_backoff_seconds),
@@ -152,7 +144,7 @@ def apply(
 
     subscriber = pubsub_v1.SubscriberClient()
     for sub in resources.subscriptions:
-        wanted = _subscription_request(sub, project, endpoint, None)
+        wanted = _subscription_request(sub, project, endpoint)
         try:
             current = subscriber.get_subscription(subscription=wanted["name"])
         except gexc.NotFound:

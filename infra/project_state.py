@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.gcloud import Gcloud, read_json
 from infra.spec import Resources
+from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["Policy", "ProjectState", "read_state", "rules_source", "normalise_lifecycle"]
 
@@ -201,7 +202,7 @@ def read_state(
     state.policies[("project", project)] = _policy(
         read_json(gcloud, ["gcloud", "projects", "get-iam-policy", project])
     )
-    push = f"panoptes-push@{project}.iam.gserviceaccount.com"
+    push = Settings(project_id=project).account_email("push")
     if push in state.accounts:
         state.policies[("account", push)] = _policy(
             read_json(gcloud, ["gcloud", "iam", "service-accounts", "get-iam-policy", push, p])

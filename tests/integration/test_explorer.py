@@ -16,14 +16,11 @@ import pytest
 import requests
 
 from panoptes_network.adapters.firestore import FirestoreDocuments
-from panoptes_network.frames.bucket_path import ImagePath
-from panoptes_network.frames.fits_header import read_header_from_bytes
 from panoptes_network.ingest.counters import record_frame
-from panoptes_network.ingest.records import build_frame_records
 from panoptes_network.pipeline.schema import IMAGES, PROCESSED_OBSERVATIONS, ImageStatus
 from tests.integration.browser import browser_page, screenshot
+from tests.unit.explorer.network import frame_records
 from tests.unit.explorer.openapi_check import response_errors
-from tests.unit.frame_files import unit_frame
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +33,7 @@ SEQUENCES = (
 
 
 def _record(documents: FirestoreDocuments, unit: str, camera: str, seq: str, index: int) -> str:
-    start = datetime.strptime(seq, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-    moment = start + timedelta(seconds=30 + index * 150)
-    path = ImagePath.parse(f"{unit}/{camera}/{seq}/{moment:%Y%m%dT%H%M%S}.fits.fz")
-    cards = {"DATE-OBS": f"{moment:%Y-%m-%dT%H:%M:%S}", "INSTRUME": camera, "OBSERVER": unit}
-    header = read_header_from_bytes(unit_frame(EXPTIME=120.0, **cards))
-    records = build_frame_records(
-        path, header, bucket_path=path.object_name, public_url="u", received_time=moment
-    )
+    records = frame_records(unit, camera, seq, index, 120.0)
     record_frame(documents, records)
     return records.image_id
 

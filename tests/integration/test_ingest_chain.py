@@ -218,7 +218,7 @@ def test_undeliverable_message_ends_in_dead_letter(stack):
         closed_port = sock.getsockname()[1]
     probe = dataclasses.replace(entry, name=topic, topic=topic)
     request = _subscription_request(
-        probe, stack.config.project, lambda service: f"http://127.0.0.1:{closed_port}/", None
+        probe, stack.config.project, lambda service: f"http://127.0.0.1:{closed_port}/"
     )
     stack.subscriber.create_subscription(request=request)
     marker = secrets.token_hex(8)
