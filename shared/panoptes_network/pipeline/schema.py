@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "FINAL_UPLOAD_STATES",
+    "FLAGS",
+    "FlagTarget",
     "FITS_CONTENT_TYPE",
     "IMAGES",
     "JPEG_CONTENT_TYPE",
@@ -40,6 +42,23 @@ LIGHTCURVES = "lightcurves"
 #: Per unit and ISO week: frames, new observations and exposure minutes, kept exact in the
 #: batch that records each frame (document id ``<unit_id>_<YYYY>-W<WW>``).
 WEEKLY_STATS = "weekly_stats"
+#: People's flags on bad data, written by the Data Explorer, honoured by build-lightcurve
+#: (random document ids). Fields: ``target`` (``"observation"``, ``"image"`` or
+#: ``"points"``), ``sequence_id`` (always), ``image_id`` (an image flag), ``picid`` (int) and
+#: ``times`` (the points' mid-exposure times, POSIX seconds, as in the light-curve rows) for a
+#: points flag, ``run_id`` (the run whose plot the points were picked on, optional),
+#: ``reason``, ``user_uid``, ``user_email``, ``created_time``, and ``removed`` (bool) with
+#: ``removed_by`` and ``removed_time`` once an admin removes it (the document is kept).
+FLAGS = "flags"
+
+
+class FlagTarget:
+    """Values of ``flags.target``."""
+
+    OBSERVATION = "observation"
+    IMAGE = "image"
+    POINTS = "points"
+    ALL = (OBSERVATION, IMAGE, POINTS)
 
 
 class ImageStatus:
