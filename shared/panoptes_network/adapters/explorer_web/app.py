@@ -22,7 +22,8 @@ import flask
 from google.api_core import exceptions as google_errors
 from werkzeug.exceptions import HTTPException
 
-from panoptes_network.adapters.explorer_web.documents import LazyDocuments
+from panoptes_network.adapters.explorer_web.documents import LazyDocuments, LazyObjects
+from panoptes_network.adapters.explorer_web.downloads import register_downloads
 from panoptes_network.adapters.http_json import json_answer
 from panoptes_network.explorer import (
     home,
@@ -39,8 +40,9 @@ from panoptes_network.explorer.params import (
     observations_arguments,
     page_arguments,
 )
+from panoptes_network.explorer.stars import DataReader, star
 from panoptes_network.pipeline.log import log
-from panoptes_network.pipeline.ports import DocumentStore
+from panoptes_network.pipeline.ports import DocumentStore, ObjectStore
 from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["API_PREFIX", "PAGES", "create_app"]
@@ -63,6 +65,7 @@ _UNAVAILABLE = (
 class _State:
     settings: Settings
     documents: Callable[[], DocumentStore]
+    read_data: DataReader
 
 
 def _state() -> _State:
@@ -105,6 +108,19 @@ def _image(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> d
     return image(state.documents(), path["image_id"], settings=state.settings)
 
 
+def _star(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> dict[str, Any]:
+    _no_parameters(args)
+    return star(state.documents(), path["picid"], read_data=state.read_data)
+
+
+def _find_star() -> flask.Response:
+    """Answer the header's star form: redirect ``/stars?picid=N`` to the star's page."""
+    picid = flask.request.args.get("picid", "").strip()
+    if not picid.isascii() or not picid.isdigit() or len(picid) > 16:
+        return _error(400, "picid: give the star's PICID, a whole number (e.g. 261136679)")
+    return flask.redirect(flask.url_for("explorer.star", picid=int(picid)), code=303)
+
+
 @dataclass(frozen=True)
 class Page:
     """One page and its JSON twin.
@@ -141,6 +157,7 @@ PAGES: tuple[Page, ...] = (
     Page("observations", "/observations", "observations.html", _observations),
     Page("observation", "/observations/<sequence_id>", "observation.html", _observation),
     Page("image", "/images/<image_id>", "image.html", _image),
+    Page("star", "/stars/<picid>", "star.html", _star),
 )
 
 
@@ -227,7 +244,8 @@ def _security_headers(response: flask.Response) -> flask.Response:
     if response.mimetype == "text/html":
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' https: http:; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' https: http: data:; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         )
     if _is_api():
@@ -256,7 +274,10 @@ def _register_errors(app: flask.Flask) -> None:
 
 
 def create_app(
-    *, documents: DocumentStore | None = None, settings: Settings | None = None
+    *,
+    documents: DocumentStore | None = None,
+    settings: Settings | None = None,
+    objects: ObjectStore | None = None,
 ) -> flask.Flask:
     """Return the Data Explorer application.
 
@@ -267,6 +288,10 @@ def create_app(
         ``FIRESTORE_EMULATOR_HOST`` is set), made at the first request.
     settings : Settings, optional
         ``Settings.from_env()`` by default.
+    objects : ObjectStore, optional
+        Where the runs' data files are read (``settings.lightcurves_bucket``); by default
+        Cloud Storage (fake-gcs-server when ``STORAGE_EMULATOR_HOST`` is set), made at the
+        first read.
 
     Returns
     -------
@@ -284,7 +309,7 @@ def create_app(
         read = LazyDocuments(settings).get
     app = flask.Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[_STATE] = _State(settings, read)
+    app.extensions[_STATE] = _State(settings, read, LazyObjects(settings, objects).read_data)
     blueprint = flask.Blueprint(
         "explorer",
         __name__,
@@ -295,10 +320,14 @@ def create_app(
     for page in PAGES:
         blueprint.add_url_rule(page.rule, page.name, _page_view(page, api=False))
         blueprint.add_url_rule(page.api_rule, f"api_{page.name}", _page_view(page, api=True))
+    blueprint.add_url_rule("/stars", "find_star", _find_star)
     blueprint.add_url_rule(
         f"{API_PREFIX}/openapi.json",
         "api_openapi",
         lambda: json_answer(200, openapi_document(), _METHODS),
+    )
+    register_downloads(
+        blueprint, API_PREFIX, _METHODS, lambda: (_state().documents(), _state().read_data)
     )
     app.register_blueprint(blueprint)
     app.add_template_global(page_url, "page_url")

@@ -1,0 +1,121 @@
+"""The explorer's files: a star's points (CSV, Parquet), a light curve's PNG, plotly.js.
+
+Under ``/api/v1`` (described by the OpenAPI document):
+
+- ``/stars/<picid>/points.csv`` and ``/stars/<picid>/points.parquet``: every point of the
+  star, with the run and the unit on every row (:func:`~panoptes_network.explorer.stars.
+  star_points`);
+- ``/lightcurves/<lcid>.png``: one light curve, drawn by matplotlib
+  (:func:`~panoptes_network.explorer.plots.lightcurve_png`).
+
+And ``/static/plotly.min.js``: the plotly.js the plotly package ships, so the pages need no
+CDN and work offline. An unknown star or light curve answers 404 JSON.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from importlib import resources
+
+import flask
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from panoptes_network.adapters.http_json import json_answer
+from panoptes_network.explorer.errors import NotFound
+from panoptes_network.explorer.plots import lightcurve_png
+from panoptes_network.explorer.stars import DataReader, lightcurve, star_points
+from panoptes_network.pipeline.ports import DocumentStore
+
+__all__ = ["PLOTLY_JS", "register_downloads"]
+
+#: plotly.js inside the plotly package.
+PLOTLY_JS = ("plotly", "package_data/plotly.min.js")
+#: How long browsers may keep plotly.js (s): its URL carries the package's version.
+_SCRIPT_MAX_AGE = 7 * 24 * 3600
+#: How long a light curve's PNG or a star's points may be kept (s): runs never change, but
+#: new runs and flags add to a star.
+_DATA_MAX_AGE = 300
+
+
+def _plotly_js() -> bytes:
+    package, name = PLOTLY_JS
+    return resources.files(package).joinpath(name).read_bytes()
+
+
+def _attachment(data: bytes, mimetype: str, filename: str) -> flask.Response:
+    response = flask.Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = f"public, max-age={_DATA_MAX_AGE}"
+    return response
+
+
+def register_downloads(
+    blueprint: flask.Blueprint,
+    api_prefix: str,
+    methods: str,
+    sources: Callable[[], tuple[DocumentStore, DataReader]],
+) -> None:
+    """Add the file endpoints to the explorer's blueprint.
+
+    Parameters
+    ----------
+    blueprint : flask.Blueprint
+        The explorer's.
+    api_prefix : str
+        ``/api/v1``.
+    methods : str
+        The ``Allow`` header of errors.
+    sources : callable
+        ``() -> (documents, read_data)`` of the running app.
+    """
+    script: dict[str, bytes] = {}
+
+    def not_found(exc: NotFound) -> flask.Response:
+        return json_answer(404, {"error": exc.reason}, methods)
+
+    def points(picid: str, kind: str) -> flask.Response:
+        documents, read_data = sources()
+        try:
+            table = star_points(documents, picid, read_data=read_data)
+        except NotFound as exc:
+            return not_found(exc)
+        out = io.BytesIO()
+        if kind == "csv":
+            pa_csv.write_csv(table, out)
+            return _attachment(out.getvalue(), "text/csv", f"picid_{picid}_points.csv")
+        pq.write_table(table, out, compression="zstd")
+        return _attachment(
+            out.getvalue(), "application/vnd.apache.parquet", f"picid_{picid}_points.parquet"
+        )
+
+    def points_csv(picid: str) -> flask.Response:
+        return points(picid, "csv")
+
+    def points_parquet(picid: str) -> flask.Response:
+        return points(picid, "parquet")
+
+    def png(lcid: str) -> flask.Response:
+        documents, read_data = sources()
+        try:
+            found = lightcurve(documents, lcid, read_data=read_data)
+        except NotFound as exc:
+            return not_found(exc)
+        response = flask.Response(lightcurve_png(found), mimetype="image/png")
+        response.headers["Cache-Control"] = f"public, max-age={_DATA_MAX_AGE}"
+        return response
+
+    def plotly() -> flask.Response:
+        if "js" not in script:
+            script["js"] = _plotly_js()
+        response = flask.Response(script["js"], mimetype="text/javascript")
+        response.headers["Cache-Control"] = f"public, max-age={_SCRIPT_MAX_AGE}"
+        return response
+
+    blueprint.add_url_rule(f"{api_prefix}/stars/<picid>/points.csv", "api_star_csv", points_csv)
+    blueprint.add_url_rule(
+        f"{api_prefix}/stars/<picid>/points.parquet", "api_star_parquet", points_parquet
+    )
+    blueprint.add_url_rule(f"{api_prefix}/lightcurves/<lcid>.png", "api_lightcurve_png", png)
+    blueprint.add_url_rule("/static/plotly.min.js", "plotly_js", plotly)

@@ -1,0 +1,564 @@
+"""A star (PICID): its catalog data and every light curve of it, across runs and units.
+
+A star's light curves are the ``lightcurves`` documents of build-lightcurve's runs (one per
+star and run, id ``<PICID>_<run_id>``). :func:`star` reads the newest :data:`MAX_LIGHTCURVES`
+of them with one query (``picid ==``, ordered by ``run_time``: the composite index of
+:data:`STAR_INDEXES`) and the star's points flags with another (bounded by
+:data:`MAX_FLAGS`). A light curve's points come from its document when embedded there
+(small runs), else from the run's Parquet data file (its rows ``data_row_start`` to
+``data_row_start + data_row_count``), read through ``read_data`` at most
+:data:`MAX_FILE_READS` times per page; beyond that its points are left out of the page and
+the downloads (:func:`star_points`) still hold them.
+
+:func:`star_points` is the download: one row per (run, frame) of the star, with the run and
+the unit on every row (:data:`POINT_COLUMNS`, then ``flux_c``, ``flux_err_c`` and
+``outlier_c`` for each colour ``c``). ``flagged`` marks the points a person flagged on this
+star (points flags, matched in time within :data:`FLAG_TIME_TOLERANCE_S`); flags of a whole
+frame or observation are shown on those pages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from panoptes_network.explorer._values import integer, is_document_id, number, text, time_value
+from panoptes_network.explorer.errors import InvalidQuery, NotFound
+from panoptes_network.lightcurves.products import read_lightcurve_rows
+from panoptes_network.pipeline.ports import DocumentStore
+from panoptes_network.pipeline.schema import FLAGS, LIGHTCURVES, FlagTarget
+
+__all__ = [
+    "COLOURS",
+    "FLAG_TIME_TOLERANCE_S",
+    "MAX_FILE_READS",
+    "MAX_FLAGS",
+    "MAX_LIGHTCURVES",
+    "MAX_PICID",
+    "POINT_COLUMNS",
+    "STAR_INDEXES",
+    "DataReader",
+    "check_picid",
+    "lightcurve",
+    "lightcurve_points",
+    "star",
+    "star_points",
+]
+
+#: Most light curves of a star read for one page or download (the newest runs).
+MAX_LIGHTCURVES = 100
+#: Most points flags of a star read for one page.
+MAX_FLAGS = 200
+#: Most run data files read for one page (light curves whose points are not embedded).
+MAX_FILE_READS = 10
+#: Largest PICID (TESS Input Catalog ids are well below).
+MAX_PICID = 2**53
+#: A flagged time matches a point this close to it (s): frames are at least 30 s apart.
+FLAG_TIME_TOLERANCE_S = 1.0
+#: Colours of the light curves, in the order shown.
+COLOURS = ("r", "g", "b")
+#: The first columns of a star's points; ``flux_c``, ``flux_err_c``, ``outlier_c`` follow
+#: for each colour ``c`` of :data:`COLOURS`, then ``flagged``.
+POINT_COLUMNS = (
+    "picid",
+    "unit_id",
+    "camera_id",
+    "sequence_id",
+    "run_id",
+    "time",
+    "time_utc",
+    "airmass",
+)
+#: The composite index of the star query (and Firestore's automatic single-field ones for
+#: the flags query), in the form of ``infra/firestore.indexes.json``.
+STAR_INDEXES: tuple[dict[str, Any], ...] = (
+    {
+        "collectionGroup": LIGHTCURVES,
+        "queryScope": "COLLECTION",
+        "fields": [
+            {"fieldPath": "picid", "order": "ASCENDING"},
+            {"fieldPath": "run_time", "order": "DESCENDING"},
+        ],
+    },
+)
+
+#: ``read_data(data_path) -> bytes``: a run's data file from the light-curves bucket.
+DataReader = Callable[[str], bytes]
+
+
+def check_picid(picid: Any) -> int:
+    """Return a PICID as an int, or raise NotFound (no star can have that id).
+
+    Parameters
+    ----------
+    picid : Any
+        As asked for: an int or its decimal text.
+
+    Returns
+    -------
+    int
+        The PICID, 1 to :data:`MAX_PICID`.
+    """
+    value: int | None = None
+    if isinstance(picid, int) and not isinstance(picid, bool):
+        value = picid
+    elif isinstance(picid, str) and picid.isascii() and picid.isdigit() and len(picid) <= 16:
+        value = int(picid)
+    if value is None or not 1 <= value <= MAX_PICID:
+        raise NotFound("star", str(picid))
+    return value
+
+
+def _check_limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIGHTCURVES:
+        raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_LIGHTCURVES}")
+    return limit
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+
+
+def _floats(values: Any, n: int) -> np.ndarray:
+    """Return a list of numbers (None for missing) as float64 of length n (NaN-padded)."""
+    out = np.full(n, np.nan)
+    if isinstance(values, list):
+        for i, v in enumerate(values[:n]):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[i] = float(v)
+    return out
+
+
+def _bools(values: Any, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    if isinstance(values, list):
+        for i, v in enumerate(values[:n]):
+            out[i] = v is True
+    return out
+
+
+def _embedded_points(doc: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+    """Return the points embedded in a light curve's document, or None."""
+    points = doc.get("points")
+    if not isinstance(points, Mapping) or not isinstance(points.get("time"), list):
+        return None
+    n = len(points["time"])
+    columns: dict[str, np.ndarray] = {"time": _floats(points["time"], n)}
+    columns["airmass"] = np.full(n, np.nan)
+    for c in COLOURS:
+        if isinstance(points.get(c), list):
+            columns[f"flux_{c}"] = _floats(points[c], n)
+            columns[f"flux_err_{c}"] = _floats(points.get(f"{c}_err"), n)
+            columns[f"outlier_{c}"] = _bools(points.get(f"{c}_outlier"), n)
+    return columns
+
+
+def _file_points(doc: Mapping[str, Any], read_data: DataReader) -> dict[str, np.ndarray] | None:
+    """Return a light curve's rows from its run's data file, or None when unreadable."""
+    path = text(doc.get("data_path"))
+    start, count = integer(doc.get("data_row_start")), integer(doc.get("data_row_count"))
+    if path is None or start is None or count is None or start < 0 or count < 0:
+        return None
+    try:
+        rows = read_lightcurve_rows(read_data(path), start, count)
+    except (OSError, ValueError, LookupError, pa.ArrowException):
+        return None
+    if "time" not in rows.colnames:
+        return None
+    n = len(rows)
+    columns: dict[str, np.ndarray] = {"time": np.asarray(rows["time"], dtype=float)}
+    columns["airmass"] = (
+        np.asarray(rows["airmass"], dtype=float)
+        if "airmass" in rows.colnames
+        else np.full(n, np.nan)
+    )
+    for c in COLOURS:
+        if f"flux_{c}" in rows.colnames:
+            columns[f"flux_{c}"] = np.asarray(rows[f"flux_{c}"], dtype=float)
+            columns[f"flux_err_{c}"] = (
+                np.asarray(rows[f"flux_err_{c}"], dtype=float)
+                if f"flux_err_{c}" in rows.colnames
+                else np.full(n, np.nan)
+            )
+            columns[f"outlier_{c}"] = (
+                np.asarray(rows[f"outlier_{c}"], dtype=bool)
+                if f"outlier_{c}" in rows.colnames
+                else np.zeros(n, dtype=bool)
+            )
+    return columns
+
+
+def lightcurve_points(
+    doc: Mapping[str, Any], read_data: DataReader | None, *, prefer_file: bool = False
+) -> dict[str, np.ndarray] | None:
+    """Return one light curve's points as columns, or None when they cannot be had.
+
+    Parameters
+    ----------
+    doc : Mapping
+        The ``lightcurves`` document.
+    read_data : callable or None
+        Reads a run's data file; None reads only embedded points.
+    prefer_file : bool
+        Read the data file first (it has the airmass), the embedded points only if that
+        fails; by default the embedded points first (no object read).
+
+    Returns
+    -------
+    dict of numpy.ndarray or None
+        ``time`` (POSIX s), ``airmass``, and per colour ``flux_c``, ``flux_err_c``
+        (normalised flux) and ``outlier_c`` (bool), all of one length.
+    """
+    if prefer_file and read_data is not None:
+        return _file_points(doc, read_data) or _embedded_points(doc)
+    found = _embedded_points(doc)
+    if found is None and read_data is not None:
+        found = _file_points(doc, read_data)
+    return found
+
+
+def _run_id(lcid: str, doc: Mapping[str, Any]) -> str | None:
+    return text(doc.get("processed_observation")) or (lcid.partition("_")[2] or None)
+
+
+def _lightcurve_summary(lcid: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    colours = {}
+    for c in COLOURS:
+        n = integer(doc.get(f"num_points_{c}"))
+        if n is None and doc.get(f"median_mag_{c}") is None:
+            continue
+        colours[c] = {
+            "num_points": n,
+            "median_mag": number(doc.get(f"median_mag_{c}")),
+            "rms_mag": number(doc.get(f"rms_mag_{c}")),
+            "robust_rms_mag": number(doc.get(f"robust_rms_mag_{c}")),
+            "expected_rms_mag": number(doc.get(f"expected_rms_mag_{c}")),
+            "correction": text(doc.get(f"correction_{c}")),
+        }
+    return {
+        "lcid": lcid,
+        "sequence_id": text(doc.get("sequence_id")),
+        "run_id": _run_id(lcid, doc),
+        "unit_id": text(doc.get("unit_id")),
+        "camera_id": text(doc.get("camera_id")),
+        "run_time": time_value(doc.get("run_time")),
+        "num_points": integer(doc.get("num_points")),
+        "variable": doc.get("variable") if isinstance(doc.get("variable"), bool) else None,
+        "colours": colours,
+        "data_url": text(doc.get("data_url")),
+    }
+
+
+def _lightcurve_docs(
+    documents: DocumentStore, picid: int, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    return documents.query(
+        LIGHTCURVES, [("picid", "==", picid)], order_by="run_time", descending=True, limit=limit
+    )
+
+
+def _flag_summary(flag_id: str, doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    times = doc.get("times")
+    if doc.get("removed") is True or not isinstance(times, list):
+        return None
+    seconds = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    return {
+        "flag_id": flag_id,
+        "sequence_id": text(doc.get("sequence_id")),
+        "run_id": text(doc.get("run_id")),
+        "reason": text(doc.get("reason")),
+        "user": text(doc.get("user_email")) or text(doc.get("user_uid")),
+        "created_time": time_value(doc.get("created_time")),
+        "times": [t for t in seconds if math.isfinite(t)],
+    }
+
+
+def star_flags(documents: DocumentStore, picid: int) -> list[dict[str, Any]]:
+    """Return the star's active points flags (at most :data:`MAX_FLAGS` read).
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    picid : int
+        The star.
+
+    Returns
+    -------
+    list of dict
+        ``flag_id``, ``sequence_id``, ``run_id``, ``reason``, ``user``, ``created_time``
+        (ISO 8601 UTC) and ``times`` (POSIX s); removed flags are left out.
+    """
+    found = documents.query(FLAGS, [("picid", "==", picid)], limit=MAX_FLAGS)
+    flags = []
+    for flag_id, doc in found:
+        if doc.get("target") != FlagTarget.POINTS:
+            continue
+        summary = _flag_summary(flag_id, doc)
+        if summary is not None:
+            flags.append(summary)
+    return flags
+
+
+def _flagged(
+    times: np.ndarray, sequence_id: str | None, flags: Sequence[Mapping[str, Any]]
+) -> np.ndarray:
+    """Return which of one light curve's times a flag of the star names."""
+    out = np.zeros(len(times), dtype=bool)
+    for flag in flags:
+        if flag["sequence_id"] not in (None, sequence_id) or not flag["times"]:
+            continue
+        flagged = np.asarray(flag["times"], dtype=float)
+        distance = np.abs(times[:, None] - flagged[None, :]).min(axis=1)
+        out |= distance <= FLAG_TIME_TOLERANCE_S
+    return out
+
+
+def _plot_points(columns: Mapping[str, np.ndarray], flagged: np.ndarray) -> dict[str, Any]:
+    """Return one light curve's points as JSON lists (NaN as None) for the page's plots."""
+
+    def clean(values: np.ndarray) -> list[float | None]:
+        return [float(v) if math.isfinite(v) else None for v in values]
+
+    points: dict[str, Any] = {
+        "time": [_iso(float(t)) for t in columns["time"]],
+        "time_s": clean(columns["time"]),
+        "flagged": [bool(v) for v in flagged],
+    }
+    for c in COLOURS:
+        if f"flux_{c}" in columns:
+            points[c] = clean(columns[f"flux_{c}"])
+            points[f"{c}_err"] = clean(columns[f"flux_err_{c}"])
+            points[f"{c}_outlier"] = [bool(v) for v in columns[f"outlier_{c}"]]
+    return points
+
+
+def star(
+    documents: DocumentStore,
+    picid: Any,
+    *,
+    read_data: DataReader | None = None,
+    limit: int = MAX_LIGHTCURVES,
+) -> dict[str, Any]:
+    """Return a star: its catalog data, its light curves with their points, its flags.
+
+    Reads at most ``limit`` + :data:`MAX_FLAGS` documents and :data:`MAX_FILE_READS` data
+    files.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    picid : int or str
+        The star.
+    read_data : callable, optional
+        Reads a run's data file (for light curves whose points are not embedded).
+    limit : int
+        Most light curves (the newest runs), 1 to :data:`MAX_LIGHTCURVES`.
+
+    Returns
+    -------
+    dict
+        ``picid``; ``catalog`` (``ra``, ``dec`` in deg, ``vmag`` in mag, from the newest
+        light curve); ``colours`` (those with points); ``lightcurves`` (newest first: the
+        run, unit, camera, run time, points, per colour statistics in mag, ``data_url``,
+        ``png`` (the path of its PNG) and ``points``: ``time`` (ISO 8601 UTC), ``time_s``
+        (POSIX s), per colour ``c`` the normalised flux, ``c_err``, ``c_outlier``, and
+        ``flagged``; or None with ``points_note`` saying why); ``num_lightcurves``;
+        ``truncated`` (more light curves than ``limit``); ``flags`` (see
+        :func:`star_flags`); ``units`` (the units it was seen by); ``documents_read``.
+
+    Raises
+    ------
+    NotFound
+        When no light curve of that star exists.
+    """
+    picid = check_picid(picid)
+    limit = _check_limit(limit)
+    found = _lightcurve_docs(documents, picid, limit + 1)
+    if not found:
+        raise NotFound("star", str(picid))
+    truncated = len(found) > limit
+    found = found[:limit]
+    flags = star_flags(documents, picid)
+    newest = found[0][1]
+    lightcurves, colours, units, file_reads = [], set(), [], 0
+    for lcid, doc in found:
+        summary = _lightcurve_summary(lcid, doc)
+        reader = read_data if file_reads < MAX_FILE_READS else None
+        embedded = isinstance(doc.get("points"), Mapping)
+        columns = lightcurve_points(doc, reader)
+        file_reads += int(not embedded and reader is not None)
+        if columns is None:
+            summary["points"] = None
+            summary["points_note"] = (
+                "points not shown here: download the star's points"
+                if reader is None and read_data is not None
+                else "the run's data file could not be read"
+            )
+        else:
+            flagged = _flagged(columns["time"], summary["sequence_id"], flags)
+            summary["points"] = _plot_points(columns, flagged)
+            colours.update(c for c in COLOURS if f"flux_{c}" in columns)
+        if summary["unit_id"] and summary["unit_id"] not in units:
+            units.append(summary["unit_id"])
+        lightcurves.append(summary)
+    return {
+        "picid": picid,
+        "catalog": {
+            "ra": number(newest.get("ra")),
+            "dec": number(newest.get("dec")),
+            "vmag": number(newest.get("vmag")),
+        },
+        "colours": [c for c in COLOURS if c in colours],
+        "units": units,
+        "num_lightcurves": len(lightcurves),
+        "truncated": truncated,
+        "lightcurves": lightcurves,
+        "flags": flags,
+        "documents_read": len(found) + (1 if truncated else 0) + len(flags),
+    }
+
+
+def star_points(
+    documents: DocumentStore, picid: Any, *, read_data: DataReader | None = None
+) -> pa.Table:
+    """Return every point of a star, one row per (run, frame), for download.
+
+    Reads at most :data:`MAX_LIGHTCURVES` + :data:`MAX_FLAGS` documents and the data file of
+    each run whose points are not embedded (the file first where it can be read: it has the
+    airmass).
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    picid : int or str
+        The star.
+    read_data : callable, optional
+        Reads a run's data file.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`POINT_COLUMNS` (``time`` in POSIX s, ``time_utc`` ISO 8601, ``airmass``), then
+        ``flux_c``, ``flux_err_c`` (normalised flux) and ``outlier_c`` for each colour of
+        :data:`COLOURS` (NaN and false where a run lacks that colour), then ``flagged``;
+        newest run first, each run's rows in time order. Metadata (text): ``picid``,
+        ``ra``, ``dec``, ``vmag`` and ``runs_without_points`` (run ids, comma-separated).
+
+    Raises
+    ------
+    NotFound
+        When no light curve of that star exists.
+    """
+    picid = check_picid(picid)
+    found = _lightcurve_docs(documents, picid, MAX_LIGHTCURVES)
+    if not found:
+        raise NotFound("star", str(picid))
+    flags = star_flags(documents, picid)
+    parts: dict[str, list[Any]] = {name: [] for name in POINT_COLUMNS}
+    for c in COLOURS:
+        for name in (f"flux_{c}", f"flux_err_{c}", f"outlier_{c}"):
+            parts[name] = []
+    parts["flagged"] = []
+    missing = []
+    for lcid, doc in found:
+        columns = lightcurve_points(doc, read_data, prefer_file=True)
+        run_id = _run_id(lcid, doc)
+        if columns is None:
+            missing.append(run_id)
+            continue
+        n = len(columns["time"])
+        sequence_id = text(doc.get("sequence_id"))
+        for name, value in (
+            ("picid", picid),
+            ("unit_id", text(doc.get("unit_id"))),
+            ("camera_id", text(doc.get("camera_id"))),
+            ("sequence_id", sequence_id),
+            ("run_id", run_id),
+        ):
+            parts[name].append(np.full(n, value, dtype=object if name != "picid" else np.int64))
+        parts["time"].append(columns["time"])
+        parts["time_utc"].append(np.array([_iso(float(t)) for t in columns["time"]], dtype=object))
+        parts["airmass"].append(columns["airmass"])
+        for c in COLOURS:
+            parts[f"flux_{c}"].append(columns.get(f"flux_{c}", np.full(n, np.nan)))
+            parts[f"flux_err_{c}"].append(columns.get(f"flux_err_{c}", np.full(n, np.nan)))
+            parts[f"outlier_{c}"].append(columns.get(f"outlier_{c}", np.zeros(n, dtype=bool)))
+        parts["flagged"].append(_flagged(columns["time"], sequence_id, flags))
+    types = {
+        "picid": pa.int64(),
+        "unit_id": pa.string(),
+        "camera_id": pa.string(),
+        "sequence_id": pa.string(),
+        "run_id": pa.string(),
+        "time_utc": pa.string(),
+    }
+    arrays = {}
+    for name, chunks in parts.items():
+        kind = types.get(
+            name, pa.bool_() if name.startswith(("outlier_", "flagged")) else pa.float64()
+        )
+        joined = np.concatenate(chunks) if chunks else np.array([], dtype=object)
+        arrays[name] = pa.array(joined.tolist() if joined.dtype == object else joined, type=kind)
+    newest = found[0][1]
+    metadata = {
+        "picid": str(picid),
+        "ra": str(number(newest.get("ra"))),
+        "dec": str(number(newest.get("dec"))),
+        "vmag": str(number(newest.get("vmag"))),
+        "runs_without_points": ",".join(r for r in missing if r),
+    }
+    return pa.table(arrays).replace_schema_metadata(metadata)
+
+
+def lightcurve(
+    documents: DocumentStore, lcid: Any, *, read_data: DataReader | None = None
+) -> dict[str, Any]:
+    """Return one light curve (one star in one run) with its points as arrays.
+
+    Reads 1 document, and the run's data file when the points are not embedded.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    lcid : str
+        The light curve (``<PICID>_<run_id>``).
+    read_data : callable, optional
+        Reads a run's data file.
+
+    Returns
+    -------
+    dict
+        The summary of :func:`star`'s light curves plus ``picid``, ``vmag`` (mag) and
+        ``columns``: ``time`` (POSIX s), ``airmass``, and per colour ``flux_c``,
+        ``flux_err_c``, ``outlier_c`` (numpy arrays, not JSON).
+
+    Raises
+    ------
+    NotFound
+        When there is no such light curve, or its points cannot be read.
+    """
+    if not isinstance(lcid, str) or "_" not in lcid or not is_document_id(lcid):
+        raise NotFound("light curve", str(lcid))
+    doc = documents.get(LIGHTCURVES, lcid)
+    if doc is None:
+        raise NotFound("light curve", lcid)
+    columns = lightcurve_points(doc, read_data)
+    if columns is None:
+        raise NotFound("light curve with readable points", lcid)
+    return {
+        **_lightcurve_summary(lcid, doc),
+        "picid": integer(doc.get("picid")),
+        "vmag": number(doc.get("vmag")),
+        "columns": columns,
+    }
