@@ -22,6 +22,7 @@ __all__ = [
     "iso_utc",
     "json_value",
     "location",
+    "masked_user",
     "number",
     "text",
     "time_value",
@@ -214,3 +215,26 @@ def is_document_id(doc_id: Any) -> bool:
         and not (doc_id.startswith("__") and doc_id.endswith("__"))
         and all(ch >= " " and ch != "\x7f" for ch in doc_id)
     )
+
+
+def masked_user(doc: Mapping[str, Any]) -> str | None:
+    """Return who wrote a flag, as pages show it: never a whole address.
+
+    Parameters
+    ----------
+    doc : Mapping
+        A flag document (``user_email``, ``user_uid``).
+
+    Returns
+    -------
+    str or None
+        ``a…@example.org`` (the first character of the address and its domain), else
+        ``user 1a2b3c`` (the uid's first six characters), else None.
+    """
+    email, uid = doc.get("user_email"), doc.get("user_uid")
+    if isinstance(email, str) and "@" in email and not email.startswith("@"):
+        local, _, domain = email.rpartition("@")
+        return f"{local[0]}…@{domain[:100]}"
+    if isinstance(uid, str) and uid:
+        return f"user {uid[:6]}"
+    return None

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from panoptes_network.explorer._values import integer, is_document_id, number, text, time_value
+from panoptes_network.explorer._values import (
+    integer,
+    is_document_id,
+    masked_user,
+    number,
+    text,
+    time_value,
+)
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.lightcurves.products import read_lightcurve_rows
 from panoptes_network.pipeline.ports import DocumentStore
@@ -274,7 +281,7 @@ def _flag_summary(flag_id: str, doc: Mapping[str, Any]) -> dict[str, Any] | None
         "sequence_id": text(doc.get("sequence_id")),
         "run_id": text(doc.get("run_id")),
         "reason": text(doc.get("reason")),
-        "user": text(doc.get("user_email")) or text(doc.get("user_uid")),
+        "user": masked_user(doc),
         "created_time": time_value(doc.get("created_time")),
         "times": [t for t in seconds if math.isfinite(t)],
     }

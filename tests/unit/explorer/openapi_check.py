@@ -37,16 +37,16 @@ def schema_errors(answer: Any, schema: str) -> list[str]:
     ]
 
 
-def response_errors(answer: Any, path: str, status: int) -> list[str]:
+def response_errors(answer: Any, path: str, status: int, method: str = "get") -> list[str]:
     """Return the errors of an answer against its path's response schema for ``status``."""
-    responses = openapi_document()["paths"][path]["get"]["responses"]
+    responses = openapi_document()["paths"][path][method]["responses"]
     response = responses.get(str(status), responses.get("default"))
     assert response is not None, f"{path} documents no {status} answer"
     ref = response["content"]["application/json"]["schema"].get("$ref")
     pointer = (
         ref.removeprefix("#")
         if ref
-        else f"/paths/{path.replace('~', '~0').replace('/', '~1')}/get/responses/"
+        else f"/paths/{path.replace('~', '~0').replace('/', '~1')}/{method}/responses/"
         f"{status}/content/application~1json/schema"
     )
     validator = _validator(pointer)

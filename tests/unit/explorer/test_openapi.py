@@ -44,7 +44,8 @@ def test_document_is_openapi_3_1_with_valid_schemas():
 
 def _parameters(document, path):
     out = []
-    for parameter in document["paths"][path]["get"].get("parameters", []):
+    (operation,) = document["paths"][path].values()
+    for parameter in operation.get("parameters", []):
         if "$ref" in parameter:
             parameter = _resolve(document, parameter["$ref"])
         out.append(parameter)

@@ -98,6 +98,7 @@ def test_flagged_points_are_marked_and_only_those(network):
     # the removed flag (frame 0) is not listed, the active one is
     assert [f["flag_id"] for f in answer["flags"]] == ["flag-points"]
     assert answer["flags"][0]["reason"] == "satellite trail"
+    assert answer["flags"][0]["user"] == "o…@example.org"  # never the whole address
     assert answer["flags"][0]["sequence_id"] == built["flagged_sequence"]
 
 

@@ -22,6 +22,13 @@ import flask
 from google.api_core import exceptions as google_errors
 from werkzeug.exceptions import HTTPException
 
+from panoptes_network.adapters.explorer_web.accounts import (
+    Accounts,
+    page_csrf_token,
+    register_accounts,
+    set_csrf_cookie,
+)
+from panoptes_network.adapters.explorer_web.auth import AuthConfig, FirebaseVerifier, Verifier
 from panoptes_network.adapters.explorer_web.documents import LazyDocuments, LazyObjects
 from panoptes_network.adapters.explorer_web.downloads import register_downloads
 from panoptes_network.adapters.http_json import json_answer
@@ -66,6 +73,7 @@ class _State:
     settings: Settings
     documents: Callable[[], DocumentStore]
     read_data: DataReader
+    accounts: Accounts
 
 
 def _state() -> _State:
@@ -242,10 +250,13 @@ def _security_headers(response: flask.Response) -> flask.Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if response.mimetype == "text/html":
+        accounts = _state().accounts
+        set_csrf_cookie(response, accounts.config)
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'none'; script-src 'self'; style-src 'self'; "
             "img-src 'self' https: http: data:; "
+            f"connect-src 'self' {accounts.config.connect_origin}; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         )
     if _is_api():
@@ -278,6 +289,7 @@ def create_app(
     documents: DocumentStore | None = None,
     settings: Settings | None = None,
     objects: ObjectStore | None = None,
+    verifier: Verifier | None = None,
 ) -> flask.Flask:
     """Return the Data Explorer application.
 
@@ -292,6 +304,9 @@ def create_app(
         Where the runs' data files are read (``settings.lightcurves_bucket``); by default
         Cloud Storage (fake-gcs-server when ``STORAGE_EMULATOR_HOST`` is set), made at the
         first read.
+    verifier : Verifier, optional
+        Checks sign-in tokens and sessions: firebase-admin for ``settings.project_id`` by
+        default (the Auth emulator when ``FIREBASE_AUTH_EMULATOR_HOST`` is set).
 
     Returns
     -------
@@ -309,7 +324,14 @@ def create_app(
         read = LazyDocuments(settings).get
     app = flask.Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[_STATE] = _State(settings, read, LazyObjects(settings, objects).read_data)
+    accounts = Accounts(
+        read,
+        verifier if verifier is not None else FirebaseVerifier(settings.project_id),
+        AuthConfig.from_env(settings.project_id),
+    )
+    app.extensions[_STATE] = _State(
+        settings, read, LazyObjects(settings, objects).read_data, accounts
+    )
     blueprint = flask.Blueprint(
         "explorer",
         __name__,
@@ -329,8 +351,11 @@ def create_app(
     register_downloads(
         blueprint, API_PREFIX, _METHODS, lambda: (_state().documents(), _state().read_data)
     )
+    register_accounts(blueprint, API_PREFIX, lambda: _state().accounts)
     app.register_blueprint(blueprint)
     app.add_template_global(page_url, "page_url")
+    app.add_template_global(page_csrf_token, "csrf_token")
+    app.add_template_global(lambda: _state().accounts.current_user(), "current_user")
     app.add_template_filter(_dash, "dash")
     app.add_template_filter(_num, "num")
     app.add_template_filter(_when, "when")

@@ -38,6 +38,31 @@
     return t;
   }
 
+  var flagForm = document.getElementById("flag-points");
+
+  function selected(event) {
+    if (!flagForm) { return; }
+    var runs = {}, times = [];
+    ((event && event.points) || []).forEach(function (point) {
+      if (!point.customdata) { return; }
+      runs[point.customdata[1]] = true;
+      times.push(point.customdata[0]);
+    });
+    var names = Object.keys(runs), note = document.getElementById("flag-selection");
+    var button = flagForm.querySelector("button");
+    if (names.length === 1 && times.length) {
+      flagForm.run_id.value = names[0];
+      flagForm.times.value = times.join(",");
+      note.textContent = times.length + " point(s) of run " + names[0] + " selected.";
+      button.disabled = false;
+    } else {
+      flagForm.run_id.value = "";
+      flagForm.times.value = "";
+      note.textContent = names.length > 1 ? "Select points of one run at a time." : "No points selected.";
+      button.disabled = true;
+    }
+  }
+
   document.querySelectorAll(".plot[data-colour]").forEach(function (element) {
     var colour = element.getAttribute("data-colour");
     var traces = [];
@@ -53,9 +78,11 @@
       title: { text: "colour " + colour, font: { size: 14 } },
       xaxis: { title: { text: "time (UTC)" }, type: "date" },
       yaxis: { title: { text: "normalised flux" } },
-      dragmode: "zoom", legend: { orientation: "h", y: -0.25 }
+      dragmode: flagForm ? "select" : "zoom", legend: { orientation: "h", y: -0.25 }
     };
     Plotly.newPlot(element, traces, layout, { responsive: true, displaylogo: false });
+    element.on("plotly_selected", selected);
+    element.on("plotly_deselect", function () { selected(null); });
     element.dispatchEvent(new CustomEvent("star-plot-ready", { bubbles: true }));
   });
 })();
