@@ -1,11 +1,14 @@
-"""``bin/demo``: upload a few frames to the local stack and print what the network recorded.
+"""``bin/demo``: a short observation through the whole chain, to light curves in the explorer.
 
-It simulates a short observation of a real field with ``bin/simulate``'s code (catalog stars,
-sky, headers computed for the unit's site and time; the truth lands beside the frames), or,
-when no star catalog is installed, renders quick synthetic frames with a unit's header layout
-(:mod:`..synthetic_frame`). It uploads them with ``bin/upload``'s code, waits until
-record-image has written every ``images`` document, and prints the unit, observation and
-image documents. The stack must be running (``bin/demo`` starts it).
+It simulates 12 frames of a real field with ``bin/simulate``'s code (catalog stars, sky,
+headers computed for the unit's site and time, and the demo events: a 1% transit of a V~9
+star, a flare and a variable; the truth lands beside the frames), or, when no star catalog
+is installed, renders quick synthetic frames with a unit's header layout
+(:mod:`..synthetic_frame`), which stop at recording. It uploads them with ``bin/upload``'s
+code and shows, while it waits, how many frames each step has done (recorded, plate-solved,
+measured, failed); then it asks build-lightcurve for a run, waits for it, and prints the
+Data Explorer's links to the observation and to the star with the transit. The stack must
+be running (``bin/demo`` starts it).
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from typing import Any
 from panoptes_network.cli import summary
 from panoptes_network.cli import upload as upload_cli
 from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, UNITS
+from panoptes_network.pipeline.schema import (
+    IMAGES,
+    LIGHTCURVES,
+    OBSERVATIONS,
+    PLACEHOLDER_STATUSES,
+    PROCESSED_OBSERVATIONS,
+    ImageStatus,
+    RunStatus,
+)
 from panoptes_network.pipeline.settings import Settings
 from panoptes_network.simulation.synthetic_frame import frame_cards_for, make_full_frame
 
@@ -51,7 +62,11 @@ def _frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
     from panoptes_network.cli import simulate
 
     if not default_catalog_path().exists() and not find_index_files():
-        print("demo: no star catalog (bin/catalog build-tycho2); using synthetic frames")
+        print(
+            "demo: no star catalog (bin/catalog build-tycho2); using synthetic frames, "
+            "which stop at recording (no plate solution, no light curves)"
+        )
+        args.no_lightcurves = True
         return _synthetic_frames(folder, args)
     argv = [
         "--field",
@@ -66,6 +81,7 @@ def _frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
         args.camera,
         "--output",
         str(folder),
+        "--demo-events",
         "--quiet",
     ]
     if simulate.main(argv) != 0:
@@ -100,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(bin/dev up) when it is not running; the stack keeps running afterwards.",
     )
     parser.add_argument(
-        "--frames", type=int, default=3, help="frames to upload, 1 to 50 (default 3)"
+        "--frames", type=int, default=12, help="frames to upload, 1 to 50 (default 12)"
     )
     parser.add_argument(
         "--exptime", type=float, default=120.0, help="exposure time, seconds (default 120)"
@@ -113,10 +129,128 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=180.0,
-        help="seconds to wait for the network to record the frames (default 180)",
+        default=900.0,
+        help="seconds to wait for the chain, from upload to light curves (default 900)",
+    )
+    parser.add_argument(
+        "--no-lightcurves",
+        action="store_true",
+        help="stop once the frames are recorded (no plate solving wait, no light curves)",
     )
     return parser
+
+
+#: Image statuses of frames a step gave up on (the reason is on the image document).
+_FAILED = {ImageStatus.SOLVE_ERROR, ImageStatus.MEASURE_ERROR, ImageStatus.ERROR}
+
+
+def stage_counts(images: list[dict[str, Any]]) -> dict[str, int]:
+    """Return how many frames of an observation reached each stage of the chain.
+
+    Parameters
+    ----------
+    images : list of dict
+        The observation's image documents.
+
+    Returns
+    -------
+    dict
+        ``recorded`` (an images document of a recorded frame), ``solved`` (plate-solved,
+        measured or not), ``measured``, and ``failed`` (a step gave up: solve, measure or
+        record error).
+    """
+    recorded = [d for d in images if d.get("status") not in PLACEHOLDER_STATUSES]
+    return {
+        "recorded": len(recorded),
+        "solved": sum(1 for d in recorded if d.get("solved") is True),
+        "measured": sum(1 for d in recorded if d.get("status") == ImageStatus.MEASURED),
+        "failed": sum(1 for d in images if d.get("status") in _FAILED),
+    }
+
+
+class _Progress:
+    """One status line, rewritten in place on a terminal, else printed when it changes."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stdout.isatty()
+        self._last = ""
+
+    def show(self, line: str) -> None:
+        if line == self._last:
+            return
+        self._last = line
+        if self._tty:
+            print(f"\r{line:<100}", end="", flush=True)
+        else:
+            print(line, flush=True)
+
+    def done(self) -> None:
+        if self._tty and self._last:
+            print(flush=True)
+
+
+def _wait_for_frames(
+    db: Any,
+    sequence_id: str,
+    total: int,
+    args: argparse.Namespace,
+    started: float,
+    progress: _Progress,
+) -> dict[str, int]:
+    """Wait until every frame is measured or failed (or recorded only, without a catalog)."""
+    counts = {"recorded": 0, "solved": 0, "measured": 0, "failed": 0}
+    while time.monotonic() - started < args.timeout:
+        docs = [
+            snap.to_dict()
+            for snap in db.collection(IMAGES).where("sequence_id", "==", sequence_id).stream()
+        ]
+        counts = stage_counts(docs)
+        progress.show(
+            f"demo: {total} uploaded · {counts['recorded']} recorded · {counts['solved']} "
+            f"solved · {counts['measured']} measured · {counts['failed']} failed "
+            f"({time.monotonic() - started:.0f} s)"
+        )
+        finished = counts["measured"] + counts["failed"]
+        if counts["recorded"] == total and (finished >= total or args.no_lightcurves):
+            break
+        time.sleep(1.0)
+    progress.done()
+    return counts
+
+
+def _wait_for_run(
+    db: Any, sequence_id: str, args: argparse.Namespace, started: float, progress: _Progress
+) -> tuple[str, dict[str, Any]] | None:
+    while time.monotonic() - started < args.timeout:
+        runs = [
+            (snap.id, snap.to_dict())
+            for snap in db.collection(PROCESSED_OBSERVATIONS)
+            .where("sequence_id", "==", sequence_id)
+            .stream()
+        ]
+        done = [(i, d) for i, d in runs if d.get("status") == RunStatus.DONE]
+        progress.show(
+            f"demo: build-lightcurve: {'done' if done else 'running' if runs else 'queued'} "
+            f"({time.monotonic() - started:.0f} s)"
+        )
+        if done:
+            progress.done()
+            return sorted(done)[-1]
+        time.sleep(1.0)
+    progress.done()
+    return None
+
+
+def _transit_star(folder: Path) -> int | None:
+    """Return the PICID of the demo transit, from the simulation's truth."""
+    from astropy.table import Table
+
+    for path in folder.rglob("truth/events.ecsv"):
+        events = Table.read(path, format="ascii.ecsv")
+        for row in events:
+            if row["kind"] == "transit":
+                return int(row["picid"])
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,50 +266,39 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="panoptes-demo-") as folder:
         print(
             f"demo: simulating {args.frames} full-size frames (5208 x 3476) of "
-            f"{args.field} from {args.unit} ...",
+            f"{args.field} from {args.unit}, with a 1% transit, a flare and a variable ...",
             flush=True,
         )
         paths = _frames(Path(folder), args)
+        transit = _transit_star(Path(folder))
         started = time.monotonic()
         if upload_cli.main([folder]) != 0:
             print("demo: the upload failed; see above", file=sys.stderr)
             return 1
+    sequence_id = paths[0].sequence_id
     print(
-        "demo: waiting for the chain: raw-file-uploaded -> compress-fits -> record-image",
+        "demo: the chain: raw-file-uploaded -> compress-fits -> record-image -> plate-solve "
+        "-> measure-sources",
         flush=True,
     )
-    pending = {p.image_id for p in paths}
-    while pending and time.monotonic() - started < args.timeout:
-        pending = {i for i in pending if not db.collection(IMAGES).document(i).get().exists}
-        time.sleep(0.2)
-    if pending:
+    progress = _Progress()
+    counts = _wait_for_frames(db, sequence_id, len(paths), args, started, progress)
+    if counts["recorded"] < len(paths):
         print(
-            f"demo: no images doc after {args.timeout:.0f} s for {', '.join(sorted(pending))}; "
-            "see .dev/logs/ and `bin/dev dead-letters`",
+            f"demo: only {counts['recorded']} of {len(paths)} frames recorded after "
+            f"{args.timeout:.0f} s; see .dev/logs/ and `bin/dev dead-letters`",
             file=sys.stderr,
         )
         return 1
-    print(f"demo: {len(paths)} frames recorded {time.monotonic() - started:.1f} s after upload")
-    unit = db.collection(UNITS).document(args.unit).get().to_dict() or {}
-    _show(
-        UNITS,
-        args.unit,
-        unit,
-        [
-            "name",
-            "location",
-            "elevation",
-            "status",
-            "num_images",
-            "num_observations",
-            "total_minutes_exptime",
-        ],
+    print(
+        f"demo: {len(paths)} frames recorded; {counts['measured']} measured, "
+        f"{counts['failed']} failed, {time.monotonic() - started:.1f} s after upload"
     )
-    observation = db.collection(OBSERVATIONS).document(paths[0].sequence_id).get().to_dict()
+    observation = db.collection(OBSERVATIONS).document(sequence_id).get().to_dict() or {}
     _show(
         OBSERVATIONS,
-        paths[0].sequence_id,
-        observation or {},
+        sequence_id,
+        observation,
         [
             "unit_id",
             "camera_id",
@@ -187,36 +310,54 @@ def main(argv: list[str] | None = None) -> int:
             "dec",
             "num_images",
             "total_minutes_exptime",
-            "software_version",
-            "received_time",
         ],
     )
-    for path in paths:
-        image = db.collection(IMAGES).document(path.image_id).get().to_dict() or {}
+    explorer = os.environ.get("PANOPTES_EXPLORER_URL")  # set by `bin/dev env`
+    run = None
+    if args.no_lightcurves:
+        print("demo: light curves skipped (--no-lightcurves)")
+    elif counts["measured"] < 3:
+        print(
+            "demo: fewer than 3 frames measured: no light curves (see the frames' reasons "
+            "in the explorer)",
+            file=sys.stderr,
+        )
+    else:
+        from panoptes_network.adapters.runtime import chain_context
+        from panoptes_network.lightcurves.triggers import request_lightcurve
+
+        ctx = chain_context("bin/demo", documents=True)
+        options = {"min_frames": min(10, counts["measured"])}
+        request_lightcurve(ctx, {"sequence_id": sequence_id, "options": options})
+        run = _wait_for_run(db, sequence_id, args, started, progress)
+        if run is None:
+            print(
+                f"demo: no finished light-curve run after {args.timeout:.0f} s; see "
+                ".dev/logs/build-lightcurve.log",
+                file=sys.stderr,
+            )
+            return 1
+        run_id, fields = run
         _show(
-            IMAGES,
-            path.image_id,
-            image,
+            PROCESSED_OBSERVATIONS,
+            run_id,
+            fields,
             [
-                "time",
-                "exptime",
-                "airmass",
-                "ra_mnt",
-                "dec_mnt",
-                "ha_mnt",
-                "moonfrac",
-                "moonsep",
                 "status",
-                "solved",
-                "bucket_path",
-                "public_url",
+                "num_frames",
+                "num_frames_rejected",
+                "num_stars",
+                "num_variable_stars",
+                "run_seconds",
+                "data_url",
             ],
         )
-    explorer = os.environ.get("PANOPTES_EXPLORER_URL")  # set by `bin/dev env`
     if explorer:
-        print(
-            f"\ndemo: see it in the Data Explorer: {explorer}/observations/{paths[0].sequence_id}"
-        )
+        print(f"\ndemo: see it in the Data Explorer: {explorer}/observations/{sequence_id}")
+        if run is not None and transit is not None:
+            lcid = f"{transit}_{run[0]}"
+            if db.collection(LIGHTCURVES).document(lcid).get().exists:
+                print(f"demo: the star with the 1% transit: {explorer}/stars/{transit}")
     print(
         '\ndemo: the stack keeps running; `eval "$(bin/dev env)"` to use it, '
         "`bin/dev down` to stop it."
