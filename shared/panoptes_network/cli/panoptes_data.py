@@ -223,7 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="find observations; print a table, write CSV",
         description="Find observations and print them as a table; --csv writes every column.",
     )
-    search.add_argument("--name", metavar="NAME", help="a target or field name, e.g. M42")
+    search.add_argument(
+        "--name",
+        metavar="NAME",
+        help='a target the explorer knows (e.g. "M 42", "WASP-33") or coordinates as text',
+    )
     search.add_argument("--ra", type=float, metavar="DEG", help="cone centre right ascension")
     search.add_argument("--dec", type=float, metavar="DEG", help="cone centre declination")
     search.add_argument("--radius", type=float, metavar="DEG", help="cone radius, degrees")

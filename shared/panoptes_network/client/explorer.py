@@ -209,11 +209,16 @@ class Client:
         Parameters
         ----------
         name : str, optional
-            A target or field name (``M42``): observations of that target.
+            Centre of a cone search by name: a target of the explorer's offline table of
+            bright stars, Messier objects and exoplanet hosts (``M 42``, ``WASP-33``; case,
+            spacing and punctuation do not matter), or coordinates as text
+            (``"303.21 46.02"``). A name the table lacks is refused (400).
         ra, dec : float or astropy Quantity, optional
             Centre of a cone search, deg.
         radius : float or astropy Quantity, optional
-            Radius of the cone, or around the named target, deg.
+            Radius of the cone, deg (0 to 10; the explorer's default, 2, when not given).
+            An observation matches when its field (about 9 deg from centre to corner)
+            meets the cone; ``distance_deg`` is the angle to its pointing.
         unit, camera, status : str, optional
             Only observations of that unit id (``PAN001``), camera id, or status.
         since, until : str, date, datetime or pandas.Timestamp, optional
@@ -351,7 +356,7 @@ class Client:
         return first or {}, frames
 
     def get_star(self, picid: int | str) -> dict[str, Any]:
-        """Return a star: its catalog entry, its light curves, and links to its points.
+        """Return a star: its catalog entry, its light curves, and its points flags.
 
         Parameters
         ----------
@@ -361,9 +366,12 @@ class Client:
         Returns
         -------
         dict
-            ``picid``, ``catalog``, ``lightcurves`` (one per run: ``lcid``,
-            ``sequence_id``, ``run_id``, ``unit_id``, ``camera_id``, ``num_points`` ...)
-            and ``downloads`` (``csv`` and ``parquet`` URLs).
+            The API's answer: ``picid``, ``catalog`` (``ra``, ``dec`` in deg, ``vmag``),
+            ``units``, ``lightcurves`` (newest run first, at most 100: ``lcid``,
+            ``sequence_id``, ``run_id``, ``unit_id``, ``camera_id``, ``num_points``,
+            per colour statistics in ``colours``, and ``points`` for plotting, or None
+            with ``points_note``), ``truncated`` and ``flags``. Every point, as a table:
+            :meth:`get_lightcurves`.
 
         Raises
         ------
@@ -493,7 +501,7 @@ def search_observations(name: str | None = None, **filters: Any) -> pd.DataFrame
     Parameters
     ----------
     name : str, optional
-        A target or field name.
+        A target name or coordinates as text (see :meth:`Client.search_observations`).
     **filters
         The keyword arguments of :meth:`Client.search_observations` (``ra``, ``dec``,
         ``radius``, ``unit``, ``since``, ``until``, ``min_images`` ...).

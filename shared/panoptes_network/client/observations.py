@@ -198,7 +198,8 @@ def search_parameters(
     Parameters
     ----------
     name : str, optional
-        A target name (``M42``, ``KIC 8462852``) or field name.
+        A target name the explorer's offline table knows (``M42``, ``KIC 8462852``), or
+        coordinates as text: the centre of a cone search.
     ra, dec : float or astropy Quantity, optional
         Centre of a cone search, deg (both or neither).
     radius : float or astropy Quantity, optional

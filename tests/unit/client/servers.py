@@ -1,6 +1,7 @@
 """Real HTTP servers on 127.0.0.1 in threads, for the client's tests.
 
-- :func:`serve_wsgi`: any WSGI app (the real Data Explorer, or a stand-in) on a free port;
+- :func:`serve_wsgi`: any WSGI app (the real Data Explorer) on a free port;
+- :func:`recorded`: a WSGI app that logs the path and query of every request it passes on;
 - :class:`FileServer`: files by path, answering GET and HEAD with their size, which can be
   told to break a transfer off after some bytes, and which logs every request.
 """
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -33,6 +35,20 @@ def serve_wsgi(app) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def recorded(app, log: list[tuple[str, dict[str, str]]]):
+    """Return ``app`` wrapped so that each request appends ``(path, query parameters)`` to log.
+
+    The parameters are as the server received them (text, blank values kept).
+    """
+
+    def logging_app(environ, start_response):
+        query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        log.append((environ.get("PATH_INFO", ""), dict(query)))
+        return app(environ, start_response)
+
+    return logging_app
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """``bin/panoptes-data``: tables on the terminal, CSV and Parquet files, downloads, errors.
 
 One test runs the real command (bin/panoptes-data) as a subprocess; the others call its
-``main`` in this process, against the real explorer app or the stars stand-in over HTTP.
+``main`` in this process, against the real explorer app over HTTP.
 """
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
 
+from panoptes_network.catalog.target_names import bundled_target_names
 from panoptes_network.cli.panoptes_data import build_parser, main
 from panoptes_network.client import OBSERVATION_COLUMNS
 from tests.conftest import ROOT
-from tests.unit.client.conftest import Network
-from tests.unit.client.servers import free_port, serve_wsgi
-from tests.unit.client.test_lightcurves import PICID, RUNS, star_points, stars_stand_in
-from tests.unit.client.test_search import EXPECTED
+from tests.unit.client.conftest import POINTINGS, Network, Served, Star, sequence_of
+from tests.unit.client.servers import free_port
+from tests.unit.client.test_lightcurves import NEWEST_FIRST, assert_run_points
+from tests.unit.client.test_search import EXPECTED, separation
 from tests.unit.explorer.network import SOLVED_SEQUENCE
+from tests.unit.explorer.star_records import PICID, RUNS, star_series
 
 PAN001 = sorted(s for s in EXPECTED if s.startswith("PAN001_"))
 
@@ -75,28 +78,43 @@ def test_download_with_a_progress_bar(explorer: str, network: Network, tmp_path,
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == network.previews
 
 
-def test_lightcurves_prints_the_runs_and_writes_csv_and_parquet(tmp_path, capsys):
-    table, times = star_points()
-    with serve_wsgi(stars_stand_in(table, [])) as url:
-        assert (
-            main(["lightcurves", str(PICID), "--url", url, "--csv", str(tmp_path / "p.csv")]) == 0
-        )
-        out = capsys.readouterr().out.splitlines()
-        assert (
-            main(["lightcurves", str(PICID), "--url", url, "--parquet", str(tmp_path / "p.pq")])
-            == 0
-        )
+def test_lightcurves_prints_the_runs_and_writes_csv_and_parquet(star: Star, tmp_path, capsys):
+    args = ["lightcurves", str(PICID), "--url", star.url]
+    assert main([*args, "--csv", str(tmp_path / "p.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert main([*args, "--parquet", str(tmp_path / "p.pq")]) == 0
     header = ["run_id", "sequence_id", "unit_id", "camera_id", "points", "first", "last"]
     assert out[0].split() == header
-    for (run_id, _, _, _, _, frames), line in zip(RUNS, out[1:3], strict=True):
-        assert line.split()[0] == run_id and line.split()[4] == str(frames)
-    assert f"5 points of PICID {PICID} in 2 runs" in out
+    for run, line in zip(NEWEST_FIRST, out[1:4], strict=True):
+        unit, camera, _, frames, _, _ = RUNS[run]
+        first, last = (
+            datetime.fromtimestamp(t, tz=timezone.utc) for t in star_series(run)["time"][[0, -1]]
+        )
+        assert line.split() == [
+            star.run_ids[run], sequence_of(star.run_ids[run]), unit, camera, str(frames),
+            *f"{first:%Y-%m-%d %H:%M:%S}".split(), *f"{last:%Y-%m-%d %H:%M:%S}".split(),
+        ]  # fmt: skip
+    assert f"37 points of PICID {PICID} in 3 runs" in out
     from_csv = pd.read_csv(tmp_path / "p.csv")
-    assert from_csv["flux_r"].tolist() == table.column("flux_r").to_pylist()
-    assert pd.to_datetime(from_csv["time_utc"]).tolist() == [pd.Timestamp(t) for t in times]
+    from_csv["time_utc"] = pd.to_datetime(from_csv["time_utc"], utc=True)
     from_parquet = pd.read_parquet(tmp_path / "p.pq")
-    assert from_parquet["time_utc"].tolist() == [pd.Timestamp(t) for t in times]
-    assert len(from_parquet) == 5
+    for written in (from_csv, from_parquet):
+        assert len(written) == 37
+        for run, run_id in enumerate(star.run_ids):
+            assert_run_points(written[written["run_id"] == run_id], run, run_id)
+
+
+def test_search_by_name_shows_the_distance(sky: Served, capsys):
+    assert main(["search", "--name", "Wasp 33", "--radius", "1", "--url", sky.url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-2:] == ["distance_deg", "status"]
+    rows = {line.split()[0]: line.split() for line in lines[1:] if line.startswith("PAN")}
+    assert sorted(rows) == PAN001  # the observation near M 42 is not near WASP-33
+    centre = bundled_target_names().resolve("WASP-33")
+    for sequence_id, row in rows.items():
+        ra, dec, _ = POINTINGS[sequence_id]
+        assert row[-2] == f"{separation(centre.ra, centre.dec, ra, dec):.3f}"
+    assert lines[-1] == "3 observations"
 
 
 @pytest.mark.parametrize(

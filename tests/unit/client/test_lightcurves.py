@@ -1,175 +1,135 @@
-"""Client.get_lightcurves and get_star, over HTTP, against a stand-in of the stars contract.
+"""Client.get_lightcurves and get_star, over HTTP, against the real explorer app.
 
-The stand-in serves ``/api/v1/stars/<picid>`` and its ``points.parquet`` / ``points.csv`` as
-the contract describes them (one row per run and frame; a JSON 404 for an unknown star),
-until the explorer serves them itself.
+The app serves one star's light curves as build-lightcurve stores them
+(:mod:`tests.unit.explorer.star_records`): three runs on three units, one run's points only in
+its Parquet data file, and a points flag naming two frames of one run. The expected values
+come from the records' definition (``RUNS``, ``star_series``, ``FLAGGED_FRAMES``), not from
+the API's answers.
 """
 
 from __future__ import annotations
 
-import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-import flask
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from panoptes_network.client import Client, ExplorerError
-from tests.unit.client.servers import serve_wsgi
-from tests.unit.explorer.network import RUN_ID, SOLVED_SEQUENCE
+from tests.unit.client.conftest import Star, sequence_of
+from tests.unit.client.servers import FileServer
+from tests.unit.explorer.star_records import (
+    FLAGGED_FRAMES,
+    FLAGGED_RUN,
+    PICID,
+    RUNS,
+    star_series,
+)
 
 UTC = timezone.utc
-PICID = 261136679
-#: A star whose points.parquet answers something else (CSV) with status 200.
-NOT_PARQUET = 999
-START = datetime(2018, 2, 16, 11, 7, 23, 500000, tzinfo=UTC)
-#: (run, sequence, unit, camera, colours, frames): two runs of two observations.
-RUNS = (
-    (RUN_ID, SOLVED_SEQUENCE, "PAN001", "14d3bd", ("r", "g", "b"), 3),
-    ("PAN012_95cdbc_20191025T075751_20261129T130000", "PAN012_95cdbc_20191025T075751", "PAN012",
-     "95cdbc", ("r", "g", "b"), 2),
-)  # fmt: skip
+#: The run stored with its points only in its Parquet data file.
+FILE_ONLY_RUN = next(i for i, run in enumerate(RUNS) if not run[5])
+#: Indexes of RUNS, newest run first: the order of the API's rows and light curves.
+NEWEST_FIRST = sorted(range(len(RUNS)), key=lambda i: RUNS[i][2], reverse=True)
+COLUMNS = [
+    "picid", "unit_id", "camera_id", "sequence_id", "run_id", "time", "time_utc", "airmass",
+    "flux_r", "flux_err_r", "outlier_r",
+    "flux_g", "flux_err_g", "outlier_g",
+    "flux_b", "flux_err_b", "outlier_b",
+    "flagged",
+]  # fmt: skip
+UNKNOWN = 12345
 
 
-def star_points() -> tuple[pa.Table, list[datetime]]:
-    """Every point of the star, as the contract describes the file; and its times."""
-    rows: dict[str, list] = {
-        name: []
-        for name in ("picid", "unit_id", "camera_id", "sequence_id", "run_id", "time", "time_utc")
-    }
-    rows.update({name: [] for name in ("airmass", "flagged")})
-    times = []
+def assert_run_points(rows: pd.DataFrame, run: int, run_id: str) -> None:
+    """Assert that ``rows`` are run ``run``'s points of :data:`PICID`, with their run and unit."""
+    unit, camera, _, frames, colours, _ = RUNS[run]
+    series = star_series(run)
+    assert len(rows) == frames
+    for name, value in (
+        ("picid", PICID),
+        ("unit_id", unit),
+        ("camera_id", camera),
+        ("sequence_id", sequence_of(run_id)),
+        ("run_id", run_id),
+    ):
+        assert rows[name].tolist() == [value] * frames, name
+    np.testing.assert_array_equal(rows["time"], series["time"])
+    utc = [pd.Timestamp(datetime.fromtimestamp(t, tz=UTC)) for t in series["time"]]
+    assert rows["time_utc"].tolist() == utc
+    np.testing.assert_allclose(rows["airmass"], series["airmass"], rtol=0, atol=1e-12)
     for c in "rgb":
-        rows.update({f"flux_{c}": [], f"flux_err_{c}": [], f"outlier_{c}": []})
-    for run_index, (run_id, sequence_id, unit, camera, colours, frames) in enumerate(RUNS):
-        for frame in range(frames):
-            moment = START + timedelta(days=400 * run_index, seconds=150 * frame)
-            times.append(moment)
-            rows["picid"].append(PICID)
-            rows["unit_id"].append(unit)
-            rows["camera_id"].append(camera)
-            rows["sequence_id"].append(sequence_id)
-            rows["run_id"].append(run_id)
-            rows["time"].append(moment.timestamp())
-            rows["time_utc"].append(moment.isoformat())
-            rows["airmass"].append(1.0 + 0.01 * frame)
-            rows["flagged"].append(frame == 1)
-            for c in colours:
-                rows[f"flux_{c}"].append(10_000.0 + 100 * frame + ord(c))
-                rows[f"flux_err_{c}"].append(12.5)
-                rows[f"outlier_{c}"].append(False)
-    return pa.table(rows), times
+        if c in colours:
+            # NaN where the star was not measured (a frame of r) compares equal here
+            np.testing.assert_allclose(rows[f"flux_{c}"], series[f"flux_{c}"], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(rows[f"flux_err_{c}"], series[f"flux_err_{c}"], atol=1e-12)
+            assert rows[f"outlier_{c}"].tolist() == series[f"outlier_{c}"].tolist()
+        else:  # a colour the run did not measure
+            assert rows[f"flux_{c}"].isna().all() and rows[f"flux_err_{c}"].isna().all()
+            assert not rows[f"outlier_{c}"].any()
+    flagged = [run == FLAGGED_RUN and frame in FLAGGED_FRAMES for frame in range(frames)]
+    assert rows["flagged"].tolist() == flagged
 
 
-def stars_stand_in(table: pa.Table, asked: list[str]) -> flask.Flask:
-    app = flask.Flask("stars-stand-in")
-
-    def known(picid: int) -> None:
-        if picid != PICID:
-            flask.abort(flask.make_response({"error": f"no star {picid} in the network"}, 404))
-
-    @app.before_request
-    def log() -> None:
-        asked.append(flask.request.path)
-
-    @app.get("/api/v1/stars/<int:picid>")
-    def star(picid: int):
-        known(picid)
-        return {
-            "picid": picid,
-            "catalog": {"ra": 40.6, "dec": 37.4, "vmag": 9.8},
-            "lightcurves": [
-                {
-                    "lcid": f"{run}_{picid}",
-                    "sequence_id": seq,
-                    "run_id": run,
-                    "unit_id": unit,
-                    "camera_id": cam,
-                    "num_points": n,
-                }
-                for run, seq, unit, cam, _, n in RUNS
-            ],  # fmt: skip
-            "downloads": {
-                "csv": flask.url_for("points_csv", picid=picid, _external=True),
-                "parquet": flask.url_for("points_parquet", picid=picid, _external=True),
-            },
-        }
-
-    @app.get("/api/v1/stars/<int:picid>/points.parquet")
-    def points_parquet(picid: int):
-        if picid == NOT_PARQUET:
-            return flask.Response(b"picid,time\n1,2\n", mimetype="application/vnd.apache.parquet")
-        known(picid)
-        out = io.BytesIO()
-        pq.write_table(table, out)
-        return flask.Response(out.getvalue(), mimetype="application/vnd.apache.parquet")
-
-    @app.get("/api/v1/stars/<int:picid>/points.csv")
-    def points_csv(picid: int):
-        known(picid)
-        return flask.Response(table.to_pandas().to_csv(index=False), mimetype="text/csv")
-
-    return app
-
-
-@pytest.fixture
-def stars():
-    table, times = star_points()
-    asked: list[str] = []
-    with serve_wsgi(stars_stand_in(table, asked)) as url:
-        yield Client(url, backoff=0), table, times, asked
-
-
-def test_every_point_of_the_star_with_utc_times(stars):
-    client, table, times, _ = stars
-    points = client.get_lightcurves(PICID)
-    assert len(points) == table.num_rows == 5
-    assert list(points.columns) == table.column_names
+def test_every_point_of_every_run_with_its_unit_and_utc_times(star: Star):
+    points = star.client.get_lightcurves(PICID)
+    assert list(points.columns) == COLUMNS
+    assert len(points) == sum(run[3] for run in RUNS) == 37
     assert str(points["time_utc"].dtype) == "datetime64[us, UTC]"
-    assert list(points["time_utc"]) == [pd.Timestamp(t) for t in times]
-    assert np.array_equal(points["time"].to_numpy(), [t.timestamp() for t in times])
-    assert points["picid"].tolist() == [PICID] * 5
-    assert points["run_id"].tolist() == [RUNS[0][0]] * 3 + [RUNS[1][0]] * 2
-    assert points["flux_g"].tolist() == table.column("flux_g").to_pylist()
-    assert points["flagged"].dtype == bool
+    assert points["picid"].dtype == np.int64
+    assert points["flagged"].dtype == bool and points["outlier_g"].dtype == bool
+    newest_first = [star.run_ids[i] for i in NEWEST_FIRST]
+    assert list(dict.fromkeys(points["run_id"])) == newest_first
+    for run, run_id in enumerate(star.run_ids):
+        assert_run_points(points[points["run_id"] == run_id], run, run_id)
+    assert points["flagged"].sum() == len(FLAGGED_FRAMES)  # the removed flag marks nothing
 
 
-def test_picid_may_be_text_of_digits(stars):
-    client, _, _, asked = stars
-    assert len(client.get_lightcurves(f" {PICID} ")) == 5
-    assert asked == [f"/api/v1/stars/{PICID}/points.parquet"]
+def test_picid_may_be_text_of_digits(star: Star):
+    assert len(star.client.get_lightcurves(f" {PICID} ")) == 37
+    assert star.asked == [(f"/api/v1/stars/{PICID}/points.parquet", {})]
 
 
-def test_the_star_and_its_links(stars):
-    client, _, _, _ = stars
-    star = client.get_star(PICID)
-    assert star["picid"] == PICID
-    assert [lc["num_points"] for lc in star["lightcurves"]] == [3, 2]
-    assert star["downloads"]["parquet"].endswith(f"/api/v1/stars/{PICID}/points.parquet")
+def test_the_star_its_light_curves_and_its_flag(star: Star):
+    found = star.client.get_star(PICID)
+    assert found["picid"] == PICID
+    assert found["catalog"] == {"ra": 83.8221, "dec": -5.3911, "vmag": 8.4}
+    assert found["units"] == [RUNS[i][0] for i in NEWEST_FIRST]
+    curves = found["lightcurves"]
+    assert [lc["run_id"] for lc in curves] == [star.run_ids[i] for i in NEWEST_FIRST]
+    assert [lc["lcid"] for lc in curves] == [f"{PICID}_{star.run_ids[i]}" for i in NEWEST_FIRST]
+    assert [lc["num_points"] for lc in curves] == [RUNS[i][3] - 1 for i in NEWEST_FIRST]
+    file_only = curves[NEWEST_FIRST.index(FILE_ONLY_RUN)]
+    assert file_only["points"]["time_s"] == star_series(FILE_ONLY_RUN)["time"].tolist()
+    flagged = curves[NEWEST_FIRST.index(FLAGGED_RUN)]["points"]["flagged"]
+    assert [i for i, v in enumerate(flagged) if v] == list(FLAGGED_FRAMES)
+    assert [(f["reason"], f["run_id"]) for f in found["flags"]] == [
+        ("satellite trail", star.run_ids[FLAGGED_RUN])
+    ]
 
 
-def test_an_unknown_star_is_the_apis_404(stars):
-    client, _, _, _ = stars
+@pytest.mark.parametrize("method", ["get_lightcurves", "get_star"])
+def test_an_unknown_star_is_the_apis_404(star: Star, method):
     with pytest.raises(ExplorerError) as caught:
-        client.get_lightcurves(12345)
+        getattr(star.client, method)(UNKNOWN)
     assert caught.value.status == 404
-    assert caught.value.message == "no star 12345 in the network"
-    assert caught.value.url.endswith("/api/v1/stars/12345/points.parquet")
+    assert caught.value.message == f"no star '{UNKNOWN}' in the PANOPTES network"
+    assert caught.value.url.startswith(f"{star.client.base_url}/api/v1/stars/{UNKNOWN}")
 
 
 @pytest.mark.parametrize("picid", ["TIC 1", -4, 0, 1.5, True, None])
-def test_a_bad_picid_is_refused_before_any_request(stars, picid):
-    client, _, _, asked = stars
+def test_a_bad_picid_is_refused_before_any_request(star: Star, picid):
     with pytest.raises(ValueError, match="picid must be a whole number"):
-        client.get_lightcurves(picid)
-    assert asked == []
+        star.client.get_lightcurves(picid)
+    assert star.asked == []
 
 
-def test_an_answer_that_is_not_parquet_is_an_error(stars):
-    client, _, _, _ = stars
+def test_an_answer_that_is_not_parquet_is_an_error(files: FileServer):
+    # The real explorer always answers this path with Parquet or a JSON error; a server that
+    # is not the explorer (a proxy's page, a wrong base URL) answering 200 with something
+    # else can only be staged, here by a plain file server.
+    files.files[f"/api/v1/stars/{PICID}/points.parquet"] = b"picid,time\n1,2\n"
     with pytest.raises(ExplorerError, match="not a Parquet file") as caught:
-        client.get_lightcurves(NOT_PARQUET)
+        Client(files.url(""), backoff=0).get_lightcurves(PICID)
     assert caught.value.status == 200
+    assert caught.value.url == files.url(f"/api/v1/stars/{PICID}/points.parquet")

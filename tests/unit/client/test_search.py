@@ -1,19 +1,27 @@
 """Client.search_observations over HTTP, against the real explorer app on known records.
 
 The expected rows come from the records' own definition (``SEQUENCES`` of the explorer
-tests' network: ids, start times, frames, exposure), not from the API's answers.
+tests' network: ids, start times, frames, exposure), not from the API's answers. Name and
+cone searches run on the same records with each observation's sky index at a known pointing
+(``POINTINGS``); their expected distances are astropy's separations, and the names resolve
+through the offline table of targets the explorer uses.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any
 
-import flask
 import pandas as pd
 import pytest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
 
-from panoptes_network.client import OBSERVATION_COLUMNS, Client
-from tests.unit.client.servers import free_port, serve_wsgi
+from panoptes_network.catalog.target_names import bundled_target_names
+from panoptes_network.client import OBSERVATION_COLUMNS, Client, ExplorerError
+from panoptes_network.frames.sky_index import FIELD_RADIUS_DEG, MOUNT_FIELD_RADIUS_DEG, SkySource
+from tests.unit.client.conftest import POINTINGS, Served
+from tests.unit.client.servers import free_port
 from tests.unit.explorer.network import SEQUENCES, SOLVED_SEQUENCE
 
 UTC = timezone.utc
@@ -146,65 +154,112 @@ def test_bad_arguments_are_refused_before_any_request(arguments, message):
         nowhere.search_observations(**arguments)
 
 
-# --- name and cone search: a stand-in serving the contract until the real app has it -----
+# --- name and cone search, on the observations indexed at known pointings (POINTINGS) ---
 
 
-def cone_stand_in(seen: list[dict[str, str]]) -> flask.Flask:
-    """``/api/v1/observations`` taking name/ra/dec/radius, answering rows with distance_deg."""
-    app = flask.Flask("cone-stand-in")
-
-    @app.get("/api/v1/observations")
-    def observations():
-        seen.append(flask.request.args.to_dict())
-        row = {
-            "sequence_id": SOLVED_SEQUENCE,
-            "unit_id": "PAN001",
-            "camera_id": "14d3bd",
-            "time": "2018-02-16T11:06:23+00:00",
-            "ra": 40.62,
-            "dec": 37.41,
-            "distance_deg": 0.25,
-        }
-        return {"observations": [row], "count": 1, "next_cursor": None}
-
-    return app
+def separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Angle between two positions, deg, by astropy (the reference for ``distance_deg``)."""
+    return SkyCoord(ra1 * u.deg, dec1 * u.deg).separation(SkyCoord(ra2 * u.deg, dec2 * u.deg)).deg
 
 
-def test_name_and_cone_search_send_their_parameters_and_read_distance(tmp_path):
-    seen: list[dict[str, str]] = []
-    with serve_wsgi(cone_stand_in(seen)) as url:
-        client = Client(url, backoff=0)
-        by_cone = client.search_observations(ra=40.5, dec=37.2, radius=2)
-        by_name = client.search_observations("M42", radius=5.5, unit="PAN001")
-    assert seen == [
-        {"ra": "40.5", "dec": "37.2", "radius": "2", "limit": "200"},
-        {"name": "M42", "radius": "5.5", "unit": "PAN001", "limit": "200"},
+def distances(found: pd.DataFrame) -> dict[str, float]:
+    return dict(zip(found["sequence_id"], found["distance_deg"], strict=True))
+
+
+def expected_distances(ra: float, dec: float, sequence_ids) -> dict[str, Any]:
+    """Each observation's distance from (ra, dec) to its indexed pointing, to 1e-6 deg."""
+    return {
+        s: pytest.approx(separation(ra, dec, *POINTINGS[s][:2]), abs=1e-6) for s in sequence_ids
+    }
+
+
+def test_a_cone_around_an_observation_finds_it_with_its_distance(sky: Served):
+    near_m42 = "PAN012_95cdbc_20191025T075751"
+    found = sky.client.search_observations(ra=84.0, dec=-5.5, radius=1)
+    assert ids(found) == [near_m42]
+    assert distances(found) == expected_distances(84.0, -5.5, [near_m42])
+    assert distances(found)[near_m42] > 0.1  # the distance of this pointing, not a constant
+    assert (found["ra"][0], found["dec"][0]) == POINTINGS[near_m42][:2]
+    assert found["pointing_source"].tolist() == ["solved"]
+    assert found.attrs["filters"]["ra"] == 84.0 and found.attrs["filters"]["radius"] == 1.0
+    assert sky.asked == [
+        ("/api/v1/observations", {"ra": "84", "dec": "-5.5", "radius": "1", "limit": "200"})
     ]
-    assert by_cone["distance_deg"].tolist() == [0.25]
-    assert str(by_cone["distance_deg"].dtype) == "float64"
-    assert list(by_name.columns) == list(OBSERVATION_COLUMNS)  # fields missing: still every column
 
 
-def test_angles_may_be_astropy_quantities():
-    from astropy import units as u
-
-    seen: list[dict[str, str]] = []
-    with serve_wsgi(cone_stand_in(seen)) as url:
-        Client(url, backoff=0).search_observations(
-            ra=2.7 * u.hourangle, dec=-30 * u.deg, radius=30 * u.arcmin
-        )
-    assert seen[0]["ra"] == "40.5"  # 2.7 h, to 10 decimals: no float noise, no exponent
-    assert seen[0]["dec"] == "-30"
-    assert seen[0]["radius"] == "0.5"
+def test_a_cone_at_a_solved_pointing_is_at_distance_zero_from_it(sky: Served):
+    found = sky.client.search_observations(ra=40.62, dec=37.41, radius=0.5, descending=False)
+    pan001 = sorted(s for s in POINTINGS if s.startswith("PAN001_"))
+    assert sorted(ids(found)) == pan001  # not the one near M 42, far from here
+    assert distances(found) == expected_distances(40.62, 37.41, pan001)
+    assert distances(found)[SOLVED_SEQUENCE] == 0
+    assert list(found["time"]) == sorted(found["time"])
+    assert str(found["distance_deg"].dtype) == "float64"
 
 
-def test_small_angles_are_plain_decimals():
-    seen: list[dict[str, str]] = []
-    with serve_wsgi(cone_stand_in(seen)) as url:
-        Client(url, backoff=0).search_observations(ra=0.1 + 0.2, dec=-1e-5, radius=1e-12)
-    assert seen[0]["ra"] == "0.3"
-    assert seen[0]["dec"] == "-0.00001"
-    assert seen[0]["radius"] == "0"
+def test_a_far_cone_finds_nothing(sky: Served):
+    ra, dec, radius = 200.0, -40.0, 10.0
+    for sequence_id, (pra, pdec, source) in POINTINGS.items():
+        field = MOUNT_FIELD_RADIUS_DEG if source == SkySource.MOUNT else FIELD_RADIUS_DEG
+        assert separation(ra, dec, pra, pdec) > radius + field, sequence_id  # truly far
+    empty = sky.client.search_observations(ra=ra, dec=dec, radius=radius)
+    assert len(empty) == 0
+    assert {name: str(dtype) for name, dtype in empty.dtypes.items()} == DTYPES
+    assert sky.asked[-1][1]["ra"] == "200"  # the request was made, and answered nothing
+
+
+@pytest.mark.parametrize(
+    ("name", "radius", "filters", "expected"),
+    [
+        ("M 42", None, {}, {"PAN012_95cdbc_20191025T075751"}),
+        ("m42", 1, {}, {"PAN012_95cdbc_20191025T075751"}),
+        ("WASP-33", 1, {}, {s for s in POINTINGS if s.startswith("PAN001_")}),
+        ("Wasp 33", None, {"camera": "14d3bd"}, {s for s in POINTINGS if "_14d3bd_" in s}),
+        ("WASP-33", None, {"unit": "PAN012"}, set()),
+    ],
+    ids=["M 42", "m42-radius", "WASP-33", "field-name+camera", "WASP-33+other-unit"],
+)
+def test_a_name_search_resolves_names_of_the_target_table(
+    sky: Served, name, radius, filters, expected
+):
+    target = bundled_target_names().resolve(name)
+    assert target is not None  # the name is in the offline table
+    found = sky.client.search_observations(name, radius=radius, **filters)
+    assert set(ids(found)) == expected and len(found) == len(expected)
+    assert distances(found) == expected_distances(target.ra, target.dec, expected)
+    sent = {"name": name, **filters, "limit": "200"}
+    if radius is not None:
+        sent["radius"] = str(radius)
+    assert sky.asked == [("/api/v1/observations", sent)]
+    assert found.attrs["filters"]["name"] == name
+
+
+def test_coordinates_as_text_are_a_centre_too(sky: Served):
+    found = sky.client.search_observations("05h36m24s -05d36m00s", radius=0.5)
+    assert ids(found) == ["PAN012_95cdbc_20191025T075751"]  # 84.1, -5.6: the pointing itself
+    assert distances(found) == {"PAN012_95cdbc_20191025T075751": pytest.approx(0, abs=1e-6)}
+
+
+def test_a_name_no_one_knows_is_the_apis_400(sky: Served):
+    with pytest.raises(ExplorerError) as caught:
+        sky.client.search_observations("Planet Nine")
+    assert caught.value.status == 400
+    assert caught.value.message.startswith("name: no target named 'Planet Nine'")
+    assert "give coordinates instead" in caught.value.message
+
+
+def test_angles_may_be_astropy_quantities(sky: Served):
+    found = sky.client.search_observations(
+        ra=2.7 * u.hourangle, dec=37.5 * u.deg, radius=30 * u.arcmin
+    )
+    # 2.7 h, to 10 decimals: no float noise, no exponent
+    assert sky.asked[0][1] == {"ra": "40.5", "dec": "37.5", "radius": "0.5", "limit": "200"}
+    assert sorted(ids(found)) == sorted(s for s in POINTINGS if s.startswith("PAN001_"))
+
+
+def test_small_angles_are_plain_decimals(sky: Served):
+    sky.client.search_observations(ra=0.1 + 0.2, dec=-1e-5, radius=1e-12)
+    assert sky.asked[0][1] == {"ra": "0.3", "dec": "-0.00001", "radius": "0", "limit": "200"}
 
 
 def test_the_module_functions_use_the_explorer_of_the_environment(explorer: str, monkeypatch):
