@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -94,3 +95,32 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
         assert blob is not None and blob.size > 0
     observation = stack.doc("observations", sequence_id)
     assert observation["last_processed"]["run_id"] == run["id"]
+
+    # A person flags one point of a star, picked on this run's plot, as the Data Explorer
+    # does; an admin has removed another flag. A new run honours the first, not the second,
+    # and the first run is left as it was.
+    picid, picked = docs[0]["picid"], docs[0]["points"]["time"][1]
+    flags = stack.firestore.collection("flags")
+    person = {"user_uid": "integration", "created_time": datetime.now(timezone.utc)}
+    flags.document(f"{sequence_id}-points").set(
+        {"target": "points", "sequence_id": sequence_id, "picid": picid, "times": [picked],
+         "run_id": run["id"], "reason": "satellite trail", "removed": False, **person}
+    )  # fmt: skip
+    flags.document(f"{sequence_id}-image").set(
+        {"target": "image", "sequence_id": sequence_id, "image_id": image_ids[0],
+         "reason": "test", "removed": True, "removed_by": "admin", **person}
+    )  # fmt: skip
+    answer = requests.post(url, json=request, headers=auth, timeout=30)
+    assert answer.status_code == 202
+    runs = wait_for("the run with the flag", lambda: len(processed()) == 2 and processed(), 180)
+    (second,) = [r for r in runs if r["id"] != run["id"]]
+    assert second["flags"]["honoured"] == [f"{sequence_id}-points"]
+    assert second["flags"]["removed"] == [f"{sequence_id}-image"]
+    assert second["num_frames"] == FRAMES and second["num_points_rejected"] == 1
+    (point,) = second["points_rejected"]
+    assert point["picid"] == picid and point["time"] == pytest.approx(picked, abs=1e-6)
+    assert point["reasons"] == [f"flagged: satellite trail (flag {sequence_id}-points)"]
+    # measured in 3 of 4 frames now, below min_coverage 0.8: no light curve this run
+    assert second["num_stars"] == run["num_stars"] - 1
+    assert stack.doc("lightcurves", f"{picid}_{second['id']}") is None
+    assert stack.doc("processed_observations", run["id"])["flags"]["honoured"] == []

@@ -3,7 +3,8 @@
 - :mod:`.build_lightcurve`: build-lightcurve (:func:`build_lightcurve`), a processing run.
 - :mod:`.triggers`: lightcurve-requests (:func:`request_lightcurve`, :func:`sweep`);
   :mod:`.request`: what a run is asked to do.
-- :mod:`.frame_quality`: bad frames rejected first.
+- :mod:`.flags`: what people flagged as bad (observations, images, points), left out first.
+- :mod:`.frame_quality`: bad frames rejected next.
 - :mod:`.stacking`: tables into (frames x stars) arrays; :mod:`.robust_stats`: medians,
   robust sigmas, spikes that are outliers (never a coherent dip); :mod:`.ensemble`:
   comparison ensembles, Broeg weights and cotrending, each star's trend predicted from its

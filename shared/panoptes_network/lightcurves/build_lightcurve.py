@@ -3,7 +3,8 @@
 For a request ``{"sequence_id": "<UNIT>_<CAMERA>_<SEQSTART>", "options": {...}}`` (:mod:`.request`)
 it lists the observation's per-image tables in the sources bucket
 (``<UNIT>/<CAMERA>/<SEQSTART>/*.parquet``), reads them
-(:mod:`panoptes_network.photometry.sources_table`), rejects bad frames
+(:mod:`panoptes_network.photometry.sources_table`), leaves out what people flagged as bad
+(:mod:`.flags`: flagged frames, then flagged points of the kept frames), rejects bad frames
 (:func:`.frame_quality.assess_frames`), builds the light curves
 (:func:`.ensemble.differential_lightcurves`) and stores a new processing run:
 
@@ -17,13 +18,21 @@ it lists the observation's per-image tables in the sources bucket
   most 500;
 - ``observations/{sequence_id}.last_processed = {run_id, time}`` (merged).
 
-Bad requests, an observation without tables, too few usable frames or no star with a light curve
-raise :class:`~panoptes_network.pipeline.errors.PermanentFailure` (nothing is written). Any other
-fault is transient and the message is redelivered. Each run records the Pub/Sub message that asked
-for it (``delivery_id``): a redelivery of that message resumes its run under the same id (the data
-file and docs are rewritten whole, so nothing partial survives) and a redelivery after the run
-finished is skipped, so at-least-once delivery never makes two runs of one request. A new request (a
-new message) always makes a new run.
+Bad requests, an observation flagged as a whole, one with more flags than a run reads
+(:data:`.flags.MAX_FLAGS`), an observation without tables, too few usable frames or no star with
+a light curve raise :class:`~panoptes_network.pipeline.errors.PermanentFailure` (nothing is
+written). Any other fault is transient and the message is redelivered. Each run records the
+Pub/Sub message that asked for it (``delivery_id``): a redelivery of that message resumes its run
+under the same id (the data file and docs are rewritten whole, so nothing partial survives) and a
+redelivery after the run finished is skipped, so at-least-once delivery never makes two runs of
+one request. A new request (a new message) always makes a new run.
+
+People's flags (:mod:`.flags`) are read when the run starts (again when a redelivery resumes
+it) and the run records what it honoured: ``flags`` (ids honoured, removed, malformed),
+flagged frames in ``frames_rejected`` (reason ``flagged: <reason> (flag <id>)``, ``flag_ids``),
+``points_rejected`` (the first :data:`.flags.MAX_LISTED` points left out) and
+``num_points_rejected``; the data file's metadata holds ``flags_honoured``. A flag made or
+removed later changes no run: a new run must be requested (lightcurve-requests) to apply it.
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ from astropy.table import Table
 from panoptes_network import __version__
 from panoptes_network.frames.bucket_path import format_timestamp
 from panoptes_network.lightcurves.ensemble import differential_lightcurves
+from panoptes_network.lightcurves.flags import (
+    MAX_LISTED,
+    leave_out_flagged_frames,
+    leave_out_flagged_points,
+    read_flags,
+)
 from panoptes_network.lightcurves.frame_quality import assess_frames
 from panoptes_network.lightcurves.products import (
     DATA_NAME,
@@ -45,6 +60,7 @@ from panoptes_network.lightcurves.products import (
     precision_statistics,
 )
 from panoptes_network.lightcurves.request import LightcurveRequest, parse_request
+from panoptes_network.lightcurves.stacking import TIME_KEY, frame_time_seconds
 from panoptes_network.photometry.sources_table import read_sources_table
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import PermanentFailure
@@ -195,8 +211,10 @@ def build_lightcurve(
     Raises
     ------
     PermanentFailure
-        Bad request, no tables, fewer than ``min_frames`` usable frames, or no star with a
-        light curve.
+        Bad request, the observation flagged as a whole (the reason names the flags: ``flagged:
+        <reason> (flag <id>)``) or with more than :data:`.flags.MAX_FLAGS` flags, no tables,
+        fewer than ``min_frames`` usable frames (flagged frames are not usable), or no star
+        with a light curve.
     """
     if ctx.documents is None:
         raise ValueError("build_lightcurve needs a document store")
@@ -210,16 +228,28 @@ def build_lightcurve(
         )
     timer = StageTimer()
     run_time = ctx.now()
-    tables, rejected = read_observation_tables(ctx, req)
-    found = len(tables) + len(rejected)
+    flags = read_flags(ctx.documents, req.sequence_id)
+    flagged_whole = flags.observation_reason()
+    if flagged_whole is not None:
+        raise PermanentFailure(
+            f"observation {req.sequence_id}: every frame is left out, {flagged_whole}. An "
+            "admin can remove the flag in the Data Explorer; then request a new run"
+        )
+    tables, unreadable = read_observation_tables(ctx, req)
+    found = len(tables) + len(unreadable)
+    frames = leave_out_flagged_frames(tables, flags, unreadable=unreadable)
+    rejected = frames.rejected
     quality = assess_frames(
-        tables,
+        frames.kept,
         min_stars=opts.min_stars,
         cloud_threshold=opts.cloud_threshold,
         focus_threshold=opts.focus_threshold,
         colour="g" if "g" in opts.colours else opts.colours[0],
     )
-    rejected += [{"image_id": r.image_id, "reasons": list(r.reasons)} for r in quality.rejected]
+    rejected += [
+        {"image_id": r.image_id, "reasons": list(r.reasons), "flag_ids": []}
+        for r in quality.rejected
+    ]
     rejected.sort(key=lambda r: r["image_id"])
     if len(quality.kept) < opts.min_frames:
         raise PermanentFailure(
@@ -227,8 +257,13 @@ def build_lightcurve(
             f"usable (min_frames {opts.min_frames}); rejected: "
             + "; ".join(f"{r['image_id']} ({', '.join(r['reasons'])})" for r in rejected[:10])
         )
-    lightcurves = differential_lightcurves(
+    points = leave_out_flagged_points(
         quality.kept,
+        flags,
+        frame_times=[frame_time_seconds(t.meta[TIME_KEY]) for t in tables],
+    )
+    lightcurves = differential_lightcurves(
+        points.tables,
         colours=opts.colours,
         n_comparisons=opts.n_comparisons,
         min_coverage=opts.min_coverage,
@@ -250,6 +285,7 @@ def build_lightcurve(
         "options": opts.as_record(),
         "software_version": software,
         "delivery_id": delivery_id,
+        "flags": flags.record(),
     }
     if earlier is not None:
         run_id = earlier[0]
@@ -261,7 +297,13 @@ def build_lightcurve(
     run_time = run_fields["run_time"]
     bucket, name = ctx.settings.lightcurves_bucket, data_name(req.sequence_id, run_id)
     data = encode_lightcurve_data(
-        lightcurves, {"sequence_id": req.sequence_id, "run_id": run_id, "software": software}
+        lightcurves,
+        {
+            "sequence_id": req.sequence_id,
+            "run_id": run_id,
+            "software": software,
+            "flags_honoured": flags.honoured,
+        },
     )
     write_verified(
         ctx,
@@ -296,11 +338,13 @@ def build_lightcurve(
             "num_frames_found": found,
             "num_frames": n_frames,
             "num_frames_rejected": len(rejected),
+            "points_rejected": points.left_out[:MAX_LISTED],
+            "num_points_rejected": len(points.left_out),
             "num_stars": n_stars,
             "num_variable_stars": int(sum(doc["variable"] for _, doc in docs)),
             "corrections": {c: v.correction for c, v in lightcurves.colours.items()},
             "precision": precision_statistics(lightcurves),
-            "notes": list(quality.notes),
+            "notes": [*quality.notes, *flags.notes(), *frames.notes, *points.notes],
             "data_path": name,
             "data_url": data_url,
             "run_seconds": round(timer.total(), 3),
@@ -319,6 +363,8 @@ def build_lightcurve(
             "run_id": run_id,
             "frames": n_frames,
             "rejected": len(rejected),
+            "points_rejected": len(points.left_out),
+            "flags": len(flags.honoured),
             "stars": n_stars,
             "to": f"gs://{bucket}/{name}",
         },

@@ -6,6 +6,10 @@
 - The sweep (``POST /sweep``, called by Cloud Scheduler every few minutes) finds observations
   whose last frame arrived more than ``quiet_minutes`` ago and that have not been processed
   since, and publishes one request for each.
+
+Neither looks at people's flags (:mod:`.flags`): a run honours the flags there are when it
+runs, and a flag made or removed later needs a new run, asked for explicitly; making or
+removing a flag queues nothing (services/build-lightcurve/README.md says why).
 """
 
 from __future__ import annotations
