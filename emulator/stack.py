@@ -1,15 +1,21 @@
-"""The local emulator stack: Firestore, Pub/Sub, Cloud Storage and every service.
+"""The local emulator stack: Firestore, Pub/Sub, Cloud Storage, Auth and every service.
 
-``bin/dev up`` starts the Firestore and Pub/Sub emulators of the Google Cloud CLI and
-fake-gcs-server (publishing OBJECT_FINALIZE notifications to the Pub/Sub emulator), waits
-until each answers, applies ``infra/resources.yaml``, then starts the supervisor
-(:mod:`emulator.supervisor`), which runs every service under functions-framework on its own
-port, and the scheduler, and restarts any of them that dies (backoff 1 s, 2 s, 4 s ... 30 s,
-as Cloud Run would). ``up`` returns once every service answers HTTP, with all of it running
-in the background. ``bin/dev down`` stops the supervisor first (it stops its services), then
-exactly the other processes ``up`` started (their process groups, recorded in
-``.dev/stack.json``). Logs go to ``.dev/logs/<name>.log``; restarts are logged in
-``.dev/logs/supervisor.log`` too. Data lives in memory: ``down`` forgets it.
+``bin/dev up`` starts the Firestore and Pub/Sub emulators of the Google Cloud CLI,
+fake-gcs-server (publishing OBJECT_FINALIZE notifications to the Pub/Sub emulator) and the
+Auth emulator of the Firebase CLI, waits until each answers, applies
+``infra/resources.yaml``, then starts the supervisor (:mod:`emulator.supervisor`), which runs
+every service under functions-framework on its own port, and the scheduler, and restarts any
+of them that dies (backoff 1 s, 2 s, 4 s ... 30 s, as Cloud Run would). ``up`` returns once
+every service answers HTTP, with all of it running in the background. ``bin/dev down`` stops
+the supervisor first (it stops its services), then exactly the other processes ``up``
+started (their process groups, recorded in ``.dev/stack.json``). Logs go to
+``.dev/logs/<name>.log``; restarts are logged in ``.dev/logs/supervisor.log`` too.
+
+The data stays between ``down`` and ``up`` (:mod:`emulator.persistence`, in ``.dev/data``):
+``down`` exports Firestore's and the Auth emulator's data, fake-gcs-server keeps its objects
+on disk. Pub/Sub keeps nothing: ``up`` makes the topics and subscriptions again, and
+announces again every upload still waiting in the notified bucket. ``bin/dev reset`` forgets
+the kept data; ``bin/dev up --in-memory`` keeps nothing (what the integration tests run).
 
 ``bin/dev restart NAME`` stops one service and starts it again at once (the emulators and
 their data stay), and returns when it answers. ``bin/dev stop NAME [--for SECONDS]`` stops one
@@ -21,8 +27,10 @@ while record-image is away: ``bin/dev stop record-image --for 120``. From Python
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,8 +44,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator.components import MissingComponent, find_components
+from emulator.components import MissingComponent, find_components, find_firebase_cli
 from emulator.identity import ensure_key
+from emulator.persistence import ExportFailed, KeptData, export_firestore
 from emulator.supervisor import (
     DEFAULT_BACKOFF,
     SUPERVISOR,
@@ -56,13 +65,17 @@ from panoptes_network.cli import summary
 __all__ = [
     "StackConfig",
     "STORAGE_PORT",
+    "DEV_DIR_ENV",
     "NotRunning",
+    "StillRunning",
     "UnknownService",
     "stack_env",
     "stack_environment",
     "up",
     "down",
     "status",
+    "reset",
+    "announce_waiting_uploads",
     "start_supervisor",
     "restart_service",
     "stop_service",
@@ -74,6 +87,9 @@ DEFAULT_PROJECT = "demo-panoptes"
 # fake-gcs-server's port. It is not a Firebase emulator, so it is not in firebase.json (the
 # Firebase CLI would take an `emulators.storage` entry for its own Storage emulator).
 STORAGE_PORT = 9199
+#: Moves the stack's folder (state, logs, kept data) away from ``.dev``, e.g. for a second
+#: stack on other ports that a test starts beside a running one.
+DEV_DIR_ENV = "PANOPTES_DEV_DIR"
 
 
 @dataclass(frozen=True)
@@ -89,35 +105,93 @@ class StackConfig:
         ``firebase.json``.
     storage_port : int
         Port of fake-gcs-server (:data:`STORAGE_PORT`).
+    auth_port : int or None
+        Port of the Auth emulator (``emulators.auth`` of ``firebase.json``); None runs none.
     host : str
         Address everything binds to.
     state_dir : Path
         Where the state file and logs go.
+    data_dir : Path or None
+        Where the emulators keep their data between ``down`` and ``up``
+        (:class:`emulator.persistence.KeptData`; ``bin/dev up`` uses ``<state_dir>/data``).
+        None: in memory only, forgotten at ``down`` (``bin/dev up --in-memory``, and what
+        :meth:`load` gives, so a stack the tests start never sees a developer's data).
     """
 
     project: str
     firestore_port: int
     pubsub_port: int
     storage_port: int
+    auth_port: int | None = None
     host: str = "127.0.0.1"
     state_dir: Path = ROOT / ".dev"
+    data_dir: Path | None = None
 
     @classmethod
     def load(cls, project: str | None = None) -> StackConfig:
-        """Read the ports (firebase.json, :data:`STORAGE_PORT`) and the project (environment)."""
+        """Read the ports (firebase.json, :data:`STORAGE_PORT`) and the project (environment).
+
+        The configuration keeps its data in memory (``data_dir`` None); ``bin/dev up`` gives
+        it a data folder.
+        """
         emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+        auth = emulators.get("auth") or {}
         return cls(
             project=project or os.environ.get("PANOPTES_DEV_PROJECT", DEFAULT_PROJECT),
             firestore_port=int(emulators["firestore"]["port"]),
             pubsub_port=int(emulators["pubsub"]["port"]),
             storage_port=STORAGE_PORT,
+            auth_port=int(auth["port"]) if "port" in auth else None,
             host=emulators["firestore"].get("host", "127.0.0.1"),
         )
+
+    @classmethod
+    def recorded(cls, state_dir: Path) -> StackConfig | None:
+        """Return the configuration the stack recorded in ``state_dir`` at ``up``, if any.
+
+        Parameters
+        ----------
+        state_dir : Path
+            The stack's folder.
+
+        Returns
+        -------
+        StackConfig or None
+            None when no stack was started from there (or by an older ``up``).
+        """
+        raw = read_state(state_dir).get("config")
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls(
+                project=raw["project"],
+                firestore_port=int(raw["firestore_port"]),
+                pubsub_port=int(raw["pubsub_port"]),
+                storage_port=int(raw["storage_port"]),
+                auth_port=None if raw.get("auth_port") is None else int(raw["auth_port"]),
+                host=raw["host"],
+                state_dir=state_dir,
+                data_dir=None if raw.get("data_dir") is None else Path(raw["data_dir"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def to_record(self) -> dict:
+        """Return what :meth:`recorded` reads back (JSON-ready)."""
+        record = dataclasses.asdict(self)
+        del record["state_dir"]
+        record["data_dir"] = None if self.data_dir is None else str(self.data_dir)
+        return record
 
     @property
     def state_file(self) -> Path:
         """The record of started processes."""
         return self.state_dir / "stack.json"
+
+    @property
+    def kept(self) -> KeptData | None:
+        """The kept data of this stack, or None when it keeps its data in memory only."""
+        return None if self.data_dir is None else KeptData(self.data_dir)
 
 
 def stack_env(config: StackConfig) -> dict[str, str]:
@@ -133,9 +207,11 @@ def stack_env(config: StackConfig) -> dict[str, str]:
     dict
         ``FIRESTORE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST``,
         ``GOOGLE_CLOUD_PROJECT``, ``PANOPTES_PUBLIC_BASE_URL``,
-        ``PANOPTES_IDENTITY_CERTS_URL`` (the local JWKS the push relay serves), and the
+        ``PANOPTES_IDENTITY_CERTS_URL`` (the local JWKS the push relay serves), the
         local URLs of get-fits-header (``PANOPTES_HEADER_SERVICE_URL``, which the explorer's
-        pages show) and of the Data Explorer (``PANOPTES_EXPLORER_URL``).
+        pages show) and of the Data Explorer (``PANOPTES_EXPLORER_URL``), and
+        ``FIREBASE_AUTH_EMULATOR_HOST`` when the stack runs the Auth emulator (firebase-admin
+        and the explorer's sign-in page then talk to it).
     """
     storage = f"http://{config.host}:{config.storage_port}"
     resources = load()
@@ -148,7 +224,7 @@ def stack_env(config: StackConfig) -> dict[str, str]:
         )
         if name in resources.services
     }
-    return {
+    env = {
         **services,
         "FIRESTORE_EMULATOR_HOST": f"{config.host}:{config.firestore_port}",
         "PUBSUB_EMULATOR_HOST": f"{config.host}:{config.pubsub_port}",
@@ -157,6 +233,9 @@ def stack_env(config: StackConfig) -> dict[str, str]:
         "PANOPTES_PUBLIC_BASE_URL": storage,
         "PANOPTES_IDENTITY_CERTS_URL": f"http://{config.host}:{relay}/jwks",
     }
+    if config.auth_port is not None:
+        env["FIREBASE_AUTH_EMULATOR_HOST"] = f"{config.host}:{config.auth_port}"
+    return env
 
 
 def identity_folder(config: StackConfig) -> Path:
@@ -216,7 +295,20 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and waits for its parent to reap it (Linux; else False).
+
+    ``bin/dev down`` run beside the process that ran ``up`` (a test calls ``up`` in-process)
+    sees the emulators it stops as zombies until that parent reaps them: they are gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _exited(pid: int) -> bool:
@@ -230,7 +322,7 @@ def _exited(pid: int) -> bool:
 
 def _running(pid: int | None) -> bool:
     """Whether ``pid`` runs (a child of this process that exited is reaped, and is not)."""
-    return pid is not None and _alive(pid) and not _exited(pid)
+    return pid is not None and not _exited(pid) and _alive(pid)
 
 
 def _read_state(config: StackConfig) -> dict:
@@ -241,7 +333,7 @@ def _log_path(config: StackConfig, name: str) -> Path:
     return config.state_dir / "logs" / f"{name}.log"
 
 
-def _start(config: StackConfig, name: str, argv: list[str], env: dict) -> int:
+def _start(config: StackConfig, name: str, argv: list[str], env: dict, cwd: Path = ROOT) -> int:
     """Start one process in its own process group and record it in ``stack.json``."""
     logs = config.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -252,7 +344,7 @@ def _start(config: StackConfig, name: str, argv: list[str], env: dict) -> int:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             start_new_session=True,
         )
 
@@ -263,14 +355,18 @@ def _start(config: StackConfig, name: str, argv: list[str], env: dict) -> int:
     return process.pid
 
 
-def _wait(name: str, ready: Callable[[], bool], timeout: float, config: StackConfig) -> None:
+def _wait(
+    name: str, ready: Callable[[], bool], timeout: float, config: StackConfig, hint: str = ""
+) -> None:
     deadline = time.monotonic() + timeout
     pid = _read_state(config)["processes"][name]["pid"]
     while time.monotonic() < deadline:
         if ready():
             return
         if not _running(pid):
-            raise RuntimeError(f"{name} exited during start-up; see {_log_path(config, name)}")
+            raise RuntimeError(
+                f"{name} exited during start-up; see {_log_path(config, name)}{hint}"
+            )
         time.sleep(0.2)
     raise RuntimeError(
         f"{name} did not answer within {timeout:.0f} s; see its log in {config.state_dir / 'logs'}"
@@ -282,11 +378,40 @@ def _firestore_rules() -> str:
     return json.loads((ROOT / "firebase.json").read_text())["firestore"]["rules"]
 
 
-def _emulator_commands(
-    config: StackConfig, resources: Resources
-) -> list[tuple[str, list[str], str]]:
-    parts = find_components()
+@dataclass(frozen=True)
+class _Emulator:
+    """One emulator process of the stack: how to start it and how to know it answers."""
+
+    name: str
+    argv: list[str]
+    ready_url: str
+    #: Seconds to wait for it (the Auth emulator needs 10 to 20 s on a busy 2-core machine).
+    timeout: float = 60.0
+    #: Variables added to its environment.
+    env: tuple[tuple[str, str], ...] = ()
+    #: Variables whose names end so are left out of its environment.
+    without: tuple[str, ...] = ()
+    cwd: Path = ROOT
+    #: Added to the error when it exits during start-up.
+    hint: str = ""
+
+
+def _shown(path: Path) -> str:
+    """Return a path for people: relative to the checkout when inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _storage_emulator(config: StackConfig, resources: Resources, fake_gcs: Path) -> _Emulator:
+    """Return fake-gcs-server, in memory or on disk in the kept data (no versioning there)."""
     host = config.host
+    kept = config.kept
+    if kept is None:
+        backend = ["-backend", "memory"]
+    else:
+        backend = ["-backend", "filesystem", "-filesystem-root", str(kept.storage)]
     notes = resources.notifications
     if len(notes) > 1:
         print(
@@ -294,59 +419,138 @@ def _emulator_commands(
             f"using {notes[0].bucket} -> {notes[0].topic}",
             file=sys.stderr,
         )
-    storage = [
-        str(parts.fake_gcs),
-        "-scheme",
-        "http",
-        "-host",
-        host,
-        "-port",
-        str(config.storage_port),
-        "-backend",
-        "memory",
-        "-external-url",
-        f"http://{host}:{config.storage_port}",
-        "-public-host",
-        f"{host}:{config.storage_port}",
-        "-log-level",
-        "warn",
-    ]
+    argv = [
+        str(fake_gcs), "-scheme", "http", "-host", host, "-port", str(config.storage_port),
+        *backend,
+        "-external-url", f"http://{host}:{config.storage_port}",
+        "-public-host", f"{host}:{config.storage_port}",
+        "-log-level", "warn",
+    ]  # fmt: skip
     if notes:
         events = ",".join(e.removeprefix("OBJECT_").lower() for e in notes[0].events)
-        storage += [
-            "-event.pubsub-project-id",
-            config.project,
-            "-event.pubsub-topic",
-            notes[0].topic,
-            "-event.bucket",
-            notes[0].bucket,
-            "-event.list",
-            events,
-        ]
-    return [
-        (
-            "firestore",
-            [
-                str(parts.java),
-                "-Duser.language=en",
-                "-cp",
-                str(parts.firestore),
-                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-                "start",
-                f"--host={host}",
-                f"--port={config.firestore_port}",
-                "--database-mode=firestore-native",
-                f"--rules={ROOT / _firestore_rules()}",
-            ],
-            f"http://{host}:{config.firestore_port}/",
-        ),
-        (
+        argv += [
+            "-event.pubsub-project-id", config.project,
+            "-event.pubsub-topic", notes[0].topic,
+            "-event.bucket", notes[0].bucket,
+            "-event.list", events,
+        ]  # fmt: skip
+    return _Emulator("storage", argv, f"http://{host}:{config.storage_port}/storage/v1/b")
+
+
+def _firestore_emulator(config: StackConfig, java: Path, jar: Path) -> _Emulator:
+    """Return the Firestore emulator, with the deployed rules, importing the kept export."""
+    host = config.host
+    argv = [
+        str(java), "-Duser.language=en", "-cp", str(jar),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+        f"--host={host}", f"--port={config.firestore_port}",
+        "--database-mode=firestore-native", f"--rules={ROOT / _firestore_rules()}",
+    ]  # fmt: skip
+    hint = ""
+    kept = config.kept
+    found = kept.firestore_import() if kept is not None else None
+    if found is not None:
+        argv.append(f"--import-data={found}")
+        hint = (
+            f" (it was importing {_shown(found.parent)}: if that export is broken, move it "
+            "away, or forget all kept data with bin/dev reset)"
+        )
+    return _Emulator("firestore", argv, f"http://{host}:{config.firestore_port}/", hint=hint)
+
+
+def _offline_cli_settings(config_home: Path) -> None:
+    """Write the Firebase CLI's own settings for the stack (its ``XDG_CONFIG_HOME``).
+
+    No login and no usage statistics, and a message of the day held as fetched just now:
+    the CLI fetches one from the network at most once a day.
+    """
+    store = config_home / "configstore"
+    store.mkdir(parents=True, exist_ok=True)
+    settings = {"motd": {"fetched": int(time.time() * 1000)}, "usage": False}
+    (store / "firebase-tools.json").write_text(json.dumps(settings))
+
+
+def _auth_emulator(config: StackConfig, cli: Path) -> _Emulator:
+    """Return the Auth emulator of the Firebase CLI, offline, importing the kept users.
+
+    The CLI runs in ``<state_dir>/auth-emulator``: its ``firebase.json`` (the ``emulators``
+    block of the checkout's, with this stack's host and port), its own settings folder
+    (``XDG_CONFIG_HOME``: no user's login, no usage statistics, no message-of-the-day
+    fetch), its debug log and its temporary export folders. ``NO_UPDATE_NOTIFIER`` and
+    ``CI`` stop its update check and its questions. With kept data it exports its users
+    when it stops (``--export-on-exit``, on SIGTERM) into ``auth/.exporting``, which
+    :meth:`KeptData.adopt_auth_export` makes a snapshot.
+    """
+    assert config.auth_port is not None
+    work = config.state_dir / "auth-emulator"
+    work.mkdir(parents=True, exist_ok=True)
+    for leftover in work.glob("firebase-export-*"):  # the CLI's own temporary exports
+        shutil.rmtree(leftover, ignore_errors=True)
+    emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+    settings = {
+        "emulators": {
+            "auth": {"host": config.host, "port": config.auth_port},
+            "ui": emulators.get("ui", {"enabled": False}),
+            "singleProjectMode": emulators.get("singleProjectMode", True),
+        }
+    }
+    (work / "firebase.json").write_text(json.dumps(settings, indent=2))
+    _offline_cli_settings(work / "config")
+    argv = [
+        str(cli), "emulators:start", "--only", "auth", "--project", config.project,
+        "--config", str(work / "firebase.json"),
+    ]  # fmt: skip
+    kept = config.kept
+    if kept is not None:
+        found = kept.auth_import()
+        if found is not None:
+            argv += ["--import", str(found)]
+        argv += ["--export-on-exit", str(kept.auth_exporting)]
+    env = (
+        ("XDG_CONFIG_HOME", str(work / "config")),
+        ("NO_UPDATE_NOTIFIER", "1"),
+        ("CI", "1"),
+    )
+    return _Emulator(
+        "auth",
+        argv,
+        f"http://{config.host}:{config.auth_port}/",
+        timeout=120.0,
+        env=env,
+        without=("_EMULATOR_HOST",),  # it runs the Auth emulator alone; the rest is not its own
+        cwd=work,
+        hint=" (the Firebase CLI needs Node.js 20 or newer; its log says what went wrong)",
+    )
+
+
+def _emulators(
+    config: StackConfig, resources: Resources, *, say: Callable[[str], None]
+) -> tuple[StackConfig, list[_Emulator]]:
+    """Return the emulators to start, and the configuration without Auth if it cannot run.
+
+    Raises
+    ------
+    MissingComponent
+        If Java, the Google Cloud CLI emulators or fake-gcs-server are missing (the Auth
+        emulator is not required: without the Firebase CLI the stack runs without sign-in).
+    """
+    parts = find_components()
+    found = [
+        _firestore_emulator(config, parts.java, parts.firestore),
+        _Emulator(
             "pubsub",
-            [str(parts.pubsub), f"--host={host}", f"--port={config.pubsub_port}"],
-            f"http://{host}:{config.pubsub_port}/",
+            [str(parts.pubsub), f"--host={config.host}", f"--port={config.pubsub_port}"],
+            f"http://{config.host}:{config.pubsub_port}/",
         ),
-        ("storage", storage, f"http://{host}:{config.storage_port}/storage/v1/b"),
+        _storage_emulator(config, resources, parts.fake_gcs),
     ]
+    if config.auth_port is not None:
+        try:
+            found.append(_auth_emulator(config, find_firebase_cli()))
+        except MissingComponent as exc:
+            say(f"dev: no Auth emulator, so no sign-in: {exc}")
+            config = dataclasses.replace(config, auth_port=None)
+    return config, found
 
 
 def _access(service: Service) -> str:
@@ -543,8 +747,90 @@ def wait_until_serving(
     return ready
 
 
+def _without_versioning(resources: Resources) -> Resources:
+    """Return the resources with no bucket versioned, for fake-gcs-server's filesystem backend.
+
+    It refuses to make a versioned bucket ("not implemented: fs storage type does not support
+    versioning yet"), keeps only the live generation of an object, and reads no other.
+    """
+    buckets = tuple(dataclasses.replace(b, versioning=False) for b in resources.buckets)
+    return dataclasses.replace(resources, buckets=buckets)
+
+
+def announce_waiting_uploads(config: StackConfig, resources: Resources) -> int:
+    """Publish the notification of every object still in the notified bucket, again.
+
+    The Pub/Sub emulator keeps no message across ``down``: a notification published before
+    ``down`` and not yet handled is gone, while its object is kept. The chain deletes an
+    upload from the incoming bucket once it is archived, and handles a notification it has
+    seen before as a no-op, so what is still there is announced again at ``up``, with the
+    payload and attributes fake-gcs-server gives an OBJECT_FINALIZE notification. (The
+    reconciler re-queues anything later in the chain from the ledger.)
+
+    Parameters
+    ----------
+    config : StackConfig
+        The running stack.
+    resources : Resources
+        Its declarations (the first notification is the one fake-gcs-server publishes).
+
+    Returns
+    -------
+    int
+        How many notifications were published.
+    """
+    notes = [n for n in resources.notifications if "OBJECT_FINALIZE" in n.events]
+    if not notes:
+        return 0
+    note = notes[0]
+    from google.cloud import pubsub_v1, storage
+
+    with stack_environment(config):
+        blobs = list(storage.Client(project=config.project).list_blobs(note.bucket))
+        if not blobs:
+            return 0
+        publisher = pubsub_v1.PublisherClient()
+        topic = publisher.topic_path(config.project, note.topic)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        pending = []
+        for blob in blobs:
+            payload = {
+                "kind": "storage#object",
+                "id": f"{blob.bucket.name}/{blob.name}/{blob.generation}",
+                "name": blob.name,
+                "bucket": blob.bucket.name,
+                "generation": str(blob.generation),
+                "contentType": blob.content_type or "",
+                "storageClass": "STANDARD",
+                "size": str(blob.size or 0),
+                "md5Hash": blob.md5_hash,
+                "crc32c": blob.crc32c,
+                "metadata": blob.metadata or {},
+            }
+            attributes = {
+                "bucketId": blob.bucket.name,
+                "objectId": blob.name,
+                "objectGeneration": str(blob.generation),
+                "eventType": "OBJECT_FINALIZE",
+                "eventTime": now,
+                "payloadFormat": note.payload_format,
+            }
+            data = json.dumps({k: v for k, v in payload.items() if v is not None}).encode()
+            pending.append(publisher.publish(topic, data, **attributes))
+        for future in pending:
+            future.result(timeout=30)
+    return len(blobs)
+
+
 def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None] = print) -> None:
     """Start the stack and return with it running in the background.
+
+    With a data folder (``config.data_dir``) the emulators start from the data kept there
+    (:mod:`emulator.persistence`), fake-gcs-server stores its objects there (buckets are made
+    without versioning: its filesystem backend has none), and every upload still waiting in
+    the notified bucket is announced again (:func:`announce_waiting_uploads`). The Auth
+    emulator runs when ``config.auth_port`` is set and the Firebase CLI is installed; without
+    the CLI the stack runs without it, and says so.
 
     Parameters
     ----------
@@ -571,8 +857,15 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
         say(f"dev: stack already running ({', '.join(running)}); `bin/dev down` first to restart")
         return
     resources = load()
-    commands = _emulator_commands(config, resources)
+    kept = config.kept
+    if kept is not None:
+        for line in kept.prepare():
+            say(f"dev: {line}")
+        resources = _without_versioning(resources)
+    config, emulators = _emulators(config, resources, say=say)
     ports = [config.firestore_port, config.pubsub_port, config.storage_port]
+    if config.auth_port is not None:
+        ports.append(config.auth_port)
     if services:
         ports += [s.local_port for s in resources.services.values()]
         ports.append(resources.push_relay_port)
@@ -583,20 +876,28 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
             "another program; stop it or change the ports (firebase.json, STORAGE_PORT in "
             "emulator/stack.py, infra)"
         )
+    if kept is None:
+        say("dev: data in memory only: bin/dev down forgets it")
+    else:
+        say(f"dev: data kept in {_shown(kept.root)}: " + "; ".join(kept.describe()))
     env = {**os.environ, **stack_env(config), "PYTHONUNBUFFERED": "1"}
 
     def fresh(state: dict) -> None:
         state.clear()
-        state.update({"project": config.project, "processes": {}})
+        state.update({"project": config.project, "config": config.to_record(), "processes": {}})
 
     update_state(config.state_dir, fresh)
     started = time.monotonic()
+    # The Auth emulator takes longest to answer: it is waited for last, while the rest starts.
+    first = [e for e in emulators if e.name != "auth"]
+    last = [e for e in emulators if e.name == "auth"]
     try:
-        for name, argv, _ in commands:
-            _start(config, name, argv, env)
-        for name, _, url in commands:
-            _wait(name, lambda url=url: _http_answers(url), 60, config)
-            say(f"dev: {name} emulator ready")
+        for emulator in emulators:
+            own = {k: v for k, v in env.items() if not k.endswith(emulator.without)}
+            own.update(emulator.env)
+            _start(config, emulator.name, emulator.argv, own, emulator.cwd)
+        for emulator in first:
+            _wait_for(config, emulator, say)
         from infra.apply import apply
 
         with stack_environment(config):
@@ -615,6 +916,15 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
                 f"dev: {len(resources.services)} services ready under the supervisor: "
                 + ", ".join(f"{s.name}:{s.local_port}" for s in resources.services.values())
             )
+        for emulator in last:
+            _wait_for(config, emulator, say)
+        if kept is not None:
+            announced = announce_waiting_uploads(config, resources)
+            if announced:
+                say(
+                    f"dev: announced {announced} upload(s) still waiting in "
+                    f"{resources.notifications[0].bucket} again (Pub/Sub kept no message)"
+                )
     except BaseException:
         down(config, say=lambda line: None)
         raise
@@ -622,6 +932,13 @@ def up(config: StackConfig, *, services: bool = True, say: Callable[[str], None]
         f"dev: stack up in {time.monotonic() - started:.1f} s (project {config.project}); "
         '`eval "$(bin/dev env)"` points your shell at it'
     )
+
+
+def _wait_for(config: StackConfig, emulator: _Emulator, say: Callable[[str], None]) -> None:
+    url = emulator.ready_url
+    _wait(emulator.name, lambda: _http_answers(url), emulator.timeout, config, emulator.hint)
+    where = url.split("://", 1)[1].split("/", 1)[0]
+    say(f"dev: {emulator.name} emulator ready on {where}")
 
 
 def _terminate(pids: list[int], timeout: float) -> None:
@@ -647,7 +964,10 @@ def down(config: StackConfig, *, say: Callable[[str], None] = print) -> None:
     """Stop exactly the processes ``up`` started: the supervisor first, then the rest.
 
     The supervisor stops the services it runs when it gets SIGTERM; any it left (it was
-    killed, or a service would not stop) are stopped from their recorded pids.
+    killed, or a service would not stop) are stopped from their recorded pids. A stack that
+    keeps its data (as recorded at ``up``) keeps it: once the services are stopped the
+    Firestore emulator is asked for an export, then the emulators get SIGTERM (the Auth
+    emulator exports its users as it stops) and 30 s to exit.
 
     Parameters
     ----------
@@ -656,20 +976,42 @@ def down(config: StackConfig, *, say: Callable[[str], None] = print) -> None:
     say : callable
         Receives progress lines.
     """
-    processes = _read_state(config).get("processes", {})
+    state = _read_state(config)
+    processes = state.get("processes", {})
     if not processes:
         say("dev: nothing to stop")
         return
+    recorded = StackConfig.recorded(config.state_dir)
+    kept = recorded.kept if recorded is not None else None
     supervisor = processes.get(SUPERVISOR)
     if supervisor is not None:
         # Its own grace for the services is 10 s; give it that and some.
         _terminate([supervisor["pid"]], 25)
         say(f"dev: stopped {SUPERVISOR}")
         processes = _read_state(config).get("processes", {})  # its last word on the pids
+    if kept is not None and recorded is not None:
+        if _running(processes.get("firestore", {}).get("pid")):
+            try:
+                snapshot = export_firestore(
+                    recorded.host, recorded.firestore_port, recorded.project, kept
+                )
+                say(f"dev: exported Firestore's data to {_shown(snapshot)}")
+            except ExportFailed as exc:
+                say(f"dev: {exc}: what Firestore held since up is lost; the last export stays")
+        elif "firestore" in processes:
+            say("dev: the Firestore emulator was not running: what it held since up is lost")
     rest = [(n, p["pid"]) for n, p in processes.items() if n != SUPERVISOR and p.get("pid")]
-    _terminate([pid for _, pid in reversed(rest)], 10)
+    _terminate([pid for _, pid in reversed(rest)], 30 if kept is not None else 10)
     for name, _ in rest:
         say(f"dev: stopped {name}")
+    if kept is not None:
+        if "auth" in processes:
+            snapshot = kept.adopt_auth_export()
+            if snapshot is None:
+                say("dev: the Auth emulator exported nothing: its last export stays")
+            else:
+                say(f"dev: exported the Auth emulator's users to {_shown(snapshot)}")
+        say(f"dev: data kept in {_shown(kept.root)}: " + "; ".join(kept.describe()))
     config.state_file.unlink(missing_ok=True)
 
 
@@ -724,6 +1066,48 @@ class NotRunning(RuntimeError):
 
 class UnknownService(ValueError):
     """No supervised program has the name asked for."""
+
+
+class StillRunning(RuntimeError):
+    """The stack that uses the data to forget is running."""
+
+
+def reset(config: StackConfig) -> list[str]:
+    """Forget the data a stack keeps between ``down`` and ``up`` (``bin/dev reset``).
+
+    It refuses while a stack that uses that data runs, rather than stop it: ``down`` first.
+    A running stack that keeps its data in memory (the integration tests') does not use it.
+
+    Parameters
+    ----------
+    config : StackConfig
+        The stack; its ``data_dir`` is the folder to forget.
+
+    Returns
+    -------
+    list of str
+        What was forgotten, one line per emulator; empty when nothing was kept.
+
+    Raises
+    ------
+    StillRunning
+        If a stack that uses that data folder runs.
+    ValueError
+        If ``config`` keeps no data folder.
+    """
+    kept = config.kept
+    if kept is None:
+        raise ValueError("this stack keeps its data in memory: there is nothing to forget")
+    recorded = StackConfig.recorded(config.state_dir)
+    if recorded is not None and recorded.data_dir is not None:
+        same = recorded.data_dir.resolve() == kept.root.resolve()
+        rows = status(config)
+        if same and any(row["running"] for row in rows.values()):
+            raise StillRunning(
+                f"the stack runs with the data in {_shown(kept.root)}: stop it first "
+                "(bin/dev down), then bin/dev reset"
+            )
+    return kept.forget()
 
 
 def _ask_supervisor(
@@ -889,11 +1273,15 @@ def _dead_letters(config: StackConfig, args: argparse.Namespace) -> int:
 
 #: The commands of ``bin/dev``, each with the line its help shows.
 COMMANDS = {
-    "up": "start the Firestore, Pub/Sub and Cloud Storage emulators, apply infra/, start the "
-    "supervisor with every service and the scheduler, and return once all of them answer",
-    "down": "stop exactly what up started, the supervisor first (its data is forgotten)",
-    "status": "which of those processes run, with restarts and holds (exit status 3 when any "
-    "is not running)",
+    "up": "start the Firestore, Pub/Sub, Cloud Storage and Auth emulators with the data kept "
+    "in .dev/data, apply infra/, start the supervisor with every service and the scheduler, "
+    "and return once all of them answer (--in-memory: keep no data)",
+    "down": "stop exactly what up started, the supervisor first; the data is kept "
+    "(Firestore and Auth exported, Cloud Storage on disk; Pub/Sub messages are not)",
+    "reset": "forget the kept data (.dev/data) and print what it was; refuses while the "
+    "stack that uses it runs (bin/dev down first)",
+    "status": "which of those processes run, with restarts and holds, and what data is kept "
+    "(exit status 3 when any is not running)",
     "env": 'export lines for your shell: eval "$(bin/dev env)"',
     "restart": "restart NAME: stop one service and start it again at once (the emulators and "
     "their data stay); returns when it answers",
@@ -913,7 +1301,13 @@ _EPILOG = "\n".join(
         ".dev/logs/supervisor.log and in the service's own log.",
         "To keep a service down for 2 minutes (e.g. in a test): "
         "bin/dev stop record-image --for 120.",
-        "Logs go to .dev/logs/<name>.log; what up started is recorded in .dev/stack.json.",
+        "Kept data: .dev/data/firestore (the last export), .dev/data/auth (the last export of "
+        "the Auth emulator's users), .dev/data/storage (fake-gcs-server's files; buckets keep "
+        "no old object versions there: --in-memory has them). Pub/Sub keeps no message: up "
+        "announces uploads still in the incoming bucket again, and bin/reconcile re-queues "
+        "the rest.",
+        "Logs go to .dev/logs/<name>.log; what up started is recorded in .dev/stack.json. "
+        f"{DEV_DIR_ENV} moves .dev elsewhere.",
     )
 )
 
@@ -961,6 +1355,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with up: start only the emulators, not the supervisor and the services",
     )
     parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="with up: keep the data in memory only (down forgets it), as the integration "
+        "tests' stack does; the only way buckets keep old object versions locally",
+    )
+    parser.add_argument(
         "--for",
         dest="hold_for",
         type=float,
@@ -985,6 +1385,8 @@ def _misused(args: argparse.Namespace) -> str | None:
         return f"{args.command} takes no NAME (got {args.name!r})"
     if args.hold_for is not None and args.command != "stop":
         return "--for goes with stop"
+    if (args.no_services or args.in_memory) and args.command != "up":
+        return "--no-services and --in-memory go with up"
     if args.hold_for is not None and args.hold_for < 0:
         return f"--for wants zero or more seconds, got {args.hold_for:g}"
     if args.signal != "SIGTERM" and args.command not in ("stop", "restart"):
@@ -1043,6 +1445,40 @@ def _service_command(config: StackConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _configuration(args: argparse.Namespace) -> StackConfig:
+    """Return the stack a command acts on.
+
+    ``up`` starts the one its options describe (data in ``<state_dir>/data`` unless
+    ``--in-memory``); any other command acts on the stack ``up`` recorded in the state folder
+    (``.dev``, or ``PANOPTES_DEV_DIR``), else on the one ``up`` would start.
+    """
+    config = StackConfig.load(args.project)
+    folder = os.environ.get(DEV_DIR_ENV, "").strip()
+    if folder:
+        config = dataclasses.replace(config, state_dir=Path(folder).resolve())
+    recorded = StackConfig.recorded(config.state_dir)
+    if (
+        args.command not in ("up", "reset")
+        and recorded is not None
+        and args.project in (None, recorded.project)
+    ):
+        return recorded
+    project = _read_state(config).get("project")
+    if args.project is None and project and project != config.project:
+        config = dataclasses.replace(StackConfig.load(project), state_dir=config.state_dir)
+    data_dir = None if args.in_memory else config.state_dir / "data"
+    return dataclasses.replace(config, data_dir=data_dir)
+
+
+def _print_kept(config: StackConfig) -> None:
+    """``bin/dev status``'s last line: what data the stack keeps, and where."""
+    kept = config.kept
+    if kept is None:
+        print("data: in memory only (bin/dev down forgets it)")
+    else:
+        print(f"data kept in {_shown(kept.root)}: " + "; ".join(kept.describe()))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``bin/dev``."""
     parser = build_parser()
@@ -1050,10 +1486,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = _misused(args)
     if problem:
         parser.error(problem)
-    config = StackConfig.load(args.project)
-    state = _read_state(config)
-    if args.project is None and state.get("project"):
-        config = StackConfig.load(state["project"])
+    config = _configuration(args)
     if args.command == "env":
         for key, value in stack_env(config).items():
             print(f"export {key}={value}")
@@ -1071,6 +1504,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "down":
         down(config)
         return 0
+    if args.command == "reset":
+        try:
+            forgotten = reset(config)
+        except StillRunning as exc:
+            print(f"dev: {exc}", file=sys.stderr)
+            return 3
+        kept = config.kept
+        assert kept is not None
+        if not forgotten:
+            print(f"dev: nothing kept in {_shown(kept.root)}: nothing to forget")
+            return 0
+        print(f"dev: forgot the data kept in {_shown(kept.root)}:")
+        for line in forgotten:
+            print(f"  {line}")
+        print("dev: the next bin/dev up starts empty")
+        return 0
     if args.command in _SERVICE_COMMANDS:
         return _service_command(config, args)
     if args.command == "dead-letters":
@@ -1078,11 +1527,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = status(config)
     if not rows:
         print("dev: stack is not running")
+        _print_kept(config)
         return 3
     for name, row in rows.items():
         print(_status_line(name, row))
+    _print_kept(config)
     return 0 if all(r["running"] for r in rows.values()) else 3
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader went away, e.g. bin/dev status | head -1
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -563,7 +563,11 @@ def plan(
         if (group, scope, fields) in state.indexes:
             steps.append(Step("leave", what))
             continue
-        configs = [f"--field-config=field-path={f},order={o.lower()}" for f, o in fields]
+        configs = [
+            f"--field-config=field-path={f},"
+            f"{'array-config' if o == 'CONTAINS' else 'order'}={o.lower()}"
+            for f, o in fields
+        ]
         steps.append(
             Step(
                 "create",

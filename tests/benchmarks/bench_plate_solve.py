@@ -6,7 +6,8 @@ Tycho-2 index (:mod:`panoptes_network.simulation`, with its true WCS) and compre
 
 - ``step_s``: :func:`~panoptes_network.astrometry.plate_solve.plate_solve` in-process with in-memory
   ports, from the request to the documents updated (the frame already recorded), with its
-  stage breakdown: ``read`` (download and decompress), ``calibrate`` (bias, per-colour
+  stage breakdown: ``read`` (download and decompress), ``preview`` (the JPEG preview
+  rendered, stored and recorded), ``calibrate`` (bias, per-colour
   background, superpixels, star count), ``solve`` (writing the superpixel image, running
   ``solve-field``, reading and checking the WCS), ``write`` (the solved ``.fits.fz``, stored
   and checked) and ``record`` (the document batch);
@@ -66,7 +67,7 @@ FIELD = (301.564, 44.457)
 SEED = 7
 ROOT = Path(__file__).resolve().parents[2]
 S = Settings()
-_STAGES = ("read_s", "calibrate_s", "solve_s", "write_s", "record_s")
+_STAGES = ("read_s", "preview_s", "calibrate_s", "solve_s", "write_s", "record_s")
 
 # Run one step in a fresh interpreter and report its peak resident memory. The peak (VmHWM)
 # is reset first: a forked child starts with its parent's pages counted, which would
@@ -74,8 +75,9 @@ _STAGES = ("read_s", "calibrate_s", "solve_s", "write_s", "record_s")
 _MEMORY_PROBE = """
 import json, sys
 from pathlib import Path
-from panoptes_network.ingest import ChainContext, StoredObject, record_image
 from panoptes_network.astrometry.plate_solve import plate_solve
+from panoptes_network.ingest.record import record_image
+from panoptes_network.pipeline.context import ChainContext, StoredObject
 from panoptes_network.pipeline.settings import Settings
 from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 

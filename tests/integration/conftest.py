@@ -1,8 +1,9 @@
 """The local emulator stack for integration tests.
 
-A running stack (``bin/dev up``) is used as it is; otherwise the session starts one and stops
-it at the end. Each test uses its own unit and camera ids, so tests never share counters and
-can run against a stack that holds other data.
+A running stack (``bin/dev up --in-memory``) is used as it is; one that keeps its data
+(``bin/dev up``) is stopped, its data kept, and started again after the tests; otherwise the
+session starts one and stops it at the end. Each test uses its own unit and camera ids, so
+tests never share counters and can run against a stack that holds other data.
 """
 
 from __future__ import annotations
@@ -114,9 +115,16 @@ def stack() -> Iterator[Stack]:
     config = StackConfig.load()
     running = status(config)
     started_here = not running or not all(r["running"] for r in running.values())
+    # A developer's stack that keeps its data (bin/dev up) has no object versioning, which
+    # the tests check: it is stopped (its data is kept) and started again after the tests,
+    # while the tests run on a stack of their own that keeps nothing.
+    kept = StackConfig.recorded(config.state_dir)
+    restart = kept if kept is not None and kept.data_dir is not None and running else None
+    if restart is not None:
+        started_here = True
     if started_here:
         if running:
-            down(config, say=lambda line: None)
+            down(restart or config, say=lambda line: None)
         up(config, say=lambda line: None)
     with stack_environment(config):
         from google.cloud import firestore, pubsub_v1, storage
@@ -133,6 +141,8 @@ def stack() -> Iterator[Stack]:
         )
     if started_here:
         down(config, say=lambda line: None)
+    if restart is not None:
+        up(restart, say=lambda line: None)
 
 
 _USED_UNITS: set[str] = set()

@@ -101,6 +101,24 @@ def test_fixture_frames_become_documents(stack, unit_ids, panoptes_data):
         assert archived.name == f"{name}@{record['generation']}"
         assert archived.download_as_bytes() == source.read_bytes()
         assert stack.blob(stack.settings.incoming_bucket, name) is None
+    # Every frame gets a JPEG preview from plate-solve, rendered from its FITS (no raw file
+    # came), under its image id's name in the preview bucket.
+    for filename in uploads:
+        start = filename.split(".", 1)[0]
+        image_id = f"{unit}_{camera}_{start}"
+
+        def previewed(i=image_id):
+            doc = stack.doc("images", i)
+            done = doc and (doc.get("preview_url") or doc.get("preview_error_reason"))
+            return doc if done else None
+
+        doc = wait_for(f"the preview of {image_id}", previewed, 120)
+        assert doc["preview_source"] == "fits" and doc.get("preview_error_reason") is None
+        assert doc["preview_path"] == f"{unit}/{camera}/{seq}/{start}.jpg"
+        blob = stack.blob(stack.settings.preview_bucket, doc["preview_path"])
+        assert blob is not None and blob.metadata["preview_source"] == "fits"
+        answer = requests.get(doc["preview_url"], timeout=10)
+        assert answer.status_code == 200 and answer.content[:2] == b"\xff\xd8"  # a JPEG
 
 
 def test_redelivery_and_second_upload_keep_counters_exact(stack, unit_ids, panoptes_data):

@@ -62,6 +62,16 @@ def test_a_raw_upload_gets_products_then_its_frame_enters_the_chain(stack, unit_
 
     doc = wait_for("the converted frame recorded", recorded, 120)
     assert doc["converted_from_raw"] is True
+
+    def past_plate_solve():
+        doc = stack.doc("images", path.image_id)
+        after = ("solved", "solve_error", "measured", "measure_error")
+        return doc if doc and doc.get("status") in after else None
+
+    # plate-solve reads the converted frame too, and leaves the raw file's preview alone.
+    doc = wait_for("plate-solve to act on the converted frame", past_plate_solve, 120)
+    assert doc["preview_source"] == "raw" and doc["preview_path"] == names["preview"]
+    assert stack.blob(s.preview_bucket, names["preview"]).metadata["preview_source"] != "fits"
     assert doc["raw_file"].endswith(archived.name)
     assert doc["rgb_url"] and doc["preview_url"]
     assert stack.blob(s.images_bucket, path.with_extension(".fits.fz").object_name) is not None

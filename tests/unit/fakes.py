@@ -13,6 +13,7 @@ from typing import Any
 
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PreconditionFailed
 from panoptes_network.pipeline.ports import (
+    MAX_ANY_VALUES,
     MAX_BATCH_WRITES,
     DocKey,
     DocSnapshot,
@@ -31,6 +32,31 @@ _OPS = {
     ">=": operator.ge,
     ">": operator.gt,
 }
+
+
+#: The port's membership operator (Firestore's ``array-contains-any``).
+ARRAY_CONTAINS_ANY = "array-contains-any"
+
+
+def _check_any_filters(filters) -> None:
+    """Refuse what Firestore refuses: more than one such filter, or 0 or over 30 values."""
+    anys = [value for _, op, value in filters if op == ARRAY_CONTAINS_ANY]
+    if len(anys) > 1:
+        raise ValueError("a query takes at most one array-contains-any filter")
+    for value in anys:
+        if not isinstance(value, (list, tuple)) or not 0 < len(value) <= MAX_ANY_VALUES:
+            raise ValueError(f"array-contains-any takes a list of 1 to {MAX_ANY_VALUES} values")
+
+
+def _contains_any(stored: Any, values: Any) -> bool:
+    """Whether an array field holds one of ``values`` (Firestore's equality: same type)."""
+    if not isinstance(stored, (list, tuple)):
+        return False
+    return any(
+        _type_rank(item) == _type_rank(value) and item == value
+        for item in stored
+        for value in values
+    )
 
 
 def _type_rank(value: Any) -> int:
@@ -256,11 +282,16 @@ class MemoryDocuments:
         start_after_id=None,
     ):
         """Firestore's semantics: range filters match same-typed values only, order by type."""
+        _check_any_filters(filters)
 
         def matches(doc: dict[str, Any]) -> bool:
             for field, op, value in filters:
                 if field not in doc or doc[field] is None:
                     return False
+                if op == ARRAY_CONTAINS_ANY:
+                    if not _contains_any(doc[field], value):
+                        return False
+                    continue
                 if op != "==" and _type_rank(doc[field]) != _type_rank(value):
                     return False
                 if not _OPS[op](doc[field], value):

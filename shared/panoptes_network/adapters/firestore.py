@@ -27,6 +27,8 @@ __all__ = [
 
 #: Bytes of documents in one batch commit (Firestore's request limit is 10 MiB).
 MAX_BATCH_BYTES = 8 * 1024 * 1024
+#: The port's operators the Python client spells otherwise.
+_CLIENT_OPERATORS = {"array-contains-any": "array_contains_any"}
 
 
 def approximate_size(value: Any) -> int:
@@ -119,6 +121,7 @@ class FirestoreDocuments:
     ) -> list[tuple[str, dict[str, Any]]]:
         """Return ``(doc_id, fields)`` of the matching documents (see the port).
 
+        The port's ``array-contains-any`` is the client's ``array_contains_any``.
         A cursor of one document (``start_after_id``) orders by the document id too, in the
         same direction: Firestore does so implicitly anyway, so the query needs no other
         index than it would without the cursor.
@@ -128,6 +131,7 @@ class FirestoreDocuments:
 
         query: Any = self.client.collection(collection)
         for field, op, value in filters:
+            op = _CLIENT_OPERATORS.get(op, op)
             query = query.where(filter=FieldFilter(field, op, to_firestore(value)))
         if order_by is not None:
             direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING

@@ -5,7 +5,10 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
 
 1. skips the frame when its images document says ``solved: true`` (a redelivery never solves
    again), or when the last attempt failed on the very same file (same MD5);
-2. reads and decompresses it; subtracts the bias and the per-colour sky and sums each Bayer
+2. reads and decompresses it, and renders its JPEG preview from the pixels unless one from
+   the camera raw file is recorded (:mod:`panoptes_network.ingest.frame_preview`: a preview
+   that cannot be made is recorded as ``preview_error_reason`` and never stops the frame);
+   subtracts the bias and the per-colour sky and sums each Bayer
    cell into 2 x 2 superpixels (:mod:`.bayer_background`), recording the sky per colour
    (``background``, ADU above the bias); counts the star-like sources (:mod:`.star_count`)
    and stops there when there are too few (a blank or cloud-covered frame);
@@ -20,8 +23,12 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
    degrees), ``solved: true``, ``status: "solved"``, ``pixel_scale`` (arcsec/pixel),
    ``rotation`` (degrees east of north of the image's up), ``solved_path``, ``solved_url``,
    ``solved_time``, ``solve_seconds`` and the solver's figures, and on its observation
-   ``ra``/``dec`` when they are still null, in one atomic batch guarded by the versions read
-   (the first solved frame of an observation wins; a lost race re-reads and re-plans).
+   ``ra``/``dec`` when they are still null, with the sky index of the solved field
+   (:func:`~panoptes_network.frames.sky_index.sky_fields`, ``sky_source: "solved"``, the
+   field's radius being the angle from the centre to the farthest corner of the frame in
+   the solved WCS, :func:`field_radius_of`), in one atomic
+   batch guarded by the versions read (the first solved frame of an observation wins; a lost
+   race re-reads and re-plans).
 
 A frame that cannot be solved (no solution, a limit reached, blank or cloud-covered, a
 solution that is not a celestial WCS) gets ``status: "solve_error"`` and
@@ -32,7 +39,8 @@ storage, Firestore or the solver's installation raise, so Pub/Sub redelivers.
 Memory: one frame at a time per process (:data:`ONE_FRAME_AT_A_TIME`): the raw uint16 pixels
 (36 MB for 5208 x 3476), one colour plane in float32 and its background (18 MB each, freed
 plane by plane), the float32 superpixel image (18 MB, also written to a temporary folder for
-``solve-field``) and the recompressed output. A full-frame step peaks at about 260 MB of
+``solve-field``) and the recompressed output; the preview's float32 planes of the binned size
+(at most 32 MB) are freed before the calibration. A full-frame step peaks at about 260 MB of
 resident memory, 120 MB of which are the libraries.
 """
 
@@ -75,6 +83,14 @@ from panoptes_network.astrometry.solved_frame import (
 from panoptes_network.astrometry.star_count import count_star_like_sources
 from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
 from panoptes_network.frames.camera import BIAS_ADU
+from panoptes_network.frames.sky_index import (
+    MAX_FIELD_RADIUS_DEG,
+    SkySource,
+    angular_distance,
+    field_radius,
+    sky_fields,
+)
+from panoptes_network.ingest.frame_preview import make_frame_preview
 from panoptes_network.ingest.ledger import image_due_time
 from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
@@ -90,6 +106,7 @@ __all__ = [
     "ONE_FRAME_AT_A_TIME",
     "SUPERPIXEL",
     "PlateSolver",
+    "field_radius_of",
     "pointing_hint",
     "plate_solve",
 ]
@@ -168,6 +185,35 @@ def pointing_hint(header: Mapping[str, Any], radius: float) -> PointingHint | No
     if ra is None or dec is None or not -90.0 <= dec <= 90.0:
         return None
     return PointingHint(ra % 360.0, dec, radius)
+
+
+def field_radius_of(solution: FrameSolution) -> float:
+    """Return the angle from a solved frame's centre to its farthest corner, in degrees.
+
+    Parameters
+    ----------
+    solution : FrameSolution
+        The frame's solution (its WCS, distortion included, and its shape).
+
+    Returns
+    -------
+    float
+        The largest angle from ``(ra_centre, dec_centre)`` to the outer corners of the
+        corner pixels, degrees (at most
+        :data:`~panoptes_network.frames.sky_index.MAX_FIELD_RADIUS_DEG`); the gnomonic
+        half diagonal at the solved pixel scale should a corner not map to the sky.
+    """
+    rows, columns = solution.shape
+    ra, dec = solution.wcs.all_pix2world(
+        [-0.5, columns - 0.5, -0.5, columns - 0.5], [-0.5, -0.5, rows - 0.5, rows - 0.5], 0
+    )
+    corners = [
+        angular_distance(solution.ra_centre, solution.dec_centre, float(a), float(d))
+        for a, d in zip(ra, dec, strict=True)
+    ]
+    if not all(math.isfinite(c) for c in corners):
+        return min(field_radius(solution.shape, solution.pixel_scale), MAX_FIELD_RADIUS_DEG)
+    return min(max(corners), MAX_FIELD_RADIUS_DEG)
 
 
 def _history(ctx: ChainContext, run: SolveFieldRun, bias: float) -> list[str]:
@@ -361,6 +407,9 @@ def _solve_one(
         return copy_to_quarantine(ctx, obj, exc.reason)
     del data
     stages.done("read")
+    # The one step that holds every recorded frame's pixels renders its preview (never raises).
+    preview = make_frame_preview(ctx, obj, path, frame.pixels, frame.header)
+    stages.done("preview")
     try:
         calibrated = calibrate_superpixels(
             frame.pixels, bias=solver.bias, box_size=solver.background_box
@@ -440,7 +489,16 @@ def _solve_one(
         "background": background.to_dict(),
         "updated_time": now,
     }
-    observation_fields = {"ra": solution.ra_centre, "dec": solution.dec_centre}
+    observation_fields = {
+        "ra": solution.ra_centre,
+        "dec": solution.dec_centre,
+        **sky_fields(
+            solution.ra_centre,
+            solution.dec_centre,
+            SkySource.SOLVED,
+            radius=field_radius_of(solution),
+        ),
+    }
     written = _update_documents(ctx, path, image_fields, observation_fields)
     if written:
         ctx.bus.publish(ctx.settings.measure_topic, target.message(image_id=path.image_id))
@@ -458,6 +516,7 @@ def _solve_one(
             "blind": hint is None,
             "sources_detected": stars,
             "solve_field_sources": run.sources,
+            "preview": preview["action"],
             **({} if written else {"why": "solved by another delivery meanwhile"}),
             **stages.seconds,
         },

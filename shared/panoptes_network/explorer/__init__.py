@@ -8,9 +8,10 @@ tolerating any missing or ill-typed field:
 - :mod:`.home`: :func:`home`, the totals from the units' exact counters and the latest
   observations.
 - :mod:`.units`: :func:`units` and :func:`unit`.
-- :mod:`.observations`: :func:`observations` (filtered, ordered, paged by cursor; the
-  composite indexes it needs in :data:`COMPOSITE_INDEXES`) and :func:`observation` (its
-  frames and processing runs).
+- :mod:`.observations`: :func:`observations` (filtered, ordered, paged by cursor, with a
+  sky search by name or coordinates; the composite indexes it needs in
+  :data:`COMPOSITE_INDEXES`) and :func:`observation` (its frames and processing runs).
+- :mod:`.sky`: the sky search's cone and the offline name resolution.
 - :mod:`.images`: :func:`image`.
 - :mod:`.params`: URL query parameters to read-model arguments, strictly.
 - :mod:`.openapi`: the OpenAPI document of ``/api/v1``.

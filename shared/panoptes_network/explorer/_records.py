@@ -21,6 +21,7 @@ from panoptes_network.explorer._values import (
     text,
     time_value,
 )
+from panoptes_network.pipeline.schema import PreviewSource
 from panoptes_network.pipeline.settings import Settings
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "observation_summary",
     "photometry_summary",
     "pointing_summary",
+    "preview_summary",
     "run_summary",
     "unit_summary",
 ]
@@ -166,8 +168,10 @@ def frame_summary(image_id: str, doc: Mapping[str, Any], settings: Settings) -> 
     dict
         ``image_id``, ``time`` (ISO 8601 UTC), ``status``, ``solved``, ``exptime`` (s),
         ``airmass``, ``ra_image`` and ``dec_image`` (deg, the solved centre; None until
-        solved), ``public_url`` (of the stored frame), ``preview_url`` and ``header`` (see
-        :func:`header_request`).
+        solved), ``public_url`` (of the stored frame), ``preview_url`` (its JPEG preview,
+        1200 pixels wide; None until one is made), ``preview_source`` (``"raw"``: from the
+        camera raw file, ``"fits"``: rendered from the frame; None when unknown) and
+        ``header`` (see :func:`header_request`).
     """
     return {
         "image_id": image_id,
@@ -180,7 +184,36 @@ def frame_summary(image_id: str, doc: Mapping[str, Any], settings: Settings) -> 
         "dec_image": number(doc.get("dec_image")),
         "public_url": text(doc.get("public_url")),
         "preview_url": text(doc.get("preview_url")),
+        "preview_source": _preview_source(doc),
         "header": header_request(doc, settings),
+    }
+
+
+def _preview_source(doc: Mapping[str, Any]) -> str | None:
+    source = doc.get("preview_source")
+    return source if source in (PreviewSource.RAW, PreviewSource.FITS) else None
+
+
+def preview_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Return an image's JPEG preview: where it is, what it was made from, or why it is not.
+
+    Parameters
+    ----------
+    doc : Mapping
+        The image document.
+
+    Returns
+    -------
+    dict
+        ``url`` (public URL of the JPEG, 1200 pixels wide; None when there is none),
+        ``source`` (``"raw"``: made from the camera raw file; ``"fits"``: rendered from the
+        frame's pixels by plate-solve; None when unknown) and ``error_reason`` (why
+        plate-solve could not render one; None otherwise).
+    """
+    return {
+        "url": text(doc.get("preview_url")),
+        "source": _preview_source(doc),
+        "error_reason": text(doc.get("preview_error_reason")),
     }
 
 
@@ -201,7 +234,9 @@ def run_summary(run_id: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         ``num_frames`` (used), ``num_frames_found``, ``num_frames_rejected``, ``num_stars``,
         ``num_variable_stars``, ``corrections`` (per colour), ``notes``, ``precision`` (per
         colour, the V bins of ``lightcurves.products.precision_statistics``; mag),
-        ``data_url`` (the run's Parquet file), ``software_version`` and ``run_seconds`` (s).
+        ``data_url`` (the run's Parquet file), ``software_version``, ``run_seconds`` (s),
+        ``num_points_rejected`` (light-curve points left out because people flagged them)
+        and ``flags_honoured`` (how many flags the run applied; None for older runs).
     """
     corrections = doc.get("corrections")
     notes = doc.get("notes")
@@ -225,7 +260,16 @@ def run_summary(run_id: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         "data_url": text(doc.get("data_url")),
         "software_version": text(doc.get("software_version")),
         "run_seconds": number(doc.get("run_seconds")),
+        "num_points_rejected": integer(doc.get("num_points_rejected")),
+        "flags_honoured": _flags_honoured(doc.get("flags")),
     }
+
+
+def _flags_honoured(flags: Any) -> int | None:
+    """Return how many people's flags a run honoured (None for runs before flags)."""
+    if not isinstance(flags, Mapping) or not isinstance(flags.get("honoured"), list):
+        return None
+    return len(flags["honoured"])
 
 
 def pointing_summary(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from panoptes_network.explorer._records import (
     header_request,
     photometry_summary,
     pointing_summary,
+    preview_summary,
 )
 from panoptes_network.explorer._values import (
     boolean,
@@ -18,6 +19,7 @@ from panoptes_network.explorer._values import (
     time_value,
 )
 from panoptes_network.explorer.errors import NotFound
+from panoptes_network.explorer.flags import flags_of
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import IMAGES
 from panoptes_network.pipeline.settings import Settings
@@ -35,7 +37,7 @@ def image(
 ) -> dict[str, Any]:
     """Return one image.
 
-    Reads 1 document.
+    Reads 1 document and at most 50 flags.
 
     Parameters
     ----------
@@ -53,13 +55,15 @@ def image(
         ``image_id``, ``sequence_id``, ``unit_id``, ``camera_id``, ``time`` (ISO 8601 UTC),
         ``status``, ``solved``; ``files`` (public URLs of the stored frame, the solved
         frame, the RGB cube, the JPEG preview and the sources table, each None when
-        absent); ``header_fields`` (the cards record-image stored, see
-        :func:`~._records.header_fields`); ``pointing``
+        absent); ``preview`` (the JPEG preview's URL, its source and why there is none,
+        see :func:`~._records.preview_summary`); ``header_fields`` (the cards record-image
+        stored, see :func:`~._records.header_fields`); ``pointing``
         (:func:`~._records.pointing_summary`); ``photometry``
         (:func:`~._records.photometry_summary`, None before measure-sources);
         ``errors`` (the reasons steps recorded, by field); ``header`` (how to ask
-        get-fits-header for the full header, see :func:`~._records.header_request`); and
-        ``document`` (every field, as JSON).
+        get-fits-header for the full header, see :func:`~._records.header_request`);
+        ``document`` (every field, as JSON); and ``flags`` (its active flags, see
+        :func:`~.flags.flags_of`).
 
     Raises
     ------
@@ -81,10 +85,12 @@ def image(
         "status": text(doc.get("status")),
         "solved": boolean(doc.get("solved")),
         "files": {name: text(doc.get(name)) for name in _FILE_FIELDS},
+        "preview": preview_summary(doc),
         "header_fields": header_fields(doc),
         "pointing": pointing_summary(doc),
         "photometry": photometry_summary(doc),
         "errors": {name: doc[name] for name in _ERROR_FIELDS if isinstance(doc.get(name), str)},
         "header": header_request(doc, settings),
         "document": json_value(doc),
+        "flags": flags_of(documents, "image_id", image_id),
     }

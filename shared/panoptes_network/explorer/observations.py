@@ -4,8 +4,9 @@ Firestore serves a query from an index: a range filter on one field only, which 
 field the query is ordered by, and a composite index for each equality filter combined with
 an order. So :func:`observations` pushes into its query
 
-- at most **one** equality filter, the most selective one given: ``camera_id``, else
-  ``unit_id``, else ``status``;
+- at most **one** filter besides the order's range: the sky cells of a cone search when
+  one is asked for (``sky_cells array-contains-any``, see below), else the most selective
+  equality filter given: ``camera_id``, else ``unit_id``, else ``status``;
 - the range filter of the **order field** only: ``since``/``until`` when ordered by
   ``time``, ``min_images`` when ordered by ``num_images``;
 
@@ -18,6 +19,16 @@ automatic single-field indexes).
 Documents without the order field are never listed (Firestore's order leaves them out).
 Range filters match only values of the filter's type: ``since``/``until`` (timestamps) never
 match a time stored as a string, as some older records hold it.
+
+Sky search (``name``, or ``ra`` and ``dec``; ``radius``, :mod:`.sky`): the query asks for the
+observations whose sky index (:mod:`panoptes_network.frames.sky_index`) holds any of the at
+most 30 HEALPix cells covering the cone, so it never reads the whole collection; of those it
+keeps the ones whose indexed pointing (``sky_ra``, ``sky_dec``) is within the cone's radius
+plus their field's radius (``sky_radius``: the field's half diagonal, wider for a mount
+position), applied after the read and listed as ``cone`` in ``after_read``, and reports each
+row's ``distance_deg``. The equality filters are then all applied after the read. An
+observation is found once its document has the sky index: from its first frame's mount
+position, from its plate solution, or from ``bin/sky-index`` for older documents.
 """
 
 from __future__ import annotations
@@ -32,8 +43,18 @@ from panoptes_network.explorer._records import (
     observation_summary,
     run_summary,
 )
-from panoptes_network.explorer._values import integer, is_document_id, iso_utc, json_value
+from panoptes_network.explorer._values import (
+    integer,
+    is_document_id,
+    iso_utc,
+    json_value,
+    text,
+)
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
+from panoptes_network.explorer.flags import flags_of
+from panoptes_network.explorer.sky import SkyCone, TargetResolver, match_distance, sky_cone
+from panoptes_network.explorer.stars import STAR_INDEXES
+from panoptes_network.frames.sky_index import SkySource
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PROCESSED_OBSERVATIONS
 from panoptes_network.pipeline.settings import Settings
@@ -66,6 +87,8 @@ MAX_MIN_IMAGES = 1_000_000
 
 #: Equality filters, most selective first: ``(parameter, field)``. One is pushed.
 _EQUALITY = (("camera", "camera_id"), ("unit", "unit_id"), ("status", "status"))
+#: The sky index's array of cells on observation documents.
+_SKY_CELLS = "sky_cells"
 
 
 def _index(collection: str, *fields: tuple[str, str]) -> dict[str, Any]:
@@ -85,13 +108,31 @@ def _observation_indexes() -> tuple[dict[str, Any], ...]:
     )
 
 
+def _sky_indexes() -> tuple[dict[str, Any], ...]:
+    return tuple(
+        {
+            "collectionGroup": OBSERVATIONS,
+            "queryScope": "COLLECTION",
+            "fields": [
+                {"fieldPath": _SKY_CELLS, "arrayConfig": "CONTAINS"},
+                {"fieldPath": order, "order": direction},
+            ],
+        }
+        for order in ORDER_FIELDS
+        for direction in ("DESCENDING", "ASCENDING")
+    )
+
+
 #: The composite indexes the explorer's queries need, as ``infra/firestore.indexes.json``
-#: writes them: each equality filter with each order field in both directions, a sequence's
-#: frames in time order, and its runs newest first.
+#: writes them: each equality filter with each order field in both directions, the sky
+#: cells (array-contains) with each order field in both directions, a sequence's frames in
+#: time order, its runs newest first, and a star's light curves newest first.
 COMPOSITE_INDEXES: tuple[dict[str, Any], ...] = (
     *_observation_indexes(),
+    *_sky_indexes(),
     _index(IMAGES, ("sequence_id", "ASCENDING"), ("time", "ASCENDING")),
     _index(PROCESSED_OBSERVATIONS, ("sequence_id", "ASCENDING"), ("run_time", "DESCENDING")),
+    *STAR_INDEXES,
 )
 
 
@@ -156,14 +197,19 @@ def observations(
     since: datetime | None = None,
     until: datetime | None = None,
     min_images: int | None = None,
+    name: str | None = None,
+    ra: float | None = None,
+    dec: float | None = None,
+    radius: float | None = None,
     order: str = "time",
     descending: bool = True,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    resolver: TargetResolver | None = None,
 ) -> dict[str, Any]:
     """Return one page of observations, filtered and ordered.
 
-    Reads at most ``limit + 1`` documents (one query).
+    Reads at most ``limit + 1`` documents (one query), with or without a sky search.
 
     Parameters
     ----------
@@ -176,6 +222,15 @@ def observations(
         times are UTC).
     min_images : int, optional
         Only observations with at least that many frames recorded (``num_images``).
+    name : str, optional
+        A sky search around a named target or coordinates given as text (see
+        :func:`~.sky.sky_cone`), resolved by ``resolver``.
+    ra, dec : float, optional
+        A sky search around this centre, in degrees (both, and not with ``name``).
+    radius : float, optional
+        The sky search's radius, in degrees: 0 to :data:`~.sky.MAX_RADIUS_DEG`, default
+        :data:`~.sky.DEFAULT_RADIUS_DEG`. An observation matches when its field's disc
+        comes within it (see the module docstring).
     order : str
         ``time`` (start) or ``num_images``.
     descending : bool
@@ -184,12 +239,18 @@ def observations(
         Documents to read for the page, 1 to :data:`MAX_LIMIT`.
     cursor : str, optional
         ``next_cursor`` of the previous page (same order and direction).
+    resolver : TargetResolver, optional
+        Resolves ``name``; :func:`~.sky.offline_resolver` (the catalog's offline table) by
+        default.
 
     Returns
     -------
     dict
-        ``observations`` (rows of :func:`~._records.observation_summary`), ``count``,
-        ``limit``, ``order``, ``descending``, ``filters`` (as applied; times ISO 8601 UTC),
+        ``observations`` (rows of :func:`~._records.observation_summary` with
+        ``distance_deg``, degrees from the sky search's centre to the indexed pointing, None
+        without one, and ``pointing_source``, the indexed pointing's ``sky_source``),
+        ``count``, ``limit``, ``order``, ``descending``, ``filters`` (as applied; times ISO
+        8601 UTC), ``cone`` (the sky search: :meth:`~.sky.SkyCone.to_dict`, or None),
         ``filtered_after_read`` and ``after_read`` (the filters applied to the page read
         rather than by the query), ``documents_read`` and ``next_cursor`` (None on the
         last page).
@@ -197,7 +258,7 @@ def observations(
     Raises
     ------
     InvalidQuery
-        For a parameter out of range (the message names it).
+        For a parameter out of range, or a name no one knows (the message names it).
     """
     equality = {
         "unit": _check_text("unit", unit),
@@ -218,19 +279,24 @@ def observations(
     if not isinstance(descending, bool):
         raise InvalidQuery("descending", "must be true or false")
     limit = check_limit(limit)
+    cone = sky_cone(name=name, ra=ra, dec=dec, radius=radius, resolver=resolver)
 
     filters: list[tuple[str, str, Any]] = []
     later: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
     pushed = False
-    for name, field in _EQUALITY:
-        value = equality[name]
+    if cone is not None:
+        filters.append((_SKY_CELLS, "array-contains-any", list(cone.cells.cells)))
+        later["cone"] = lambda doc: match_distance(cone, doc) is not None
+        pushed = True
+    for parameter, field in _EQUALITY:
+        value = equality[parameter]
         if value is None:
             continue
         if not pushed:
             filters.append((field, "==", value))
             pushed = True
         else:
-            later[name] = lambda doc, f=field, v=value: doc.get(f) == v
+            later[parameter] = lambda doc, f=field, v=value: doc.get(f) == v
     if since is not None or until is not None:
         if order == "time":
             if since is not None:
@@ -238,9 +304,9 @@ def observations(
             if until is not None:
                 filters.append(("time", "<", until))
         else:
-            for name, value in (("since", since), ("until", until)):
+            for parameter, value in (("since", since), ("until", until)):
                 if value is not None:
-                    later[name] = lambda doc: _within(doc.get("time"), since, until)
+                    later[parameter] = lambda doc: _within(doc.get("time"), since, until)
     if min_images is not None:
         if order == "num_images":
             filters.append(("num_images", ">=", min_images))
@@ -257,9 +323,7 @@ def observations(
         cursor=cursor,
     )
     kept = [
-        observation_summary(doc_id, doc)
-        for doc_id, doc in rows
-        if all(test(doc) for test in later.values())
+        _row(doc_id, doc, cone) for doc_id, doc in rows if all(test(doc) for test in later.values())
     ]
     return {
         "observations": kept,
@@ -272,11 +336,27 @@ def observations(
             "since": iso_utc(since) if since else None,
             "until": iso_utc(until) if until else None,
             "min_images": min_images,
+            "name": cone.name if cone else None,
+            "ra": ra if cone and cone.name is None else None,
+            "dec": dec if cone and cone.name is None else None,
+            "radius": cone.radius if cone else None,
         },
+        "cone": cone.to_dict() if cone else None,
         "filtered_after_read": bool(later),
         "after_read": sorted(later),
         "documents_read": len(rows),
         "next_cursor": next_cursor,
+    }
+
+
+def _row(doc_id: str, doc: Mapping[str, Any], cone: SkyCone | None) -> dict[str, Any]:
+    """Return a row of the page: the summary, its distance from the cone, its pointing's source."""
+    distance = match_distance(cone, doc) if cone is not None else None
+    source = text(doc.get("sky_source"))
+    return {
+        **observation_summary(doc_id, doc),
+        "distance_deg": round(distance, 6) if distance is not None else None,
+        "pointing_source": source if source in SkySource.ALL else None,
     }
 
 
@@ -304,8 +384,8 @@ def observation(
 ) -> dict[str, Any]:
     """Return one observation: its document, a page of its frames and its processing runs.
 
-    Reads at most ``1 + (limit + 1) + (MAX_RUNS + 1)`` documents: the observation, one
-    page of its frames, and its newest runs.
+    Reads at most ``1 + (limit + 1) + (MAX_RUNS + 1) + 50`` documents: the observation,
+    one page of its frames, its newest runs and its active flags.
 
     Parameters
     ----------
@@ -327,8 +407,9 @@ def observation(
         ``observation`` (:func:`~._records.observation_summary`), ``document`` (every
         field, as JSON), ``frames`` (:func:`~._records.frame_summary`, in time order),
         ``frames_limit``, ``frames_next_cursor``, ``runs``
-        (:func:`~._records.run_summary`, newest first, at most :data:`MAX_RUNS`) and
-        ``runs_truncated`` (more runs exist).
+        (:func:`~._records.run_summary`, newest first, at most :data:`MAX_RUNS`),
+        ``runs_truncated`` (more runs exist) and ``flags`` (its active flags, see
+        :func:`~.flags.flags_of`).
 
     Raises
     ------
@@ -368,4 +449,5 @@ def observation(
         "frames_next_cursor": frames_next,
         "runs": [run_summary(run_id, run) for run_id, run in runs[:MAX_RUNS]],
         "runs_truncated": len(runs) > MAX_RUNS,
+        "flags": flags_of(documents, "sequence_id", sequence_id),
     }

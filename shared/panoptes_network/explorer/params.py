@@ -8,6 +8,7 @@ no value (an HTML form sends its empty fields).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from panoptes_network.explorer.observations import (
     MAX_MIN_IMAGES,
     ORDER_FIELDS,
 )
+from panoptes_network.explorer.sky import MAX_RADIUS_DEG
 
 __all__ = [
     "OBSERVATIONS_PARAMETERS",
@@ -38,6 +40,10 @@ OBSERVATIONS_PARAMETERS = (
     "since",
     "until",
     "min_images",
+    "name",
+    "ra",
+    "dec",
+    "radius",
     "order",
     "direction",
     "limit",
@@ -48,6 +54,7 @@ PAGE_PARAMETERS = ("limit", "cursor")
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[+-]?([0-9]{1,3}(\.[0-9]{0,12})?|\.[0-9]{1,12})")
 
 
 def _single(args: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, str]:
@@ -72,6 +79,16 @@ def _whole(name: str, text: str, low: int, high: int) -> int:
     if not _WHOLE.fullmatch(text.strip()) or not low <= int(text) <= high:
         raise InvalidQuery(name, f"must be a whole number from {low} to {high}, not {quote(text)}")
     return int(text)
+
+
+def _degrees(name: str, text: str, low: float, high: float) -> float:
+    """Return a decimal number of degrees from ``low`` to ``high``; else raise InvalidQuery."""
+    value = float(text) if _DECIMAL.fullmatch(text.strip()) else math.nan
+    if not low <= value <= high:
+        raise InvalidQuery(
+            name, f"must be a decimal number of degrees from {low:g} to {high:g}, not {quote(text)}"
+        )
+    return value
 
 
 def parse_time(name: str, text: str, *, end_of_day: bool = False) -> datetime:
@@ -177,9 +194,11 @@ def observations_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
     args : Mapping
         As for :func:`page_arguments`: ``unit``, ``camera``, ``status``; ``since`` and
         ``until`` (see :func:`parse_time`; ``until`` is exclusive, a bare date includes
-        that day); ``min_images`` (0 to 1,000,000); ``order`` (``time`` or ``num_images``);
-        ``direction`` (``desc``, the default, or ``asc``); ``limit`` (1 to 200);
-        ``cursor``.
+        that day); ``min_images`` (0 to 1,000,000); a sky search: ``name`` (a target or
+        coordinates as text) or ``ra`` (0 to 360) and ``dec`` (-90 to 90), and ``radius`` (0
+        to 10), in decimal degrees (see :func:`~.sky.sky_cone`); ``order`` (``time`` or
+        ``num_images``); ``direction`` (``desc``, the default, or ``asc``); ``limit`` (1 to
+        200); ``cursor``.
 
     Returns
     -------
@@ -202,6 +221,15 @@ def observations_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
         out["until"] = parse_time("until", values["until"], end_of_day=True)
     if "min_images" in values:
         out["min_images"] = _whole("min_images", values["min_images"], 0, MAX_MIN_IMAGES)
+    if "name" in values:
+        out["name"] = values["name"]
+    for name, low, high in (
+        ("ra", 0.0, 360.0),
+        ("dec", -90.0, 90.0),
+        ("radius", 0, MAX_RADIUS_DEG),
+    ):
+        if name in values:
+            out[name] = _degrees(name, values[name], low, high)
     if "order" in values:
         if values["order"] not in ORDER_FIELDS:
             raise InvalidQuery(

@@ -7,4 +7,5 @@
 - :mod:`.compression`: lossless Rice compression to ``.fits.fz`` and its verification.
 - :mod:`.camera`: sensor size, Bayer layout and the camera's electronics.
 - :mod:`.header_lookup`: the get-fits-header request.
+- :mod:`.sky_index`: the HEALPix cells of an observation's field, and of a cone search.
 """

@@ -4,6 +4,11 @@ Field names and types follow the network's real records (see ARCHITECTURE.md): t
 datetimes (Firestore timestamps), a unit's location is a
 :class:`~panoptes_network.pipeline.ports.GeoPoint`, ra/dec are None until a plate solve, and
 empty-string header values become None.
+
+The observation carries the sky index of its field (:mod:`panoptes_network.frames.sky_index`:
+``sky_cells``, ``sky_ra``, ``sky_dec``, ``sky_radius``, ``sky_source``) from the frame's mount
+position (``RA-MNT``, ``DEC-MNT``) when the header has one: the fields are written when the
+first frame creates the observation, and plate-solve replaces them with the solved centre.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.frames.fits_header import FitsHeader
 from panoptes_network.frames.header_values import header_value, parse_date_obs
+from panoptes_network.frames.sky_index import SkySource, sky_fields, sky_position
 from panoptes_network.pipeline.ports import GeoPoint
 from panoptes_network.pipeline.schema import ImageStatus, ObservationStatus
 
@@ -52,6 +58,12 @@ def _location(header: FitsHeader) -> GeoPoint | None:
     return GeoPoint(lat, lon - 360 if lon > 180 else lon)
 
 
+def _mount_sky_index(ra_mnt: float | None, dec_mnt: float | None) -> dict[str, Any]:
+    """Return the sky index fields of the mount position, or none when it is unknown."""
+    position = sky_position(ra_mnt, dec_mnt)
+    return sky_fields(*position, SkySource.MOUNT) if position is not None else {}
+
+
 def build_frame_records(
     path: ImagePath,
     header: FitsHeader,
@@ -80,10 +92,13 @@ def build_frame_records(
     Returns
     -------
     FrameRecords
-        Documents without counters; :mod:`.counters` adds those.
+        Documents without counters; :mod:`.counters` adds those. The observation holds the
+        sky index of the mount position when ``RA-MNT`` and ``DEC-MNT`` are valid (degrees).
     """
     exptime = header_value(header, "EXPTIME", float)
     image_time = parse_date_obs(header.get("DATE-OBS")) or path.image_time
+    ra_mnt = header_value(header, "RA-MNT", float)
+    dec_mnt = header_value(header, "DEC-MNT", float)
     unit = {
         "name": path.unit_id,
         "location": _location(header),
@@ -104,6 +119,7 @@ def build_frame_records(
         "software_version": header_value(header, "CREATOR", str),
         "ra": None,
         "dec": None,
+        **_mount_sky_index(ra_mnt, dec_mnt),
     }
     image = {
         "unit_id": path.unit_id,
@@ -116,8 +132,8 @@ def build_frame_records(
         "status": ImageStatus.UPLOADED,
         "solved": False,
         "exptime": exptime,
-        "ra_mnt": header_value(header, "RA-MNT", float),
-        "dec_mnt": header_value(header, "DEC-MNT", float),
+        "ra_mnt": ra_mnt,
+        "dec_mnt": dec_mnt,
         "ha_mnt": header_value(header, "HA-MNT", float),
         "ra_image": None,
         "dec_image": None,

@@ -21,10 +21,13 @@ __all__ = [
     "DocumentStore",
     "GeoPoint",
     "MAX_BATCH_WRITES",
+    "MAX_ANY_VALUES",
 ]
 
 #: Most writes in one Firestore batch.
 MAX_BATCH_WRITES = 500
+#: Most values of one ``array-contains-any`` filter (Firestore's limit).
+MAX_ANY_VALUES = 30
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,10 @@ class DocumentStore(Protocol):
     ) -> list[tuple[str, dict[str, Any]]]:
         """Return ``(doc_id, fields)`` of the documents matching every ``(field, op, value)``.
 
-        ``op`` is one of ``<``, ``<=``, ``==``, ``>=``, ``>``. Range filters match only
+        ``op`` is one of ``<``, ``<=``, ``==``, ``>=``, ``>``, or ``array-contains-any``:
+        the field is an array holding at least one of ``value``'s items (a list of 1 to
+        :data:`MAX_ANY_VALUES`; at most one such filter per query, and each document is
+        returned once however many items it holds). Range filters match only
         values of the same type as ``value`` (as in Firestore: a null or missing field never
         matches; integers and floats are one type, numbers). ``order_by`` sorts by a field,
         ascending, or descending with ``descending`` (documents without the field are left

@@ -22,6 +22,7 @@ __all__ = [
     "UNITS",
     "UPLOADS",
     "ImageStatus",
+    "PreviewSource",
     "UploadState",
     "ObservationStatus",
     "RunStatus",
@@ -78,6 +79,19 @@ class ImageStatus:
 #: Statuses of an image doc that holds no recorded frame: recording the frame replaces them
 #: and moves the counters.
 PLACEHOLDER_STATUSES = frozenset({ImageStatus.ERROR, ImageStatus.RAW_RECEIVED})
+
+
+class PreviewSource:
+    """Values of ``images.preview_source``: what the frame's JPEG preview was made from.
+
+    One preview per image, at the same name in the preview bucket; a preview made from the
+    camera raw file always takes precedence over one rendered from the FITS frame.
+    """
+
+    #: The camera raw file (make-rgb-fits): its embedded JPEG, or rendered from its mosaic.
+    RAW = "raw"
+    #: Rendered from the FITS frame's Bayer mosaic (plate-solve), when no raw file came.
+    FITS = "fits"
 
 
 class UploadState:

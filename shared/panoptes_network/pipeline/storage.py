@@ -88,6 +88,7 @@ def write_verified(
     *,
     content_type: str,
     metadata: Mapping[str, str],
+    if_generation_match: int | None = None,
 ) -> None:
     """Write an object and check that the store holds exactly those bytes.
 
@@ -103,17 +104,26 @@ def write_verified(
         Its MIME type.
     metadata : Mapping
         Custom metadata of the object.
+    if_generation_match : int, optional
+        Write only if the live object has this generation (0: only if there is none).
 
     Raises
     ------
     OSError
         When the stored size or MD5 differs from ``data`` (transient: the step is retried).
+    PreconditionFailed
+        When ``if_generation_match`` does not hold; nothing was written.
     """
     _check_stored(
         target,
         data,
         ctx.store.write(
-            target.bucket, target.name, data, content_type=content_type, metadata=dict(metadata)
+            target.bucket,
+            target.name,
+            data,
+            content_type=content_type,
+            metadata=dict(metadata),
+            if_generation_match=if_generation_match,
         ),
     )
 

@@ -5,7 +5,9 @@ the archived copy on topic ``make-rgb-fits``. For each message this step reads t
 and makes (:func:`.products.make_raw_products`):
 
 - the RGB FITS, in the RGB bucket (``rgb_url`` on the image doc);
-- the JPEG preview, in the preview bucket (``preview_url``);
+- the JPEG preview, in the preview bucket (``preview_url``, ``preview_source: "raw"``): it
+  replaces a preview plate-solve rendered from the FITS frame, and is never replaced by one
+  (:mod:`panoptes_network.ingest.frame_preview`);
 - the raw Bayer FITS, the frame the unit would have made, staged in the raw-FITS bucket
   (``raw_fits_path``) unless the unit's own FITS is already recorded.
 
@@ -26,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from panoptes_network.frames.bucket_path import RAW_EXTENSIONS, ImagePath, InvalidPathError
+from panoptes_network.frames.preview import preview_name
 from panoptes_network.ingest import ledger
 from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
@@ -38,6 +41,7 @@ from panoptes_network.pipeline.schema import (
     JPEG_CONTENT_TYPE,
     PLACEHOLDER_STATUSES,
     ImageStatus,
+    PreviewSource,
     UploadState,
 )
 from panoptes_network.pipeline.storage import write_verified
@@ -66,7 +70,7 @@ def product_names(path: ImagePath) -> dict[str, str]:
     stem = path.object_name[: -len(path.extension)]
     return {
         "rgb": f"{stem}-rgb.fits.fz",
-        "preview": f"{stem}.jpg",
+        "preview": preview_name(path),
         "bayer": f"{stem}.fits",
     }
 
@@ -215,6 +219,8 @@ def make_rgb_fits(
         "rgb_path": names["rgb"],
         "preview_url": preview_url,
         "preview_path": names["preview"],
+        "preview_source": PreviewSource.RAW,  # takes precedence over a FITS rendering
+        "preview_error_reason": None,
         "raw_file": obj.uri,
         "raw_received_time": now,
         "raw_pattern": made.pattern,

@@ -8,6 +8,8 @@ further to about the preview width, then stretched for the eye (``asinh`` betwee
 and 99.95th percentiles, which shows faint stars without burning the bright ones). Rendered
 previews are in the camera's colour space, not sRGB: they are for looking, not for colour.
 Both keep the sensor's axes, upright (top row first), like the FITS data flipped back.
+The stretch, resizing and JPEG encoding are those of every preview
+(:mod:`panoptes_network.frames.preview`), and so is the width the make-rgb-fits step asks for.
 """
 
 from __future__ import annotations
@@ -18,33 +20,10 @@ import numpy as np
 from PIL import Image
 
 from panoptes_network.frames.camera import bayer_slices
+from panoptes_network.frames.preview import encode_jpeg, resize_to_width, stretch
 from panoptes_network.raw.decode import RawFrame
 
-__all__ = [
-    "PREVIEW_QUALITY",
-    "STRETCH_PERCENTILES",
-    "STRETCH_SOFTENING",
-    "resized_jpeg",
-    "render_preview",
-]
-
-#: JPEG quality of the previews (Pillow's 1 to 95 scale).
-PREVIEW_QUALITY = 85
-#: Percentiles of the binned image mapped to black and white.
-STRETCH_PERCENTILES = (0.5, 99.95)
-#: ``a`` of the ``asinh(a x) / asinh(a)`` stretch; larger lifts faint light more.
-STRETCH_SOFTENING = 10.0
-
-
-def _encode(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="JPEG", quality=PREVIEW_QUALITY, optimize=True)
-    return out.getvalue()
-
-
-def _resize_to_width(image: Image.Image, width: int) -> Image.Image:
-    height = max(1, round(image.height * width / image.width))
-    return image.resize((width, height), Image.Resampling.LANCZOS)
+__all__ = ["resized_jpeg", "render_preview"]
 
 
 def resized_jpeg(jpeg: bytes, width: int) -> bytes | None:
@@ -67,7 +46,7 @@ def resized_jpeg(jpeg: bytes, width: int) -> bytes | None:
             image.load()
             if image.width < width:
                 return None
-            return _encode(_resize_to_width(image, width))
+            return encode_jpeg(resize_to_width(image, width))
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
@@ -103,14 +82,6 @@ def _bin(image: np.ndarray, factor: int) -> np.ndarray:
     return shaped.mean(axis=(1, 3), dtype=np.float32)
 
 
-def _stretch(image: np.ndarray) -> np.ndarray:
-    low, high = np.percentile(image, STRETCH_PERCENTILES)
-    scale = float(high - low) or 1.0
-    scaled = np.clip((image - np.float32(low)) / np.float32(scale), 0.0, 1.0)
-    stretched = np.arcsinh(STRETCH_SOFTENING * scaled) / np.arcsinh(STRETCH_SOFTENING)
-    return (stretched * 255.0 + 0.5).astype(np.uint8)
-
-
 def render_preview(frame: RawFrame, width: int) -> bytes:
     """Render a stretched JPEG preview from the Bayer mosaic.
 
@@ -128,5 +99,5 @@ def render_preview(frame: RawFrame, width: int) -> bytes:
     """
     half = _half_size_rgb(frame)
     binned = _bin(half, half.shape[1] // width)
-    pixels = np.ascontiguousarray(np.flipud(_stretch(binned)))
-    return _encode(_resize_to_width(Image.fromarray(pixels, mode="RGB"), width))
+    pixels = np.ascontiguousarray(np.flipud(stretch(binned)))
+    return encode_jpeg(resize_to_width(Image.fromarray(pixels, mode="RGB"), width))

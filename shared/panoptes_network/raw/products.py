@@ -35,6 +35,7 @@ from astropy.io import fits
 from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.frames.checksum import uint16_frame_bytes, uint16_frame_header
 from panoptes_network.frames.compression import TILE_ROWS
+from panoptes_network.frames.preview import PREVIEW_WIDTH
 from panoptes_network.raw.decode import (
     RawFrame,
     embedded_jpeg_of,
@@ -267,7 +268,7 @@ def rgb_fits_bytes(planes: np.ndarray, frame: RawFrame, cards: Iterable[Card]) -
 
 
 def make_raw_products(
-    data: bytes, source: str, object_name: str, *, preview_width: int = 1200
+    data: bytes, source: str, object_name: str, *, preview_width: int = PREVIEW_WIDTH
 ) -> RawProducts:
     """Decode a camera raw file and make its Bayer FITS, RGB FITS and JPEG preview.
 
@@ -280,7 +281,7 @@ def make_raw_products(
     object_name : str
         Its object name in the bucket path grammar (gives IMAGEID, SEQID, ...).
     preview_width : int
-        Width of the JPEG preview, in pixels.
+        Width of the JPEG preview, in pixels (the width of every frame's preview).
 
     Returns
     -------

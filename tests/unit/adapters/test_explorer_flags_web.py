@@ -279,3 +279,27 @@ def test_an_unverified_user_sees_no_flag_form(app_and_store):
     assert 'id="flag-points"' not in star and "Verify your email" in star
     anonymous = app.test_client().get(f"/stars/{PICID}").get_data(as_text=True)
     assert 'id="flag-points"' not in anonymous and "Sign in</a> to flag" in anonymous
+
+
+def test_observation_and_frame_pages_show_their_flags_and_the_forms(app_and_store):
+    app, documents, built = app_and_store
+    bearer = {"Authorization": "Bearer id:alice"}
+    solved = built["solved"]
+    for body in (
+        {"target": "observation", "sequence_id": SOLVED_SEQUENCE, "reason": "dew on the lens"},
+        {"target": "image", "image_id": solved, "reason": "satellite trail"},
+    ):
+        assert app.test_client().post("/api/v1/flags", json=body, headers=bearer).status_code == 201
+    anonymous = app.test_client()
+    page = anonymous.get(f"/observations/{SOLVED_SEQUENCE}").get_data(as_text=True)
+    assert "dew on the lens" in page and "satellite trail" in page  # the frame's flag too
+    assert "a…@example.org" in page and "alice@example.org" not in page
+    assert "Sign in</a> to flag" in page and "Remove" not in page
+    frame = signed_in(app, "alice").get(f"/images/{solved}").get_data(as_text=True)
+    assert "satellite trail" in frame and "dew on the lens" not in frame
+    assert 'name="target" value="image"' in frame and "Remove</button>" not in frame
+    admin = signed_in(app, "root").get(f"/images/{solved}").get_data(as_text=True)
+    assert "Remove</button>" in admin
+    answer = anonymous.get(f"/api/v1/images/{solved}").get_json()
+    assert [f["reason"] for f in answer["flags"]] == ["satellite trail"]
+    assert response_errors(answer, "/api/v1/images/{image_id}", 200) == []

@@ -353,3 +353,63 @@ def test_main_makes_the_app_without_touching_firestore(monkeypatch):
     assert len(made) == 1
     client.get("/api/v1/units")
     assert len(made) == 1  # one store per process
+
+
+# --- frame previews ---------------------------------------------------------------------
+
+PREVIEW_URL = "https://storage.googleapis.com/panoptes-images-preview/x.jpg"
+
+
+def images_of(text: str) -> list[dict[str, str]]:
+    """The attributes of every ``<img>`` of a page."""
+    return [
+        {k: html.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', tag)}
+        for tag in re.findall(r"<img\s[^>]*>", text)
+    ]
+
+
+def test_the_observation_page_shows_each_frame_as_a_thumbnail_or_a_placeholder(client):
+    body = get_api(client, f"/api/v1/observations/{SOLVED_SEQUENCE}")
+    frames = body["frames"]
+    with_preview = [f for f in frames if f["preview_url"]]
+    assert [f["image_id"] for f in with_preview] == [SOLVED_IMAGE] and len(frames) == 3
+    text = get_page(client, f"/observations/{SOLVED_SEQUENCE}")
+    (thumb,) = images_of(text)
+    assert thumb["src"] == PREVIEW_URL and thumb["loading"] == "lazy"
+    assert (thumb["width"], thumb["height"]) == ("240", "160")  # fixed: the page never jumps
+    assert thumb["alt"] == f"Preview of {SOLVED_IMAGE}"
+    assert text.count('class="no-preview"') == len(frames) - 1
+    for frame in frames:  # each frame still links to its page, with status and position
+        assert f"/images/{frame['image_id']}" in links(text)
+    assert "RA 40.6200°, Dec 37.4100°" in text and "measured" in text
+
+
+def test_the_image_page_shows_the_preview_and_what_it_was_made_from(client):
+    text = get_page(client, f"/images/{SOLVED_IMAGE}")
+    (preview,) = images_of(text)
+    assert preview["src"] == PREVIEW_URL and PREVIEW_URL in links(text)
+    assert "rendered from the FITS frame" in text
+    assert get_api(client, f"/api/v1/images/{SOLVED_IMAGE}")["preview"]["source"] == "fits"
+
+
+def test_an_image_without_a_preview_shows_a_placeholder_and_why():
+    documents = MemoryDocuments()
+    ids = build_network(documents)
+    other = next(i for i in ids["images"] if i != ids["solved"])
+    client = make_client(documents)
+    text = get_page(client, f"/images/{other}")
+    assert images_of(text) == [] and 'class="no-preview"' in text and "No preview yet" in text
+    documents.merge(IMAGES, other, {"preview_error_reason": "the frame holds no image data"})
+    text = get_page(client, f"/images/{other}")
+    assert images_of(text) == [] and "No preview could be made: the frame holds no image" in text
+
+
+def test_a_preview_url_that_is_not_a_web_url_is_never_loaded_or_linked():
+    documents = MemoryDocuments()
+    build_network(documents)
+    documents.merge(IMAGES, SOLVED_IMAGE, {"preview_url": "javascript:alert(1)"})
+    client = make_client(documents)
+    for path in (f"/images/{SOLVED_IMAGE}", f"/observations/{SOLVED_SEQUENCE}"):
+        text = get_page(client, path)
+        assert images_of(text) == [] and 'class="no-preview"' in text
+        assert "javascript:" not in " ".join(links(text))

@@ -82,3 +82,22 @@ def test_no_order_reads_in_id_order_with_a_limit(sent):
     documents.query("units", limit=501)
     (query,) = captured
     assert not query.order_by and query.limit == 501
+
+
+def test_array_contains_any_is_sent_as_firestores_operator(sent):
+    documents, captured = sent
+    documents.query(
+        "observations",
+        [("sky_cells", "array-contains-any", [300, 1201]), ("time", ">=", T)],
+        order_by="time",
+        descending=True,
+        limit=3,
+    )
+    (query,) = captured
+    cells, since = query.where.composite_filter.filters
+    assert cells.field_filter.field.field_path == "sky_cells"
+    assert cells.field_filter.op == StructuredQuery.FieldFilter.Operator.ARRAY_CONTAINS_ANY
+    values = cells.field_filter.value.array_value.values
+    assert [v.integer_value for v in values] == [300, 1201]
+    assert since.field_filter.op == StructuredQuery.FieldFilter.Operator.GREATER_THAN_OR_EQUAL
+    assert orders(query) == [("time", DESC)]

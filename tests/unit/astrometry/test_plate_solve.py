@@ -420,3 +420,55 @@ def test_first_solved_frame_wins_the_observation_race(unsolved, solution_header,
     assert (observation["ra"], observation["dec"]) == (1.5, -2.5)
     image = documents.get("images", "PAN001_14d3bd_20160909T081226")
     assert image["solved"] is True and image["ra_image"] != 1.5
+
+
+# --------------------------------------------------------------------------------------
+# The sky index of the observation
+# --------------------------------------------------------------------------------------
+
+
+def test_the_solved_field_is_indexed_for_the_sky_search(solved_a):
+    from astropy import units as u
+    from astropy_healpix import HEALPix
+
+    from panoptes_network.frames.sky_index import INDEX_ORDERS, uniq
+
+    ctx = solved_a["ctx"]
+    observation = ctx.documents.get("observations", "PAN001_14d3bd_20160909T081152")
+    assert observation["sky_source"] == "solved"
+    assert (observation["sky_ra"], observation["sky_dec"]) == (
+        observation["ra"],
+        observation["dec"],
+    )
+    header, pixels = solved_hdu(ctx, A)
+    rows, columns = pixels.shape
+    corners = quiet_wcs(header).all_pix2world(
+        [-0.5, columns - 0.5, -0.5, columns - 0.5], [-0.5, -0.5, rows - 0.5, rows - 0.5], 0
+    )
+    farthest = max(
+        arcsec(ra, dec, observation["ra"], observation["dec"]) / 3600
+        for ra, dec in zip(*corners, strict=True)
+    )
+    # the radius reaches this crop's farthest corner in the solved WCS, not a full frame's
+    assert observation["sky_radius"] == pytest.approx(farthest, abs=1e-6)
+    assert observation["sky_radius"] < 1.5
+    cells = set(observation["sky_cells"])
+    for order in INDEX_ORDERS:
+        grid = HEALPix(nside=2**order, order="nested")
+        held = grid.lonlat_to_healpix(corners[0] * u.deg, corners[1] * u.deg)
+        assert {uniq(order, int(i)) for i in held} <= cells
+
+
+def test_the_mount_index_is_replaced_by_the_solved_one(unsolved, solution_header, solver_ctx):
+    ctx = solver_ctx(MemoryDocuments())
+    obj = stored_and_recorded(ctx, A, unsolved["fz"])
+    recorded = ctx.documents.get("observations", "PAN001_14d3bd_20160909T081152")
+    assert recorded["sky_source"] == "mount"
+    mount = (unsolved["header"]["RA-MNT"], unsolved["header"]["DEC-MNT"])
+    assert (recorded["sky_ra"], recorded["sky_dec"]) == pytest.approx(mount, abs=1e-9)
+    result = plate_solve(ctx, obj, PlateSolver(runner=ReplayRunner(solution_header)))
+    assert result.action == "solved"
+    solved = ctx.documents.get("observations", "PAN001_14d3bd_20160909T081152")
+    assert solved["sky_source"] == "solved" and solved["sky_ra"] == solved["ra"]
+    assert solved["sky_cells"] != recorded["sky_cells"]
+    assert solved["sky_radius"] < recorded["sky_radius"]

@@ -129,7 +129,13 @@ class FakeProject:
             fields = []
             for config in f["field-config"]:
                 parts = dict(p.split("=", 1) for p in config.split(","))
-                fields.append({"fieldPath": parts["field-path"], "order": parts["order"].upper()})
+                if "array-config" in parts:
+                    assert parts["array-config"] == "contains", config
+                    fields.append({"fieldPath": parts["field-path"], "arrayConfig": "CONTAINS"})
+                else:
+                    fields.append(
+                        {"fieldPath": parts["field-path"], "order": parts["order"].upper()}
+                    )
             fields.append({"fieldPath": "__name__", "order": fields[-1]["order"]})
             group = one["collection-group"]
             self.indexes.append(

@@ -23,6 +23,7 @@ from infra.bundle import (
     service_requirements,
     stage,
 )
+from infra.spec import load
 
 LOCK_TEXT = LOCK.read_text()
 WINDOWS = {
@@ -119,6 +120,13 @@ def test_the_raw_extra_adds_rawpy_and_pillow():
     raw = set(names_of(service_requirements(("raw",))))
     assert raw - base == {"rawpy", "pillow"}
     assert base <= raw
+
+
+def test_the_preview_extra_of_plate_solve_adds_pillow_only():
+    assert load().services["plate-solve"].extras == ("preview",)
+    base = set(names_of(service_requirements(())))
+    preview = set(names_of(service_requirements(("preview",))))
+    assert preview - base == {"pillow"}
 
 
 def test_every_bundle_entry_is_byte_identical_to_the_locks():

@@ -13,13 +13,15 @@ import itertools
 import json
 from datetime import datetime, timezone
 
-from panoptes_network.explorer import home, observation, observations, unit, units
+from panoptes_network.explorer import home, image, observation, observations, unit, units
 from panoptes_network.explorer.observations import COMPOSITE_INDEXES, ORDER_FIELDS
+from panoptes_network.explorer.stars import star, star_points
 from panoptes_network.ingest.reconcile import reconcile
 from panoptes_network.lightcurves.triggers import sweep
 from tests.conftest import ROOT
 from tests.unit.explorer.network import SOLVED_SEQUENCE, build_network
-from tests.unit.fakes import MemoryDocuments
+from tests.unit.explorer.star_records import PICID, build_star
+from tests.unit.fakes import MemoryDocuments, MemoryStore
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
@@ -37,12 +39,15 @@ class RecordingDocuments(MemoryDocuments):
             fields.append(order_by)
         self.shapes.add((collection, tuple(fields)))
         equal = [(f, "ASCENDING") for f, op, _ in filters if op == "=="]
-        ranged = {f for f, op, _ in filters if op != "=="}
+        # an array-contains-any filter is served by an array (CONTAINS) field of the index
+        contains = [(f, "CONTAINS") for f, op, _ in filters if op == "array-contains-any"]
+        ranged = {f for f, op, _ in filters if op not in ("==", "array-contains-any")}
         # Firestore: a range filter on one field only, the field ordered by (when ordered)
         assert len(ranged) <= 1 and (order_by is None or ranged <= {order_by}), filters
         last = order_by or next(iter(ranged), None)
         direction = "DESCENDING" if descending and order_by else "ASCENDING"
-        self.indexed.add((collection, (*equal, *([(last, direction)] if last else []))))
+        tail = [(last, direction)] if last else []
+        self.indexed.add((collection, (*equal, *contains, *tail)))
         return super().query(
             collection, filters, order_by=order_by, descending=descending, **options
         )
@@ -62,7 +67,10 @@ def _indexes() -> set[tuple[str, tuple[str, ...]]]:
 
 def _with_directions(indexes) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
     return {
-        (i["collectionGroup"], tuple((f["fieldPath"], f["order"]) for f in i["fields"]))
+        (
+            i["collectionGroup"],
+            tuple((f["fieldPath"], f.get("order") or f["arrayConfig"]) for f in i["fields"]),
+        )
         for i in indexes
     }
 
@@ -87,9 +95,10 @@ def _explorer_queries() -> RecordingDocuments:
     )
     values = {"unit": "PAN001", "camera": "14d3bd", "status": "receiving_files"}
     ranges = [{}, {"since": since}, {"since": since, "until": until}, {"min_images": 1}]
+    cones = [{}, {"ra": 40.5, "dec": 37.5, "radius": 1.0}, {"name": "WASP-33"}]
     for n in range(len(values) + 1):
         for names in itertools.combinations(values, n):
-            for extra in ranges:
+            for extra in [{**r, **c} for r in ranges for c in cones]:
                 for order in ORDER_FIELDS:
                     for descending in (True, False):
                         page = observations(
@@ -115,6 +124,10 @@ def _explorer_queries() -> RecordingDocuments:
     unit(documents, "PAN001", limit=1)
     page = observation(documents, SOLVED_SEQUENCE, limit=1)
     observation(documents, SOLVED_SEQUENCE, limit=1, cursor=page["frames_next_cursor"])
+    image(documents, build_network(MemoryDocuments())["solved"])
+    build_star(documents, MemoryStore())
+    star(documents, PICID)
+    star_points(documents, PICID)
     return documents
 
 
@@ -122,10 +135,12 @@ def test_explorer_queries_are_served_by_its_declared_indexes():
     documents = _explorer_queries()
     composite = {(c, fields) for c, fields in documents.indexed if len(fields) > 1}
     assert ("observations", (("unit_id", "ASCENDING"), ("time", "DESCENDING"))) in composite
+    assert ("observations", (("sky_cells", "CONTAINS"), ("time", "DESCENDING"))) in composite
     assert (
         "processed_observations",
         (("sequence_id", "ASCENDING"), ("run_time", "DESCENDING")),
     ) in composite
+    assert ("lightcurves", (("picid", "ASCENDING"), ("run_time", "DESCENDING"))) in composite
     declared = _with_directions(COMPOSITE_INDEXES)
     assert composite <= declared, composite - declared
     assert declared <= composite, f"declared but never used: {declared - composite}"
