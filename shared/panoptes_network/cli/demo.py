@@ -169,16 +169,21 @@ def stage_counts(images: list[dict[str, Any]]) -> dict[str, int]:
 
 
 class _Progress:
-    """One status line, rewritten in place on a terminal, else printed when it changes."""
+    """One status line, rewritten in place on a terminal, else printed when it changes.
+
+    On a terminal the line is rewritten every time (its clock moves); elsewhere (a log, a
+    pipe) it is printed only when what it counts changes, without the clock.
+    """
 
     def __init__(self) -> None:
         self._tty = sys.stdout.isatty()
         self._last = ""
 
     def show(self, line: str) -> None:
-        if line == self._last:
+        shown = line if self._tty else line.rsplit(" (", 1)[0]
+        if shown == self._last:
             return
-        self._last = line
+        self._last = shown
         if self._tty:
             print(f"\r{line:<100}", end="", flush=True)
         else:
@@ -198,11 +203,15 @@ def _wait_for_frames(
     progress: _Progress,
 ) -> dict[str, int]:
     """Wait until every frame is measured or failed (or recorded only, without a catalog)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     counts = {"recorded": 0, "solved": 0, "measured": 0, "failed": 0}
     while time.monotonic() - started < args.timeout:
         docs = [
             snap.to_dict()
-            for snap in db.collection(IMAGES).where("sequence_id", "==", sequence_id).stream()
+            for snap in db.collection(IMAGES)
+            .where(filter=FieldFilter("sequence_id", "==", sequence_id))
+            .stream()
         ]
         counts = stage_counts(docs)
         progress.show(
@@ -221,11 +230,14 @@ def _wait_for_frames(
 def _wait_for_run(
     db: Any, sequence_id: str, args: argparse.Namespace, started: float, progress: _Progress
 ) -> tuple[str, dict[str, Any]] | None:
+    """Wait for the observation's build-lightcurve run to be done; return it (None: timeout)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     while time.monotonic() - started < args.timeout:
         runs = [
             (snap.id, snap.to_dict())
             for snap in db.collection(PROCESSED_OBSERVATIONS)
-            .where("sequence_id", "==", sequence_id)
+            .where(filter=FieldFilter("sequence_id", "==", sequence_id))
             .stream()
         ]
         done = [(i, d) for i, d in runs if d.get("status") == RunStatus.DONE]

@@ -105,7 +105,8 @@ def token(keys, *, key="good", project=PROJECT, age=10, lifetime=3600, **claims)
 
 
 def test_a_good_token_names_its_user(keys, verifier):
-    user, signed_in = verifier.user_of_id_token(token(keys, admin=True))
+    # not strict: a strict check reads the user from Firebase, which is not here
+    user, signed_in = verifier.user_of_id_token(token(keys, admin=True), strict=False)
     assert user.uid == "uid-1" and user.email == "alice@example.org"
     assert user.email_verified is True and user.admin is True
     assert abs(signed_in - (time.time() - 10)) < 5
@@ -148,5 +149,35 @@ def _unsigned(keys) -> str:
 )
 def test_bad_tokens_are_refused(keys, verifier, make):
     with pytest.raises(AuthRefused) as refused:
-        verifier.user_of_id_token(make(keys))
+        verifier.user_of_id_token(make(keys), strict=False)
     assert refused.value.status == 401
+
+
+@pytest.mark.parametrize(
+    "times, refused",
+    [
+        ({"exp": -10}, True),  # expired: the emulator mode of firebase-admin does not check
+        ({"iat": 600, "auth_time": 600, "exp": 4000}, True),  # issued in the future
+        ({}, False),
+    ],
+)
+def test_with_the_emulator_times_are_still_checked(monkeypatch, times, refused):
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    now = int(time.time())
+    claims = {
+        "iss": f"https://securetoken.google.com/{PROJECT}-emulated",
+        "aud": f"{PROJECT}-emulated",
+        "sub": "u1",
+        "iat": now - 60,
+        "auth_time": now - 60,
+        "exp": now + 3600,
+    }
+    claims.update({k: now + v for k, v in times.items()})
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    verifier = FirebaseVerifier(f"{PROJECT}-emulated", credential=NoCredential())
+    if refused:
+        with pytest.raises(AuthRefused):
+            verifier.user_of_id_token(unsigned, strict=False)
+    else:
+        user, _ = verifier.user_of_id_token(unsigned, strict=False)
+        assert user.uid == "u1"

@@ -31,13 +31,13 @@ USERS = {
 class FakeVerifier:
     """Tokens ``id:<name>`` and session cookies ``session:<name>`` of :data:`USERS`."""
 
-    def user_of_id_token(self, token):
+    def user_of_id_token(self, token, *, strict=True):
         name = token.removeprefix("id:")
         if not token.startswith("id:") or name not in USERS:
             raise AuthRefused(401, "the ID token was refused: bad token")
         return USERS[name], 1e12  # signed in "now"
 
-    def user_of_session(self, cookie):
+    def user_of_session(self, cookie, *, strict=False):
         name = cookie.removeprefix("session:")
         if not cookie.startswith("session:") or name not in USERS:
             raise AuthRefused(401, "the session was refused")

@@ -106,7 +106,7 @@ def _writer(accounts: Accounts, *, admin: bool = False) -> User:
     """Return the user allowed to write, or raise AuthRefused (nothing written)."""
     if (flask.request.content_length or 0) > MAX_BODY_BYTES:
         raise AuthRefused(413, f"the request body is over {MAX_BODY_BYTES // 1024} KiB")
-    user, bearer = request_user(accounts.verifier, flask.request)
+    user, bearer = request_user(accounts.verifier, flask.request, strict=True)
     if user is None:
         raise AuthRefused(401, "sign in first (a session cookie or a Bearer ID token)")
     if not bearer:

@@ -31,6 +31,7 @@ from panoptes_network.adapters.explorer_web.accounts import (
 from panoptes_network.adapters.explorer_web.auth import AuthConfig, FirebaseVerifier, Verifier
 from panoptes_network.adapters.explorer_web.documents import LazyDocuments, LazyObjects
 from panoptes_network.adapters.explorer_web.downloads import register_downloads
+from panoptes_network.adapters.explorer_web.plotly_assets import preempted_style_ids
 from panoptes_network.adapters.http_json import json_answer
 from panoptes_network.explorer import (
     home,
@@ -355,6 +356,7 @@ def create_app(
     app.register_blueprint(blueprint)
     app.add_template_global(page_url, "page_url")
     app.add_template_global(page_csrf_token, "csrf_token")
+    app.add_template_global(preempted_style_ids, "plotly_preempted_ids")
     app.add_template_global(lambda: _state().accounts.current_user(), "current_user")
     app.add_template_filter(_dash, "dash")
     app.add_template_filter(_num, "num")

@@ -21,6 +21,7 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -49,6 +50,8 @@ SESSION_COOKIE = "__session"
 CSRF_COOKIE = "panoptes_csrf"
 #: How long a session lasts (days).
 SESSION_DAYS = 5
+#: Clock skew allowed when checking a token's times (s).
+_SKEW_S = 5
 #: An ID token older than this cannot start a session (s): sign in again.
 MAX_SIGN_IN_AGE_S = 300
 
@@ -73,10 +76,10 @@ class AuthRefused(Exception):
 class Verifier(Protocol):
     """Checks Firebase credentials (:class:`FirebaseVerifier`; a fake in unit tests)."""
 
-    def user_of_id_token(self, token: str) -> tuple[User, float]:
+    def user_of_id_token(self, token: str, *, strict: bool = True) -> tuple[User, float]:
         """Return the token's user and its sign-in time (POSIX s); raise AuthRefused."""
 
-    def user_of_session(self, cookie: str) -> User:
+    def user_of_session(self, cookie: str, *, strict: bool = False) -> User:
         """Return the session cookie's user; raise AuthRefused."""
 
     def make_session(self, token: str, days: int) -> str:
@@ -178,29 +181,75 @@ class FirebaseVerifier:
                     )
         return auth, self._app
 
-    def user_of_id_token(self, token: str) -> tuple[User, float]:
-        """Verify an ID token; return its user and sign-in time (POSIX s)."""
+    def user_of_id_token(self, token: str, *, strict: bool = True) -> tuple[User, float]:
+        """Verify an ID token; return its user and sign-in time (POSIX s).
+
+        ``strict`` (for writes): the token must not be revoked, and the user is read from
+        Firebase (:meth:`_current_user`) rather than from the token's claims.
+        """
         auth, app = self._auth()
         try:
-            claims = auth.verify_id_token(token, app=app, clock_skew_seconds=5)
-        except (ValueError, auth.InvalidIdTokenError, auth.ExpiredIdTokenError) as exc:
+            claims = auth.verify_id_token(
+                token, app=app, check_revoked=strict, clock_skew_seconds=_SKEW_S
+            )
+            _check_times(claims)
+            user = self._current_user(claims) if strict else _user(claims)
+        except (
+            ValueError,
+            auth.InvalidIdTokenError,
+            auth.ExpiredIdTokenError,
+            auth.RevokedIdTokenError,
+            auth.UserDisabledError,
+            auth.UserNotFoundError,
+        ) as exc:
             raise AuthRefused(401, f"the ID token was refused: {_short(exc)}") from None
         except auth.CertificateFetchError as exc:
             raise AuthRefused(503, f"the token keys could not be fetched: {_short(exc)}") from None
-        return _user(claims), float(claims.get("auth_time") or 0)
+        return user, float(claims.get("auth_time") or 0)
 
-    def user_of_session(self, cookie: str) -> User:
-        """Verify a session cookie; return its user."""
+    def user_of_session(self, cookie: str, *, strict: bool = False) -> User:
+        """Verify a session cookie; return its user (``strict``: as for an ID token)."""
         auth, app = self._auth()
         try:
-            claims = auth.verify_session_cookie(cookie, app=app, clock_skew_seconds=5)
-        except (ValueError, auth.InvalidSessionCookieError, auth.ExpiredSessionCookieError) as exc:
+            claims = auth.verify_session_cookie(
+                cookie, app=app, check_revoked=strict, clock_skew_seconds=_SKEW_S
+            )
+            _check_times(claims)
+            return self._current_user(claims) if strict else _user(claims)
+        except (
+            ValueError,
+            auth.InvalidSessionCookieError,
+            auth.ExpiredSessionCookieError,
+            auth.RevokedSessionCookieError,
+            auth.UserDisabledError,
+            auth.UserNotFoundError,
+        ) as exc:
             raise AuthRefused(401, f"the session was refused: {_short(exc)}") from None
         except auth.CertificateFetchError as exc:
             raise AuthRefused(
                 503, f"the session keys could not be fetched: {_short(exc)}"
             ) from None
-        return _user(claims)
+
+    def _current_user(self, claims: dict) -> User:
+        """Return the token's user as Firebase holds it now (address, verification, claims).
+
+        A write trusts what Firebase says, not what the token says: a user disabled, a
+        verification or an admin claim withdrawn since the token was issued counts at once
+        (and with the Auth emulator, whose tokens are unsigned, a token whose claims were
+        changed by hand does not make anyone verified or an admin).
+        """
+        auth, app = self._auth()
+        uid = _user(claims).uid
+        record = auth.get_user(uid, app=app)
+        if record.disabled:
+            raise ValueError(f"user {uid} is disabled")
+        custom = record.custom_claims or {}
+        return User(
+            uid=uid,
+            email=record.email,
+            email_verified=bool(record.email_verified),
+            admin=custom.get("admin") is True,
+        )
 
     def make_session(self, token: str, days: int) -> str:
         """Return a session cookie for an ID token (firebase-admin asks Firebase for it)."""
@@ -211,11 +260,27 @@ class FirebaseVerifier:
             raise AuthRefused(401, f"no session for that token: {_short(exc)}") from None
 
 
+def _check_times(claims: dict) -> None:
+    """Refuse a token or cookie that has expired or is issued in the future.
+
+    firebase-admin checks this with the signature; with the Auth emulator it checks no
+    signature and so no times either: this check holds in both.
+    """
+    now = time.time()
+    expires, issued = claims.get("exp"), claims.get("iat")
+    if not isinstance(expires, (int, float)) or expires < now - _SKEW_S:
+        raise ValueError("the token has expired")
+    if not isinstance(issued, (int, float)) or issued > now + _SKEW_S:
+        raise ValueError("the token is issued in the future")
+
+
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-def request_user(verifier: Verifier, request: flask.Request) -> tuple[User | None, bool]:
+def request_user(
+    verifier: Verifier, request: flask.Request, *, strict: bool = False
+) -> tuple[User | None, bool]:
     """Return who sends a request, and whether by bearer token (no CSRF check needed).
 
     Parameters
@@ -224,6 +289,8 @@ def request_user(verifier: Verifier, request: flask.Request) -> tuple[User | Non
         Checks the credentials.
     request : flask.Request
         The request: ``Authorization: Bearer <ID token>``, else the session cookie.
+    strict : bool
+        For a write: credentials not revoked, and the user as Firebase holds it now.
 
     Returns
     -------
@@ -241,11 +308,11 @@ def request_user(verifier: Verifier, request: flask.Request) -> tuple[User | Non
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthRefused(401, "Authorization must be 'Bearer <Firebase ID token>'")
-        user, _ = verifier.user_of_id_token(token.strip())
+        user, _ = verifier.user_of_id_token(token.strip(), strict=strict)
         return user, True
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return verifier.user_of_session(cookie), False
+        return verifier.user_of_session(cookie, strict=strict), False
     return None, False
 
 

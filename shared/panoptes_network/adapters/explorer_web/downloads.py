@@ -8,40 +8,34 @@ Under ``/api/v1`` (described by the OpenAPI document):
 - ``/lightcurves/<lcid>.png``: one light curve, drawn by matplotlib
   (:func:`~panoptes_network.explorer.plots.lightcurve_png`).
 
-And ``/static/plotly.min.js``: the plotly.js the plotly package ships, so the pages need no
-CDN and work offline. An unknown star or light curve answers 404 JSON.
+And ``/static/plotly.min.js`` with ``/static/plotly.css``: the plotly.js the plotly package
+ships and its own rules (:mod:`.plotly_assets`), so the pages need no CDN, work offline and
+need no inline style. An unknown star or light curve answers 404 JSON.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from importlib import resources
 
 import flask
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from panoptes_network.adapters.explorer_web.plotly_assets import plotly_css, plotly_js
 from panoptes_network.adapters.http_json import json_answer
 from panoptes_network.explorer.errors import NotFound
 from panoptes_network.explorer.plots import lightcurve_png
 from panoptes_network.explorer.stars import DataReader, lightcurve, star_points
 from panoptes_network.pipeline.ports import DocumentStore
 
-__all__ = ["PLOTLY_JS", "register_downloads"]
+__all__ = ["register_downloads"]
 
-#: plotly.js inside the plotly package.
-PLOTLY_JS = ("plotly", "package_data/plotly.min.js")
 #: How long browsers may keep plotly.js (s): its URL carries the package's version.
 _SCRIPT_MAX_AGE = 7 * 24 * 3600
 #: How long a light curve's PNG or a star's points may be kept (s): runs never change, but
 #: new runs and flags add to a star.
 _DATA_MAX_AGE = 300
-
-
-def _plotly_js() -> bytes:
-    package, name = PLOTLY_JS
-    return resources.files(package).joinpath(name).read_bytes()
 
 
 def _attachment(data: bytes, mimetype: str, filename: str) -> flask.Response:
@@ -70,7 +64,6 @@ def register_downloads(
     sources : callable
         ``() -> (documents, read_data)`` of the running app.
     """
-    script: dict[str, bytes] = {}
 
     def not_found(exc: NotFound) -> flask.Response:
         return json_answer(404, {"error": exc.reason}, methods)
@@ -107,9 +100,12 @@ def register_downloads(
         return response
 
     def plotly() -> flask.Response:
-        if "js" not in script:
-            script["js"] = _plotly_js()
-        response = flask.Response(script["js"], mimetype="text/javascript")
+        response = flask.Response(plotly_js(), mimetype="text/javascript")
+        response.headers["Cache-Control"] = f"public, max-age={_SCRIPT_MAX_AGE}"
+        return response
+
+    def plotly_style() -> flask.Response:
+        response = flask.Response(plotly_css(), mimetype="text/css")
         response.headers["Cache-Control"] = f"public, max-age={_SCRIPT_MAX_AGE}"
         return response
 
@@ -119,3 +115,4 @@ def register_downloads(
     )
     blueprint.add_url_rule(f"{api_prefix}/lightcurves/<lcid>.png", "api_lightcurve_png", png)
     blueprint.add_url_rule("/static/plotly.min.js", "plotly_js", plotly)
+    blueprint.add_url_rule("/static/plotly.css", "plotly_css", plotly_style)

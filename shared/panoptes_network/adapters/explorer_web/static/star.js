@@ -33,7 +33,8 @@
     } else if (kind === "outlier") {
       t.marker = { color: colourOf, size: 7, symbol: "x-thin-open", line: { width: 1.5 } };
     } else {
-      t.marker = { color: "rgba(0,0,0,0)", size: 11, symbol: "circle-open", line: { width: 2, color: "#a3261b" } };
+      // open symbols are drawn in the marker's colour: a red ring with a dot at the value
+      t.marker = { color: "#a3261b", size: 11, symbol: "circle-open-dot", line: { width: 2 } };
     }
     return t;
   }
