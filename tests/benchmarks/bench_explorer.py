@@ -130,7 +130,10 @@ def run() -> dict[str, Any]:
         counts = seed(inner.merge_many, size, progress=False)
         seconds = time.perf_counter() - start
         first = next(
-            doc_id for _, doc_id in inner.query("observations", [], order_by="time", limit=1)
+            doc_id
+            for doc_id, _ in inner.query(
+                "observations", [("unit_id", "==", "PAN900")], order_by="time", limit=1
+            )
         )
         figures[f"{observations}_observations"] = {
             "seed_s": round(seconds, 1),

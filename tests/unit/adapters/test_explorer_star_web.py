@@ -130,3 +130,20 @@ def test_the_header_form_finds_a_star(built):
     assert client.get("/stars?picid=abc").status_code == 400
     assert client.get("/stars").status_code == 400
     assert 'action="/stars"' in client.get(f"/stars/{PICID}").get_data(as_text=True)
+
+
+def test_a_run_precision_plot_is_on_the_observation_page():
+    from tests.unit.explorer.network import RUN_ID, SOLVED_SEQUENCE, build_network
+
+    documents = MemoryDocuments()
+    build_network(documents)
+    client = create_app(documents=documents, settings=SETTINGS).test_client()
+    page = client.get(f"/observations/{SOLVED_SEQUENCE}").get_data(as_text=True)
+    assert f"/api/v1/runs/{RUN_ID}/precision.png" in page
+    png = client.get(f"/api/v1/runs/{RUN_ID}/precision.png")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert Image.open(io.BytesIO(png.data)).size == (700, 420)
+    assert client.get("/api/v1/runs/nope/precision.png").status_code == 404
+    documents.merge("processed_observations", "bare", {"sequence_id": SOLVED_SEQUENCE})
+    bare = client.get("/api/v1/runs/bare/precision.png")
+    assert bare.status_code == 404 and "no precision" in bare.get_json()["error"]

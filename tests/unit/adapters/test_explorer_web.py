@@ -361,11 +361,12 @@ PREVIEW_URL = "https://storage.googleapis.com/panoptes-images-preview/x.jpg"
 
 
 def images_of(text: str) -> list[dict[str, str]]:
-    """The attributes of every ``<img>`` of a page."""
-    return [
+    """The attributes of every frame preview ``<img>`` of a page (not the explorer's plots)."""
+    found = [
         {k: html.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', tag)}
         for tag in re.findall(r"<img\s[^>]*>", text)
     ]
+    return [attrs for attrs in found if not attrs.get("src", "").startswith("/api/")]
 
 
 def test_the_observation_page_shows_each_frame_as_a_thumbnail_or_a_placeholder(client):

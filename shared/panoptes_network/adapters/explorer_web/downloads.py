@@ -6,7 +6,9 @@ Under ``/api/v1`` (described by the OpenAPI document):
   star, with the run and the unit on every row (:func:`~panoptes_network.explorer.stars.
   star_points`);
 - ``/lightcurves/<lcid>.png``: one light curve, drawn by matplotlib
-  (:func:`~panoptes_network.explorer.plots.lightcurve_png`).
+  (:func:`~panoptes_network.explorer.plots.lightcurve_png`);
+- ``/runs/<run_id>/precision.png``: a processing run's precision, rms against V with the
+  theoretical noise (:func:`~panoptes_network.explorer.plots.precision_png`).
 
 And ``/static/plotly.min.js`` with ``/static/plotly.css``: the plotly.js the plotly package
 ships and its own rules (:mod:`.plotly_assets`), so the pages need no CDN, work offline and
@@ -24,10 +26,13 @@ import pyarrow.parquet as pq
 
 from panoptes_network.adapters.explorer_web.plotly_assets import plotly_css, plotly_js
 from panoptes_network.adapters.http_json import json_answer
+from panoptes_network.explorer._records import run_summary
+from panoptes_network.explorer._values import is_document_id
 from panoptes_network.explorer.errors import NotFound
-from panoptes_network.explorer.plots import lightcurve_png
+from panoptes_network.explorer.plots import lightcurve_png, precision_png
 from panoptes_network.explorer.stars import DataReader, lightcurve, star_points
 from panoptes_network.pipeline.ports import DocumentStore
+from panoptes_network.pipeline.schema import PROCESSED_OBSERVATIONS
 
 __all__ = ["register_downloads"]
 
@@ -99,6 +104,19 @@ def register_downloads(
         response.headers["Cache-Control"] = f"public, max-age={_DATA_MAX_AGE}"
         return response
 
+    def precision(run_id: str) -> flask.Response:
+        documents, _ = sources()
+        doc = documents.get(PROCESSED_OBSERVATIONS, run_id) if is_document_id(run_id) else None
+        if doc is None:
+            return not_found(NotFound("processing run", run_id))
+        try:
+            data = precision_png(run_summary(run_id, doc))
+        except ValueError as exc:
+            return json_answer(404, {"error": str(exc)}, methods)
+        response = flask.Response(data, mimetype="image/png")
+        response.headers["Cache-Control"] = f"public, max-age={_DATA_MAX_AGE}"
+        return response
+
     def plotly() -> flask.Response:
         response = flask.Response(plotly_js(), mimetype="text/javascript")
         response.headers["Cache-Control"] = f"public, max-age={_SCRIPT_MAX_AGE}"
@@ -114,5 +132,8 @@ def register_downloads(
         f"{api_prefix}/stars/<picid>/points.parquet", "api_star_parquet", points_parquet
     )
     blueprint.add_url_rule(f"{api_prefix}/lightcurves/<lcid>.png", "api_lightcurve_png", png)
+    blueprint.add_url_rule(
+        f"{api_prefix}/runs/<run_id>/precision.png", "api_run_precision_png", precision
+    )
     blueprint.add_url_rule("/static/plotly.min.js", "plotly_js", plotly)
     blueprint.add_url_rule("/static/plotly.css", "plotly_css", plotly_style)
