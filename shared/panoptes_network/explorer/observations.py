@@ -53,7 +53,7 @@ from panoptes_network.explorer._values import (
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.explorer.flags import flags_of
 from panoptes_network.explorer.sky import SkyCone, TargetResolver, match_distance, sky_cone
-from panoptes_network.explorer.stars import STAR_INDEXES
+from panoptes_network.explorer.stars import STAR_INDEXES, run_stars
 from panoptes_network.frames.sky_index import SkySource
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PROCESSED_OBSERVATIONS
@@ -384,8 +384,9 @@ def observation(
 ) -> dict[str, Any]:
     """Return one observation: its document, a page of its frames and its processing runs.
 
-    Reads at most ``1 + (limit + 1) + (MAX_RUNS + 1) + 50`` documents: the observation,
-    one page of its frames, its newest runs and its active flags.
+    Reads at most ``1 + (limit + 1) + (MAX_RUNS + 1) + 20 + 50`` documents: the
+    observation, one page of its frames, its newest runs, the brightest stars of the newest
+    run and its active flags.
 
     Parameters
     ----------
@@ -408,8 +409,9 @@ def observation(
         field, as JSON), ``frames`` (:func:`~._records.frame_summary`, in time order),
         ``frames_limit``, ``frames_next_cursor``, ``runs``
         (:func:`~._records.run_summary`, newest first, at most :data:`MAX_RUNS`),
-        ``runs_truncated`` (more runs exist) and ``flags`` (its active flags, see
-        :func:`~.flags.flags_of`).
+        ``runs_truncated`` (more runs exist), ``stars`` (the brightest stars with a light
+        curve in the newest run, see :func:`~.stars.run_stars`) and ``flags`` (its active
+        flags, see :func:`~.flags.flags_of`).
 
     Raises
     ------
@@ -449,5 +451,6 @@ def observation(
         "frames_next_cursor": frames_next,
         "runs": [run_summary(run_id, run) for run_id, run in runs[:MAX_RUNS]],
         "runs_truncated": len(runs) > MAX_RUNS,
+        "stars": run_stars(documents, runs[0][0]) if runs else [],
         "flags": flags_of(documents, "sequence_id", sequence_id),
     }

@@ -53,12 +53,15 @@ __all__ = [
     "check_picid",
     "lightcurve",
     "lightcurve_points",
+    "run_stars",
     "star",
     "star_points",
 ]
 
 #: Most light curves of a star read for one page or download (the newest runs).
 MAX_LIGHTCURVES = 100
+#: Stars of a run listed with its observation (the brightest).
+MAX_RUN_STARS = 20
 #: Most points flags of a star read for one page.
 MAX_FLAGS = 200
 #: Most run data files read for one page (light curves whose points are not embedded).
@@ -90,6 +93,14 @@ STAR_INDEXES: tuple[dict[str, Any], ...] = (
         "fields": [
             {"fieldPath": "picid", "order": "ASCENDING"},
             {"fieldPath": "run_time", "order": "DESCENDING"},
+        ],
+    },
+    {
+        "collectionGroup": LIGHTCURVES,
+        "queryScope": "COLLECTION",
+        "fields": [
+            {"fieldPath": "processed_observation", "order": "ASCENDING"},
+            {"fieldPath": "vmag", "order": "ASCENDING"},
         ],
     },
 )
@@ -569,3 +580,45 @@ def lightcurve(
         "vmag": number(doc.get("vmag")),
         "columns": columns,
     }
+
+
+def run_stars(documents: DocumentStore, run_id: str) -> list[dict[str, Any]]:
+    """Return the brightest stars with a light curve in one run (a way into the star pages).
+
+    Reads at most :data:`MAX_RUN_STARS` documents (``processed_observation ==``, ordered by
+    ``vmag``: the second index of :data:`STAR_INDEXES`).
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    run_id : str
+        The run.
+
+    Returns
+    -------
+    list of dict
+        ``picid``, ``vmag`` (mag), ``num_points``, ``variable`` and, per colour with
+        figures, ``rms_mag`` (mag); brightest first.
+    """
+    found = documents.query(
+        LIGHTCURVES,
+        [("processed_observation", "==", run_id)],
+        order_by="vmag",
+        limit=MAX_RUN_STARS,
+    )
+    return [
+        {
+            "picid": integer(doc.get("picid")),
+            "vmag": number(doc.get("vmag")),
+            "num_points": integer(doc.get("num_points")),
+            "variable": doc.get("variable") if isinstance(doc.get("variable"), bool) else None,
+            "rms_mag": {
+                c: number(doc.get(f"rms_mag_{c}"))
+                for c in COLOURS
+                if number(doc.get(f"rms_mag_{c}")) is not None
+            },
+        }
+        for _, doc in found
+        if integer(doc.get("picid")) is not None
+    ]

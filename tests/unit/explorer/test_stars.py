@@ -204,3 +204,15 @@ def test_a_light_curve_png_is_a_plot_of_its_points(network):
         lightcurve(documents, "no_such_lightcurve", read_data=reader)
     with pytest.raises(NotFound):
         lightcurve(documents, "../x", read_data=reader)
+
+
+def test_a_run_lists_its_brightest_stars(network):
+    from panoptes_network.explorer.stars import run_stars
+
+    documents, _, built = network
+    run_id = built["lcids"][0].split("_", 1)[1]
+    documents.merge(LIGHTCURVES, f"{OTHER_PICID}_{run_id}", {"vmag": 6.1})
+    stars = run_stars(documents, run_id)
+    assert [s["picid"] for s in stars] == [OTHER_PICID, PICID]  # brightest first
+    assert stars[1]["vmag"] == 8.4 and set(stars[1]["rms_mag"]) == {"r", "g", "b"}
+    assert run_stars(documents, "no-such-run") == []
