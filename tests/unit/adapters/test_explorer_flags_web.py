@@ -257,6 +257,7 @@ def test_sign_in_sets_an_httponly_session_and_pages_show_the_user(app_and_store)
     assert any(c.startswith(f"{CSRF_COOKIE}={token}") and "HttpOnly" in c for c in cookie)
     refused = client.post("/session", json={"id_token": "id:alice"})
     assert refused.status_code == 403  # no CSRF header
+    assert "CSRF" in refused.get_json()["error"]  # JSON: the sign-in script reads it
     answer = client.post("/session", json={"id_token": "id:alice"}, headers={"X-CSRF-Token": token})
     assert answer.status_code == 200 and answer.get_json()["email"] == "alice@example.org"
     session = [c for c in answer.headers.get_all("Set-Cookie") if c.startswith(SESSION_COOKIE)]

@@ -2,10 +2,11 @@
 
 Routes:
 
-- ``GET /signin``: the sign-in page; ``POST /session`` (JSON ``{"id_token"}``, CSRF):
-  verifies the ID token (signed in within :data:`~.auth.MAX_SIGN_IN_AGE_S`) and sets the
-  session cookie; ``POST /signout`` (form, CSRF) clears it; ``GET /api/v1/me``: who the
-  request is signed in as.
+- ``GET /signin``: the sign-in page; ``POST /session`` (JSON ``{"id_token"}``, CSRF; its
+  answers, refusals too, are JSON: the sign-in script reads them): verifies the ID token
+  (signed in within :data:`~.auth.MAX_SIGN_IN_AGE_S`) and sets the session cookie;
+  ``POST /signout`` (form, CSRF) clears it; ``GET /api/v1/me``: who the request is signed
+  in as.
 - ``POST /api/v1/flags`` (JSON) and ``POST /flags`` (form): a new flag. Needs a signed-in
   user with a verified address (401 without credentials or with credentials that do not
   verify; 403 for an unverified address or a failed CSRF check); the JSON answer is 201
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 import flask
 
+from panoptes_network.adapters.explorer_web.answers import error_answer, is_api
 from panoptes_network.adapters.explorer_web.auth import (
     CSRF_COOKIE,
     MAX_SIGN_IN_AGE_S,
@@ -82,15 +84,8 @@ class Accounts:
         return flask.g.panoptes_user
 
 
-def _wants_json() -> bool:
-    return flask.request.path.startswith("/api/")
-
-
-def _refuse(status: int, reason: str) -> flask.Response:
-    if _wants_json():
-        return json_answer(status, {"error": reason}, _WRITE)
-    html = flask.render_template("error.html", status=status, message=reason)
-    return flask.Response(html, status=status, mimetype="text/html")
+def _refuse(status: int, reason: str, *, as_json: bool = False) -> flask.Response:
+    return error_answer(status, reason, _WRITE, as_json=as_json)
 
 
 def _back(default: str) -> str:
@@ -159,18 +154,18 @@ def register_accounts(
         state = accounts()
         problem = csrf_problem(flask.request)
         if problem:
-            return _refuse(403, problem)
+            return _refuse(403, problem, as_json=True)
         body = flask.request.get_json(silent=True)
         token = body.get("id_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not 0 < len(token) <= 8192:
-            return _refuse(400, 'send JSON {"id_token": "<Firebase ID token>"}')
+            return _refuse(400, 'send JSON {"id_token": "<Firebase ID token>"}', as_json=True)
         try:
             user, signed_in = state.verifier.user_of_id_token(token)
             if time.time() - signed_in > MAX_SIGN_IN_AGE_S:
                 raise AuthRefused(401, "the sign-in is too old to start a session: sign in again")
             cookie = state.verifier.make_session(token, SESSION_DAYS)
         except AuthRefused as exc:
-            return _refuse(exc.status, exc.reason)
+            return _refuse(exc.status, exc.reason, as_json=True)
         answer = json_answer(200, _user_json(user), _WRITE)
         answer.set_cookie(
             SESSION_COOKIE,
@@ -199,7 +194,7 @@ def register_accounts(
         state = accounts()
         try:
             user = _writer(state)
-            request = flask.request.get_json(silent=True) if _wants_json() else _form_flag()
+            request = flask.request.get_json(silent=True) if is_api() else _form_flag()
             flag = new_flag(state.documents(), request, user, datetime.now(timezone.utc))
             flag_id = write_flag(state.documents(), flag)
         except AuthRefused as exc:
@@ -215,7 +210,7 @@ def register_accounts(
             target=flag["target"],
             user=user.uid,
         )
-        if _wants_json():
+        if is_api():
             return json_answer(201, {"flag_id": flag_id, "flag": _flag_json(flag)}, _WRITE)
         return flask.redirect(_back(flask.url_for("explorer.home")), code=303)
 
@@ -229,7 +224,7 @@ def register_accounts(
         except NotFound as exc:
             return _refuse(404, exc.reason)
         log("INFO", "data-explorer: flag removed", flag_id=flag_id, user=user.uid)
-        if _wants_json():
+        if is_api():
             return json_answer(200, removed, _WRITE)
         return flask.redirect(_back(flask.url_for("explorer.home")), code=303)
 

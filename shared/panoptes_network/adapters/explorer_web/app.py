@@ -28,6 +28,7 @@ from panoptes_network.adapters.explorer_web.accounts import (
     register_accounts,
     set_csrf_cookie,
 )
+from panoptes_network.adapters.explorer_web.answers import API_PREFIX, error_answer, is_api
 from panoptes_network.adapters.explorer_web.auth import AuthConfig, FirebaseVerifier, Verifier
 from panoptes_network.adapters.explorer_web.documents import LazyDocuments, LazyObjects
 from panoptes_network.adapters.explorer_web.downloads import register_downloads
@@ -55,8 +56,6 @@ from panoptes_network.pipeline.settings import Settings
 
 __all__ = ["API_PREFIX", "PAGES", "create_app"]
 
-#: Where the JSON twins are.
-API_PREFIX = "/api/v1"
 #: Methods every endpoint answers.
 _METHODS = "GET, HEAD, OPTIONS"
 #: Name of the app's state in ``app.extensions``.
@@ -170,16 +169,9 @@ PAGES: tuple[Page, ...] = (
 )
 
 
-def _is_api() -> bool:
-    return flask.request.path.startswith(API_PREFIX + "/") or flask.request.path == API_PREFIX
-
-
 def _error(status: int, message: str) -> flask.Response:
     """Answer an error: JSON under ``/api/``, an HTML page elsewhere."""
-    if _is_api():
-        return json_answer(status, {"error": message}, _METHODS)
-    html = flask.render_template("error.html", status=status, message=message)
-    return flask.Response(html, status=status, mimetype="text/html")
+    return error_answer(status, message, _METHODS)
 
 
 def _page_view(page: Page, api: bool) -> Callable[..., flask.Response]:
@@ -260,7 +252,7 @@ def _security_headers(response: flask.Response) -> flask.Response:
             f"connect-src 'self' {accounts.config.connect_origin}; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         )
-    if _is_api():
+    if is_api():
         response.headers.setdefault("Access-Control-Allow-Origin", "*")
         response.headers.setdefault("Access-Control-Allow-Methods", _METHODS)
     return response
