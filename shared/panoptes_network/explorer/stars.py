@@ -13,7 +13,9 @@ the downloads (:func:`star_points`) still hold them.
 :func:`star_points` is the download: one row per (run, frame) of the star, with the run and
 the unit on every row (:data:`POINT_COLUMNS`, then ``flux_c``, ``flux_err_c`` and
 ``outlier_c`` for each colour ``c``). ``flagged`` marks the points a person flagged on this
-star (points flags, matched in time within :data:`FLAG_TIME_TOLERANCE_S`); flags of a whole
+star (points flags, matched in time within build-lightcurve's own
+:data:`~panoptes_network.lightcurves.flags.POINT_TIME_TOLERANCE_S`, so the points marked
+are the points a new run leaves out); flags of a whole
 frame or observation are shown on those pages.
 """
 
@@ -36,13 +38,13 @@ from panoptes_network.explorer._values import (
     time_value,
 )
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
+from panoptes_network.lightcurves.flags import POINT_TIME_TOLERANCE_S
 from panoptes_network.lightcurves.products import read_lightcurve_rows
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import FLAGS, LIGHTCURVES, FlagTarget
 
 __all__ = [
     "COLOURS",
-    "FLAG_TIME_TOLERANCE_S",
     "MAX_FILE_READS",
     "MAX_FLAGS",
     "MAX_LIGHTCURVES",
@@ -68,8 +70,6 @@ MAX_FLAGS = 200
 MAX_FILE_READS = 10
 #: Largest PICID (TESS Input Catalog ids are well below).
 MAX_PICID = 2**53
-#: A flagged time matches a point this close to it (s): frames are at least 30 s apart.
-FLAG_TIME_TOLERANCE_S = 1.0
 #: Colours of the light curves, in the order shown.
 COLOURS = ("r", "g", "b")
 #: The first columns of a star's points; ``flux_c``, ``flux_err_c``, ``outlier_c`` follow
@@ -314,6 +314,11 @@ def star_flags(documents: DocumentStore, picid: int) -> list[dict[str, Any]]:
         ``flag_id``, ``sequence_id``, ``run_id``, ``reason``, ``user``, ``created_time``
         (ISO 8601 UTC) and ``times`` (POSIX s); removed flags are left out.
     """
+    return _points_flags(documents, picid)[0]
+
+
+def _points_flags(documents: DocumentStore, picid: int) -> tuple[list[dict[str, Any]], int]:
+    """Return the star's active points flags and the flag documents read for them."""
     found = documents.query(FLAGS, [("picid", "==", picid)], limit=MAX_FLAGS)
     flags = []
     for flag_id, doc in found:
@@ -322,7 +327,7 @@ def star_flags(documents: DocumentStore, picid: int) -> list[dict[str, Any]]:
         summary = _flag_summary(flag_id, doc)
         if summary is not None:
             flags.append(summary)
-    return flags
+    return flags, len(found)
 
 
 def _flagged(
@@ -335,7 +340,7 @@ def _flagged(
             continue
         flagged = np.asarray(flag["times"], dtype=float)
         distance = np.abs(times[:, None] - flagged[None, :]).min(axis=1)
-        out |= distance <= FLAG_TIME_TOLERANCE_S
+        out |= distance <= POINT_TIME_TOLERANCE_S
     return out
 
 
@@ -405,7 +410,7 @@ def star(
         raise NotFound("star", str(picid))
     truncated = len(found) > limit
     found = found[:limit]
-    flags = star_flags(documents, picid)
+    flags, flags_read = _points_flags(documents, picid)
     newest = found[0][1]
     lightcurves, colours, units, file_reads = [], set(), [], 0
     for lcid, doc in found:
@@ -441,7 +446,7 @@ def star(
         "truncated": truncated,
         "lightcurves": lightcurves,
         "flags": flags,
-        "documents_read": len(found) + (1 if truncated else 0) + len(flags),
+        "documents_read": len(found) + (1 if truncated else 0) + flags_read,
     }
 
 

@@ -16,7 +16,6 @@ from PIL import Image
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.explorer.plots import lightcurve_png
 from panoptes_network.explorer.stars import (
-    FLAG_TIME_TOLERANCE_S,
     MAX_FILE_READS,
     MAX_FLAGS,
     POINT_COLUMNS,
@@ -24,6 +23,7 @@ from panoptes_network.explorer.stars import (
     star,
     star_points,
 )
+from panoptes_network.lightcurves.flags import POINT_TIME_TOLERANCE_S
 from panoptes_network.pipeline.schema import LIGHTCURVES
 from tests.unit.explorer.network import SETTINGS
 from tests.unit.explorer.openapi_check import schema_errors
@@ -108,6 +108,7 @@ def test_reads_are_bounded_by_the_light_curves_and_flags(network):
     # three light curves (and the one more asked for to know about truncation: none) and
     # the flags of the star: the neighbour's light curves are never read
     assert documents.reads == 3 + 2
+    assert answer["documents_read"] == documents.reads  # the removed flag was read too
     assert answer["num_lightcurves"] == 3 and answer["truncated"] is False
     limited = star(documents, PICID, read_data=reader, limit=2)
     assert limited["num_lightcurves"] == 2 and limited["truncated"] is True
@@ -185,7 +186,7 @@ def test_the_download_has_every_point_with_its_run_and_unit(network):
 def test_the_flag_tolerance_is_what_it_says(network):
     documents, reader, _ = network
     # the records put the flagged times 0.4 s after the points: inside the tolerance
-    assert 0.4 < FLAG_TIME_TOLERANCE_S < 60.0
+    assert 0.4 < POINT_TIME_TOLERANCE_S < 60.0
     table = star_points(documents, OTHER_PICID, read_data=reader)
     assert not any(table.column("flagged").to_pylist())  # the flag names PICID only
     assert MAX_FLAGS >= 1
