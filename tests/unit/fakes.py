@@ -389,12 +389,13 @@ class ReplayRunner:
         return subprocess.CompletedProcess(args, self.returncode, "replayed\n", "")
 
 
-class CountingDocuments(MemoryDocuments):
-    """MemoryDocuments that counts every document read: gets, batch reads, query results."""
+class CountsReads:
+    """Counts every document a store's reads return (gets, batch reads, query results).
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
+    Put it before a store class: ``class Counting(CountsReads, SomeDocumentStore)``.
+    """
+
+    reads = 0
 
     def get(self, collection, doc_id):
         self.reads += 1
@@ -408,3 +409,7 @@ class CountingDocuments(MemoryDocuments):
         rows = super().query(*args, **kwargs)
         self.reads += len(rows)
         return rows
+
+
+class CountingDocuments(CountsReads, MemoryDocuments):
+    """MemoryDocuments that counts every document read: gets, batch reads, query results."""
