@@ -254,6 +254,14 @@ class MemoryDocuments:
                 doc.update(copy.deepcopy(dict(w.fields)))
                 for name, amount in w.increments.items():
                     doc[name] = doc.get(name, 0) + amount
+                for name, values in w.array_union.items():
+                    current = list(doc.get(name) or [])
+                    for value in values:
+                        if value not in current:
+                            current.append(copy.deepcopy(value))
+                    doc[name] = current
+                for name, values in w.array_remove.items():
+                    doc[name] = [v for v in doc.get(name) or [] if v not in values]
                 self.versions[key] = next(self._clock)
 
     def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:

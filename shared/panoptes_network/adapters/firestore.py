@@ -183,6 +183,10 @@ class FirestoreDocuments:
             fields = to_firestore(dict(write.fields))
             for name, amount in write.increments.items():
                 fields[name] = firestore.Increment(amount)
+            for name, values in write.array_union.items():
+                fields[name] = firestore.ArrayUnion(to_firestore(list(values)))
+            for name, values in write.array_remove.items():
+                fields[name] = firestore.ArrayRemove(to_firestore(list(values)))
             if write.must_not_exist:
                 batch.create(ref, fields)
             elif write.must_exist:

@@ -26,9 +26,11 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
    ``ra``/``dec`` when they are still null, with the sky index of the solved field
    (:func:`~panoptes_network.frames.sky_index.sky_fields`, ``sky_source: "solved"``, the
    field's radius being the angle from the centre to the farthest corner of the frame in
-   the solved WCS, :func:`field_radius_of`), in one atomic
-   batch guarded by the versions read (the first solved frame of an observation wins; a lost
-   race re-reads and re-plans).
+   the solved WCS, :func:`field_radius_of`), and moves the observation's listing in the
+   sky cells key index (:data:`~panoptes_network.pipeline.schema.SKY_CELLS`) from the cells
+   it held to the solved ones, all in one atomic batch guarded by the versions read (the
+   first solved frame of an observation wins; a lost race re-reads and re-plans, and the
+   cell documents always agree with the observation's ``sky_cells``).
 
 A frame that cannot be solved (no solution, a limit reached, blank or cloud-covered, a
 solution that is not a celestial WCS) gets ``status: "solve_error"`` and
@@ -96,8 +98,15 @@ from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import ObjectNotFoundError
 from panoptes_network.pipeline.inputs import refuse_foreign_bucket
+from panoptes_network.pipeline.key_index import move_id
 from panoptes_network.pipeline.ports import DocSnapshot, DocWrite, WriteConflict
-from panoptes_network.pipeline.schema import FITS_CONTENT_TYPE, IMAGES, OBSERVATIONS, ImageStatus
+from panoptes_network.pipeline.schema import (
+    FITS_CONTENT_TYPE,
+    IMAGES,
+    OBSERVATIONS,
+    SKY_CELLS,
+    ImageStatus,
+)
 from panoptes_network.pipeline.storage import quarantine as copy_to_quarantine
 from panoptes_network.pipeline.storage import write_verified
 from panoptes_network.pipeline.timing import StageTimer
@@ -254,8 +263,11 @@ def _update_documents(
 ) -> bool:
     """Commit the image's fields (and the observation's ra/dec while null), atomically.
 
-    Returns False, writing nothing, when the image is found solved already: a concurrent
-    delivery of the same frame got there first, and its solution stands.
+    When the observation's fields are written and hold a sky index (``sky_cells``), the
+    same batch moves the observation's sequence id in the sky cells key index from the
+    cells its document held (as read) to the new ones. Returns False, writing nothing, when
+    the image is found solved already: a concurrent delivery of the same frame got there
+    first, and its solution stands.
     """
     assert ctx.documents is not None
     image_key, observation_key = (IMAGES, path.image_id), (OBSERVATIONS, path.sequence_id)
@@ -291,6 +303,14 @@ def _update_documents(
                     expected_version=observation.version,
                 )
             )
+            if "sky_cells" in observation_fields:
+                held = (observation.fields or {}).get("sky_cells")
+                writes += move_id(
+                    SKY_CELLS,
+                    path.sequence_id,
+                    held if isinstance(held, list) else [],
+                    observation_fields["sky_cells"],
+                )
         return writes, True
 
     return commit_with_retry(ctx.documents, plan, what=f"images/{path.image_id}")

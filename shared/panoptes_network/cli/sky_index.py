@@ -4,8 +4,10 @@
 
 Walks the observations collection page by page (one page in memory) and writes each
 document's sky index (HEALPix cells of its field, from its plate solution or its first
-frame's mount position) when it is missing or outdated; prints its progress after every
-page. A second run writes nothing. Against the local stack when it runs (``bin/sky-index``
+frame's mount position) when it is missing or outdated, and lists each indexed observation
+under its cells in the sky cells key index where a listing is missing (observations
+indexed before the key index existed); prints its progress after every page. A second run
+writes nothing. Against the local stack when it runs (``bin/sky-index``
 exports its environment), else the Google Cloud project of your credentials.
 """
 
@@ -67,7 +69,9 @@ def _line(report: SkyBackfillReport) -> str:
     return (
         f"{_PROG}: {report.observations_read} observation(s) read in {report.pages} page(s); "
         f"{verb}: {indexed}; unchanged: {report.unchanged}; "
-        f"without a pointing: {report.without_pointing}; images read: {report.images_read}"
+        f"without a pointing: {report.without_pointing}; "
+        f"cell listings {'to write' if report.dry_run else 'written'}: {report.listed}; "
+        f"images read: {report.images_read}; cell documents read: {report.cells_read}"
     )
 
 

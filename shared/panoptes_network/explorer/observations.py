@@ -20,15 +20,21 @@ Documents without the order field are never listed (Firestore's order leaves the
 Range filters match only values of the filter's type: ``since``/``until`` (timestamps) never
 match a time stored as a string, as some older records hold it.
 
-Sky search (``name``, or ``ra`` and ``dec``; ``radius``, :mod:`.sky`): the query asks for the
-observations whose sky index (:mod:`panoptes_network.frames.sky_index`) holds any of the at
-most 30 HEALPix cells covering the cone, so it never reads the whole collection; of those it
-keeps the ones whose indexed pointing (``sky_ra``, ``sky_dec``) is within the cone's radius
+Sky search (``name``, or ``ra`` and ``dec``; ``radius``, :mod:`.sky`): the candidates are
+the observations whose sky index (:mod:`panoptes_network.frames.sky_index`) holds any of the
+at most 30 HEALPix cells covering the cone, so the whole collection is never read. Ordered
+by ``time``, they are read by key through the sky cells key index (:mod:`.sky_page`: the
+cells' documents list the observations' sequence ids, which carry their start time; at most
+30 + ``limit`` documents read, and no query); ordered by ``num_images``, the query asks
+``sky_cells array-contains-any`` the cells (served by Firestore's index, but slow on the
+Firestore emulator, which scans the whole collection for every query). Of the candidates it
+keeps those whose indexed pointing (``sky_ra``, ``sky_dec``) is within the cone's radius
 plus their field's radius (``sky_radius``: the field's half diagonal, wider for a mount
 position), applied after the read and listed as ``cone`` in ``after_read``, and reports each
 row's ``distance_deg``. The equality filters are then all applied after the read. An
-observation is found once its document has the sky index: from its first frame's mount
-position, from its plate solution, or from ``bin/sky-index`` for older documents.
+observation is found once its document has the sky index and the cells' documents list it:
+record-image does both when its first frame has a mount position, plate-solve moves both to
+the solved field, and ``bin/sky-index`` does both for older documents.
 """
 
 from __future__ import annotations
@@ -53,10 +59,18 @@ from panoptes_network.explorer._values import (
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.explorer.flags import flags_of
 from panoptes_network.explorer.sky import SkyCone, TargetResolver, match_distance, sky_cone
+from panoptes_network.explorer.sky_page import sky_time_page
 from panoptes_network.explorer.stars import STAR_INDEXES, run_stars
 from panoptes_network.frames.sky_index import SkySource
+from panoptes_network.pipeline.key_index import read_ids, read_listed
 from panoptes_network.pipeline.ports import DocumentStore
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PROCESSED_OBSERVATIONS
+from panoptes_network.pipeline.schema import (
+    IMAGES,
+    OBSERVATION_FRAMES,
+    OBSERVATION_RUNS,
+    OBSERVATIONS,
+    PROCESSED_OBSERVATIONS,
+)
 from panoptes_network.pipeline.settings import Settings
 
 __all__ = [
@@ -118,15 +132,16 @@ def _sky_indexes() -> tuple[dict[str, Any], ...]:
                 {"fieldPath": order, "order": direction},
             ],
         }
-        for order in ORDER_FIELDS
+        for order in ("num_images",)  # in time order, a sky search reads by key
         for direction in ("DESCENDING", "ASCENDING")
     )
 
 
 #: The composite indexes the explorer's queries need, as ``infra/firestore.indexes.json``
 #: writes them: each equality filter with each order field in both directions, the sky
-#: cells (array-contains) with each order field in both directions, a sequence's frames in
-#: time order, its runs newest first, and a star's light curves newest first.
+#: cells (array-contains) with ``num_images`` in both directions, and, for documents written
+#: before the key indexes, a sequence's frames in time order, its runs newest first, and a
+#: star's light curves newest first.
 COMPOSITE_INDEXES: tuple[dict[str, Any], ...] = (
     *_observation_indexes(),
     *_sky_indexes(),
@@ -209,7 +224,8 @@ def observations(
 ) -> dict[str, Any]:
     """Return one page of observations, filtered and ordered.
 
-    Reads at most ``limit + 1`` documents (one query), with or without a sky search.
+    Reads at most ``limit + 1`` documents (one query); with a sky search ordered by
+    ``time``, at most 30 + ``limit`` documents by key and no query (:mod:`.sky_page`).
 
     Parameters
     ----------
@@ -313,15 +329,28 @@ def observations(
         else:
             later["min_images"] = lambda doc: _at_least(doc.get("num_images"), min_images)
 
-    rows, next_cursor = _page(
-        documents,
-        OBSERVATIONS,
-        filters,
-        order=order,
-        descending=descending,
-        limit=limit,
-        cursor=cursor,
-    )
+    if cone is not None and order == "time":  # by key, through the sky cells key index
+        sky = sky_time_page(
+            documents,
+            cone,
+            since=since,
+            until=until,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
+        )
+        rows, next_cursor, documents_read = sky.rows, sky.next_cursor, sky.documents_read
+    else:
+        rows, next_cursor = _page(
+            documents,
+            OBSERVATIONS,
+            filters,
+            order=order,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
+        )
+        documents_read = len(rows)
     kept = [
         _row(doc_id, doc, cone) for doc_id, doc in rows if all(test(doc) for test in later.values())
     ]
@@ -344,7 +373,7 @@ def observations(
         "cone": cone.to_dict() if cone else None,
         "filtered_after_read": bool(later),
         "after_read": sorted(later),
-        "documents_read": len(rows),
+        "documents_read": documents_read,
         "next_cursor": next_cursor,
     }
 
@@ -384,9 +413,12 @@ def observation(
 ) -> dict[str, Any]:
     """Return one observation: its document, a page of its frames and its processing runs.
 
-    Reads at most ``1 + (limit + 1) + (MAX_RUNS + 1) + 20 + 50`` documents: the
-    observation, one page of its frames, its newest runs, the brightest stars of the newest
-    run and its active flags.
+    Reads at most ``3 + (limit + 1) + (MAX_RUNS + 1) + 21 + 50`` documents, by key but
+    for the flags: the observation, its frames and runs key indexes
+    (:mod:`~panoptes_network.pipeline.key_index`), one page of its frames, its newest runs,
+    the brightest stars of the newest run and its active flags. An observation recorded
+    before the key indexes existed (no index document) has its frames and runs read by a
+    query instead, with the same answer.
 
     Parameters
     ----------
@@ -427,22 +459,8 @@ def observation(
     doc = documents.get(OBSERVATIONS, sequence_id)
     if doc is None:
         raise NotFound("observation", sequence_id)
-    frames, frames_next = _page(
-        documents,
-        IMAGES,
-        [("sequence_id", "==", sequence_id)],
-        order="time",
-        descending=False,
-        limit=limit,
-        cursor=cursor,
-    )
-    runs = documents.query(
-        PROCESSED_OBSERVATIONS,
-        [("sequence_id", "==", sequence_id)],
-        order_by="run_time",
-        descending=True,
-        limit=MAX_RUNS + 1,
-    )
+    frames, frames_next = _frames_page(documents, sequence_id, limit=limit, cursor=cursor)
+    runs = _newest_runs(documents, sequence_id)
     return {
         "observation": observation_summary(sequence_id, doc),
         "document": json_value(doc),
@@ -451,6 +469,57 @@ def observation(
         "frames_next_cursor": frames_next,
         "runs": [run_summary(run_id, run) for run_id, run in runs[:MAX_RUNS]],
         "runs_truncated": len(runs) > MAX_RUNS,
-        "stars": run_stars(documents, runs[0][0]) if runs else [],
+        "stars": run_stars(documents, runs[0][0], run=runs[0][1]) if runs else [],
         "flags": flags_of(documents, "sequence_id", sequence_id),
     }
+
+
+def _frames_page(
+    documents: DocumentStore, sequence_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+    """Read one page of an observation's frames in time order; return it and the next cursor.
+
+    By key through the frames index (image ids ``<UNIT>_<CAMERA>_<IMGSTART>`` sort in time
+    order within an observation), else by the query on ``sequence_id``. The cursor is the
+    same in both: the last frame's time and id.
+    """
+    listed = read_ids(documents, OBSERVATION_FRAMES, sequence_id)
+    if listed is None:
+        return _page(
+            documents,
+            IMAGES,
+            [("sequence_id", "==", sequence_id)],
+            order="time",
+            descending=False,
+            limit=limit,
+            cursor=cursor,
+        )
+    after_id = decode_cursor(cursor, "time", False)[1] if cursor else None
+    ids = sorted(i for i in listed if after_id is None or i > after_id)
+    rows = read_listed(documents, IMAGES, ids[: limit + 1])
+    more = len(ids) > limit + 1 or len(rows) > limit
+    rows = rows[:limit]
+    if not more or not rows:
+        return rows, None
+    last_id, last = rows[-1]
+    return rows, encode_cursor("time", False, last.get("time"), last_id)
+
+
+def _newest_runs(documents: DocumentStore, sequence_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Read an observation's newest ``MAX_RUNS + 1`` runs, newest first.
+
+    By key through the runs index (run ids ``<sequence_id>_<RUNTIME>[-n]`` sort in the order
+    the runs were made), else by the query on ``sequence_id`` ordered by ``run_time``.
+    """
+    listed = read_ids(documents, OBSERVATION_RUNS, sequence_id)
+    if listed is None:
+        return documents.query(
+            PROCESSED_OBSERVATIONS,
+            [("sequence_id", "==", sequence_id)],
+            order_by="run_time",
+            descending=True,
+            limit=MAX_RUNS + 1,
+        )
+    return read_listed(
+        documents, PROCESSED_OBSERVATIONS, sorted(listed, reverse=True)[: MAX_RUNS + 1]
+    )

@@ -1,14 +1,23 @@
 """A star (PICID): its catalog data and every light curve of it, across runs and units.
 
 A star's light curves are the ``lightcurves`` documents of build-lightcurve's runs (one per
-star and run, id ``<PICID>_<run_id>``). :func:`star` reads the newest :data:`MAX_LIGHTCURVES`
-of them with one query (``picid ==``, ordered by ``run_time``: the composite index of
-:data:`STAR_INDEXES`) and the star's points flags with another (bounded by
+star and run, id ``<PICID>_<run_id>``, ``run_id = <sequence_id>_<RUNTIME>``). build-lightcurve
+lists each in the star's key index ``star_lightcurves/{picid}``
+(:mod:`panoptes_network.pipeline.key_index`): :func:`star` reads that index document, picks
+the newest :data:`MAX_LIGHTCURVES` runs by the RUNTIME their ids carry and reads those
+documents by key (the emulator answers this in the same time whatever the size of the
+archive, where it scans the whole collection for a query). A star without an index document
+(stored before the index existed) is read with one query instead (``picid ==``, ordered by
+``run_time``: the composite index of :data:`STAR_INDEXES`); both give the same light curves
+in the same order. The star's points flags are read with another query (bounded by
 :data:`MAX_FLAGS`). A light curve's points come from its document when embedded there
 (small runs), else from the run's Parquet data file (its rows ``data_row_start`` to
 ``data_row_start + data_row_count``), read through ``read_data`` at most
 :data:`MAX_FILE_READS` times per page; beyond that its points are left out of the page and
 the downloads (:func:`star_points`) still hold them.
+
+:func:`run_stars` lists a run's brightest stars from the lcids its run document records
+(``brightest_lightcurves``), by key; for runs recorded without them, by a query.
 
 :func:`star_points` is the download: one row per (run, frame) of the star, with the run and
 the unit on every row (:data:`POINT_COLUMNS`, then ``flux_c``, ``flux_err_c`` and
@@ -22,6 +31,7 @@ frame or observation are shown on those pages.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -39,9 +49,16 @@ from panoptes_network.explorer._values import (
 )
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.lightcurves.flags import POINT_TIME_TOLERANCE_S
-from panoptes_network.lightcurves.products import read_lightcurve_rows
+from panoptes_network.lightcurves.products import MAX_BRIGHTEST, read_lightcurve_rows
+from panoptes_network.pipeline.key_index import read_ids, read_listed
 from panoptes_network.pipeline.ports import DocumentStore
-from panoptes_network.pipeline.schema import FLAGS, LIGHTCURVES, FlagTarget
+from panoptes_network.pipeline.schema import (
+    FLAGS,
+    LIGHTCURVES,
+    PROCESSED_OBSERVATIONS,
+    STAR_LIGHTCURVES,
+    FlagTarget,
+)
 
 __all__ = [
     "COLOURS",
@@ -62,8 +79,8 @@ __all__ = [
 
 #: Most light curves of a star read for one page or download (the newest runs).
 MAX_LIGHTCURVES = 100
-#: Stars of a run listed with its observation (the brightest).
-MAX_RUN_STARS = 20
+#: Stars of a run listed with its observation (the brightest): those its run document lists.
+MAX_RUN_STARS = MAX_BRIGHTEST
 #: Most points flags of a star read for one page.
 MAX_FLAGS = 200
 #: Most run data files read for one page (light curves whose points are not embedded).
@@ -84,6 +101,9 @@ POINT_COLUMNS = (
     "time_utc",
     "airmass",
 )
+#: The RUNTIME (``YYYYMMDDTHHMMSS``, UTC, to the second) that ends a run id, before any
+#: ``-n`` suffix.
+_RUNTIME = re.compile(r"_(\d{8}T\d{6})(?:-\d+)?$")
 #: The composite index of the star query (and Firestore's automatic single-field ones for
 #: the flags query), in the form of ``infra/firestore.indexes.json``.
 STAR_INDEXES: tuple[dict[str, Any], ...] = (
@@ -274,12 +294,60 @@ def _lightcurve_summary(lcid: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _time_order(value: Any) -> tuple[int, float]:
+    """Return a sort key of a ``run_time``: timestamps by time, after any other value."""
+    if isinstance(value, datetime):
+        return (1, value.timestamp())
+    return (0, 0.0)
+
+
+def _listed_docs(
+    documents: DocumentStore, lcids: Sequence[str], limit: int
+) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """Read the newest ``limit`` of the listed light curves by key, as the query orders them.
+
+    Ids are taken newest first by the RUNTIME they end with (the second of their
+    ``run_time``), with every id of the same second as the last one taken (their order
+    needs ``run_time`` itself), and more when listed documents are gone; ids without a
+    RUNTIME are always read. The documents read are then ordered by ``run_time``
+    descending, equal times by id descending, and those without ``run_time`` left out, as
+    the query does. Returns the documents and the number of keys read.
+    """
+    ids = [lcid for lcid in dict.fromkeys(lcids) if is_document_id(lcid)]
+    stamps = {lcid: found.group(1) for lcid in ids if (found := _RUNTIME.search(lcid))}
+    newest = sorted(stamps, key=lambda lcid: (stamps[lcid], lcid), reverse=True)
+    unknown = [lcid for lcid in ids if lcid not in stamps]
+
+    def read(chunk: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        rows = read_listed(documents, LIGHTCURVES, chunk) if chunk else []
+        return [(lcid, doc) for lcid, doc in rows if "run_time" in doc]
+
+    found, reads, start, known = read(unknown), len(unknown), 0, 0
+    while known < limit and start < len(newest):
+        end = min(start + limit - known, len(newest))
+        while end < len(newest) and stamps[newest[end]] == stamps[newest[end - 1]]:
+            end += 1
+        rows = read(newest[start:end])
+        found, known, reads, start = found + rows, known + len(rows), reads + end - start, end
+    found.sort(key=lambda row: (_time_order(row[1]["run_time"]), row[0]), reverse=True)
+    return found[:limit], reads
+
+
 def _lightcurve_docs(
     documents: DocumentStore, picid: int, limit: int
-) -> list[tuple[str, dict[str, Any]]]:
-    return documents.query(
-        LIGHTCURVES, [("picid", "==", picid)], order_by="run_time", descending=True, limit=limit
-    )
+) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """Return the star's newest ``limit`` light curves (by key, else by query), and the reads.
+
+    The reads count the star's index document, read (or looked for) first.
+    """
+    listed = read_ids(documents, STAR_LIGHTCURVES, str(picid))
+    if listed is None:
+        found = documents.query(
+            LIGHTCURVES, [("picid", "==", picid)], order_by="run_time", descending=True, limit=limit
+        )
+        return found, 1 + len(found)
+    found, read = _listed_docs(documents, listed, limit)
+    return found, 1 + read
 
 
 def _flag_summary(flag_id: str, doc: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -372,8 +440,10 @@ def star(
 ) -> dict[str, Any]:
     """Return a star: its catalog data, its light curves with their points, its flags.
 
-    Reads at most ``limit`` + :data:`MAX_FLAGS` documents and :data:`MAX_FILE_READS` data
-    files.
+    Reads the star's index document, the newest ``limit`` + 1 of its light curves (more
+    only when several runs share the second of the last one, or listed ones are gone) and at
+    most :data:`MAX_FLAGS` flags; without an index document, at most ``limit`` + 1 light
+    curves by query. And at most :data:`MAX_FILE_READS` data files.
 
     Parameters
     ----------
@@ -396,7 +466,8 @@ def star(
         (POSIX s), per colour ``c`` the normalised flux, ``c_err``, ``c_outlier``, and
         ``flagged``; or None with ``points_note`` saying why); ``num_lightcurves``;
         ``truncated`` (more light curves than ``limit``); ``flags`` (see
-        :func:`star_flags`); ``units`` (the units it was seen by); ``documents_read``.
+        :func:`star_flags`); ``units`` (the units it was seen by); ``documents_read``
+        (every document read, the index document included).
 
     Raises
     ------
@@ -405,7 +476,7 @@ def star(
     """
     picid = check_picid(picid)
     limit = _check_limit(limit)
-    found = _lightcurve_docs(documents, picid, limit + 1)
+    found, lightcurves_read = _lightcurve_docs(documents, picid, limit + 1)
     if not found:
         raise NotFound("star", str(picid))
     truncated = len(found) > limit
@@ -446,7 +517,7 @@ def star(
         "truncated": truncated,
         "lightcurves": lightcurves,
         "flags": flags,
-        "documents_read": len(found) + (1 if truncated else 0) + flags_read,
+        "documents_read": lightcurves_read + flags_read,
     }
 
 
@@ -455,9 +526,9 @@ def star_points(
 ) -> pa.Table:
     """Return every point of a star, one row per (run, frame), for download.
 
-    Reads at most :data:`MAX_LIGHTCURVES` + :data:`MAX_FLAGS` documents and the data file of
-    each run whose points are not embedded (the file first where it can be read: it has the
-    airmass).
+    Reads the star's light curves as :func:`star` does (at most :data:`MAX_LIGHTCURVES`),
+    at most :data:`MAX_FLAGS` flags and the data file of each run whose points are not
+    embedded (the file first where it can be read: it has the airmass).
 
     Parameters
     ----------
@@ -483,7 +554,7 @@ def star_points(
         When no light curve of that star exists.
     """
     picid = check_picid(picid)
-    found = _lightcurve_docs(documents, picid, MAX_LIGHTCURVES)
+    found, _ = _lightcurve_docs(documents, picid, MAX_LIGHTCURVES)
     if not found:
         raise NotFound("star", str(picid))
     flags = star_flags(documents, picid)
@@ -587,10 +658,15 @@ def lightcurve(
     }
 
 
-def run_stars(documents: DocumentStore, run_id: str) -> list[dict[str, Any]]:
+def run_stars(
+    documents: DocumentStore, run_id: str, *, run: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Return the brightest stars with a light curve in one run (a way into the star pages).
 
-    Reads at most :data:`MAX_RUN_STARS` documents (``processed_observation ==``, ordered by
+    Reads the run's document (unless given) and the light curves its
+    ``brightest_lightcurves`` lists, by key (at most :data:`MAX_RUN_STARS`); for a run
+    without that list (recorded before it existed, or not done yet), at most
+    :data:`MAX_RUN_STARS` documents by query (``processed_observation ==``, ordered by
     ``vmag``: the second index of :data:`STAR_INDEXES`).
 
     Parameters
@@ -599,6 +675,8 @@ def run_stars(documents: DocumentStore, run_id: str) -> list[dict[str, Any]]:
         Firestore, or a fake.
     run_id : str
         The run.
+    run : Mapping, optional
+        The run's ``processed_observations`` document, when the caller has read it.
 
     Returns
     -------
@@ -606,12 +684,19 @@ def run_stars(documents: DocumentStore, run_id: str) -> list[dict[str, Any]]:
         ``picid``, ``vmag`` (mag), ``num_points``, ``variable`` and, per colour with
         figures, ``rms_mag`` (mag); brightest first.
     """
-    found = documents.query(
-        LIGHTCURVES,
-        [("processed_observation", "==", run_id)],
-        order_by="vmag",
-        limit=MAX_RUN_STARS,
-    )
+    if run is None:
+        run = documents.get(PROCESSED_OBSERVATIONS, run_id) if is_document_id(run_id) else None
+    listed = run.get("brightest_lightcurves") if run is not None else None
+    if isinstance(listed, list):
+        lcids = [lcid for lcid in listed if isinstance(lcid, str) and is_document_id(lcid)]
+        found = read_listed(documents, LIGHTCURVES, lcids[:MAX_RUN_STARS])
+    else:
+        found = documents.query(
+            LIGHTCURVES,
+            [("processed_observation", "==", run_id)],
+            order_by="vmag",
+            limit=MAX_RUN_STARS,
+        )
     return [
         {
             "picid": integer(doc.get("picid")),

@@ -1,13 +1,14 @@
 """The sky index of observations: the HEALPix cells an observation's field touches.
 
 Firestore cannot search by position, so each observation document carries the cells of a
-HEALPix grid that its field touches (``sky_cells``), and a cone search asks Firestore for the
-documents whose ``sky_cells`` hold any of the cells the cone touches (``array-contains-any``,
-at most :data:`MAX_QUERY_CELLS` values). Two circles that meet share a point, and that point
-lies in a cell of both covers: so the query finds every observation whose field circle meets
-the cone. It also finds some whose circle only comes near (the cells are larger than the
-gap), so the reader keeps an observation when its pointing is within the cone's radius plus
-the field's radius (:func:`circles_meet`).
+HEALPix grid that its field touches (``sky_cells``), and a cone search looks for the
+documents whose ``sky_cells`` hold any of the cells the cone touches (at most
+:data:`MAX_QUERY_CELLS` cells): by key through the ``sky_cells`` key index, which lists each
+cell's observations, or with Firestore's ``array-contains-any``. Two circles that meet share
+a point, and that point lies in a cell of both covers: so the search finds every observation
+whose field circle meets the cone. It also finds some whose circle only comes near (the
+cells are larger than the gap), so the reader keeps an observation when its pointing is
+within the cone's radius plus the field's radius (:func:`circles_meet`).
 
 The field, not the pointing
     A PANOPTES frame is about 15 x 10 degrees (5208 x 3476 pixels of 10.3 arcsec). A cone

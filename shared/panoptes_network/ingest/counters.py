@@ -19,6 +19,7 @@ from typing import Any
 
 from panoptes_network.ingest.records import FrameRecords
 from panoptes_network.pipeline.commit import commit_with_retry
+from panoptes_network.pipeline.key_index import add_ids, move_id
 from panoptes_network.pipeline.ports import (
     DocKey,
     DocSnapshot,
@@ -27,8 +28,10 @@ from panoptes_network.pipeline.ports import (
 )
 from panoptes_network.pipeline.schema import (
     IMAGES,
+    OBSERVATION_FRAMES,
     OBSERVATIONS,
     PLACEHOLDER_STATUSES,
+    SKY_CELLS,
     UNITS,
     WEEKLY_STATS,
 )
@@ -118,7 +121,8 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         image (or replace its error placeholder), create or increment the observation, and
         increment the unit (creating it when missing) and the unit's weekly statistics of the
         frame's ISO week (a new observation counts in the week of the frame that created
-        it), all under preconditions.
+        it), all under preconditions; and list the image in its observation's frames index
+        and a new observation under each cell of its sky index (:mod:`~..pipeline.key_index`).
     """
     image_key, observation_key, unit_key = record_keys(records)
     image = existing.get(image_key, DocSnapshot(None))
@@ -182,7 +186,11 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         },
     )
     weekly = _weekly_write(records, not observation.exists)
-    return [image_write, observation_write, unit_write, *([weekly] if weekly else [])]
+    indexes = [add_ids(OBSERVATION_FRAMES, records.sequence_id, [records.image_id])]
+    if not observation.exists:
+        cells = records.observation.get("sky_cells") or []
+        indexes += move_id(SKY_CELLS, records.sequence_id, [], cells)
+    return [image_write, observation_write, unit_write, *([weekly] if weekly else []), *indexes]
 
 
 @dataclass(frozen=True)

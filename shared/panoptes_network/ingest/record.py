@@ -19,8 +19,11 @@ from panoptes_network.ingest.frame_check import (
 from panoptes_network.ingest.records import build_frame_records
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
 from panoptes_network.pipeline.inputs import refuse_foreign_bucket
+from panoptes_network.pipeline.key_index import add_ids
+from panoptes_network.pipeline.ports import DocWrite
 from panoptes_network.pipeline.schema import (
     IMAGES,
+    OBSERVATION_FRAMES,
     PLACEHOLDER_STATUSES,
     ImageStatus,
     UploadState,
@@ -37,7 +40,7 @@ def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, rea
     existing = ctx.documents.get(IMAGES, path.image_id)
     if existing is not None and existing.get("status") not in PLACEHOLDER_STATUSES:
         return  # a good recording of this image exists; do not spoil it
-    ctx.documents.merge(
+    error = DocWrite(
         IMAGES,
         path.image_id,
         {
@@ -52,6 +55,8 @@ def _mark_image_error(ctx: ChainContext, path: ImagePath, obj: StoredObject, rea
             "received_time": ctx.now(),
         },
     )
+    # the observation page lists the frame with its error
+    ctx.documents.commit([error, add_ids(OBSERVATION_FRAMES, path.sequence_id, [path.image_id])])
 
 
 def record_image(

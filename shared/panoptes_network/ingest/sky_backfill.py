@@ -19,19 +19,34 @@ should hold (:func:`planned_sky_fields`):
 It writes only fields that differ, so a second run writes nothing and a run after a change
 of the index (orders, radii) rewrites what changed.
 
+It also keeps the sky cells key index (:data:`~panoptes_network.pipeline.schema.SKY_CELLS`,
+:mod:`panoptes_network.pipeline.key_index`) in agreement: an observation whose cells it
+rewrites leaves the cells it held and joins the new ones in the same batch, and an
+observation whose sky index is right but that some of its cells' documents do not list (it
+was indexed before the key index existed) is added to them. To find those without writing
+every listing on every run, each page reads the cell documents its observations need, in
+one batch read (at most the 3,840 cells of the index's two orders), and writes only the
+listings missing (counted as ``listed``).
+
 Bounded: it reads the collection in pages of ``page_size`` documents ordered by ``time``
 (documents without a ``time`` are not reached; every observation the network writes has
 one), keeping one page in memory, and calls ``progress`` after each page. Safe beside the
-live chain: each page's writes are planned from a fresh read and committed in one batch
-guarded by the versions read (a concurrent plate solve or frame makes the batch fail; the
-page's documents are then written one by one, re-read and re-planned each time, so a
-solved index is never replaced by a mount one).
+live chain: each page's writes are planned from a fresh read and committed in batches
+guarded by the versions read (a concurrent plate solve or frame makes a batch fail; its
+documents are then written one by one, re-read and re-planned each time, so a solved index
+is never replaced by a mount one). An observation's writes (its document and its cell
+listings: at most 221 for the index's largest field) always share one batch, of at most
+:data:`~panoptes_network.pipeline.ports.MAX_BATCH_WRITES` writes, in which the listings of
+one cell are merged into one write. Repairing the listings of an observation whose fields
+are right is guarded too: its batch rewrites the document's ``sky_source`` unchanged under
+the version read, so a plate solve that moves the observation meanwhile fails the batch
+rather than leave it listed under a cell it has left.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +59,15 @@ from panoptes_network.frames.sky_index import (
     sky_position,
 )
 from panoptes_network.pipeline.commit import commit_with_retry
-from panoptes_network.pipeline.ports import MAX_BATCH_WRITES, DocumentStore, DocWrite, WriteConflict
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS
+from panoptes_network.pipeline.key_index import add_ids, read_ids_of, remove_ids
+from panoptes_network.pipeline.ports import (
+    MAX_BATCH_WRITES,
+    DocSnapshot,
+    DocumentStore,
+    DocWrite,
+    WriteConflict,
+)
+from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, SKY_CELLS
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -77,12 +99,18 @@ class SkyBackfillReport:
     indexed : dict
         Documents whose sky index was written (or would be), per ``sky_source``.
     unchanged : int
-        Documents whose sky index was already right.
+        Documents whose sky index was already right (their cell listings may have been
+        repaired: see ``listed``).
     without_pointing : int
         Documents with neither a plate solution nor a frame with a mount position.
+    listed : int
+        Listings written in the sky cells key index: an observation added to a cell's
+        document that did not list it.
+    cells_read : int
+        Sky cell documents read to find the missing listings.
     conflicts : int
-        Page batches that lost a race with another writer (their documents were then
-        written one by one).
+        Batches that lost a race with another writer (their documents were then written
+        one by one).
     pages : int
         Pages read.
     dry_run : bool
@@ -94,6 +122,8 @@ class SkyBackfillReport:
     indexed: dict[str, int] = field(default_factory=dict)
     unchanged: int = 0
     without_pointing: int = 0
+    listed: int = 0
+    cells_read: int = 0
     conflicts: int = 0
     pages: int = 0
     dry_run: bool = False
@@ -106,6 +136,8 @@ class SkyBackfillReport:
             "indexed": dict(self.indexed),
             "unchanged": self.unchanged,
             "without_pointing": self.without_pointing,
+            "listed": self.listed,
+            "cells_read": self.cells_read,
             "conflicts": self.conflicts,
             "pages": self.pages,
             "dry_run": self.dry_run,
@@ -214,24 +246,124 @@ def _changes(doc: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any
     return {name: fields[name] for name in SKY_FIELDS if doc.get(name) != fields[name]}
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One observation's writes: its document (guarded) and its cell listings."""
+
+    doc_id: str
+    write: DocWrite
+    source: str
+    indexed: bool  # its sky index fields change
+    join: tuple[str, ...]  # cells whose documents do not list it yet
+    leave: tuple[str, ...]  # cells its document held and no longer holds
+
+
+def _cells_of(planned: Mapping[str, Any]) -> list[str]:
+    """Return the cell document ids of planned sky fields (NUNIQ numbers as text)."""
+    return [str(cell) for cell in dict.fromkeys(planned["sky_cells"])]
+
+
+def _plan(
+    doc_id: str,
+    snapshot: DocSnapshot,
+    planned: Mapping[str, Any] | None,
+    listed: Mapping[str, list[str]],
+) -> _Plan | None:
+    """Return what one observation needs, or None when its index and listings are right.
+
+    ``listed`` holds the ids each cell document lists, as read; a cell left out of it is
+    taken as not listing the observation (its listing is written: ``ArrayUnion`` adds it
+    once). A cell's document loses an observation only in the batch that moves the
+    observation's ``sky_cells`` elsewhere (plate-solve, this backfill): a move before
+    ``snapshot`` was read leaves it listed under every cell it now holds, and a move after
+    fails the batch guarded by ``snapshot``'s version.
+    """
+    if not snapshot.exists or planned is None:
+        return None
+    doc = snapshot.fields or {}
+    change = _changes(doc, planned)
+    cells = _cells_of(planned)
+    join = tuple(cell for cell in cells if doc_id not in listed.get(cell, ()))
+    if not change and not join:
+        return None
+    held = doc.get("sky_cells")
+    keep = set(cells)
+    held_cells = (str(cell) for cell in (held if isinstance(held, list) else []))
+    leave = tuple(cell for cell in dict.fromkeys(held_cells) if cell not in keep)
+    write = DocWrite(
+        OBSERVATIONS,
+        doc_id,
+        change or {"sky_source": planned["sky_source"]},  # unchanged: the guard only
+        must_exist=True,
+        expected_version=snapshot.version,
+    )
+    return _Plan(doc_id, write, planned["sky_source"], bool(change), join, leave)
+
+
+def _writes(batch: list[_Plan]) -> list[DocWrite]:
+    """Return a batch's writes: the documents, then one write per cell left or joined."""
+    leave: dict[str, list[str]] = {}
+    join: dict[str, list[str]] = {}
+    for plan in batch:
+        for cell in plan.leave:
+            leave.setdefault(cell, []).append(plan.doc_id)
+        for cell in plan.join:
+            join.setdefault(cell, []).append(plan.doc_id)
+    return [
+        *(plan.write for plan in batch),
+        *(remove_ids(SKY_CELLS, cell, ids) for cell, ids in leave.items()),
+        *(add_ids(SKY_CELLS, cell, ids) for cell, ids in join.items()),
+    ]
+
+
+def _batches(plans: list[_Plan]) -> Iterator[list[_Plan]]:
+    """Group plans into batches of at most MAX_BATCH_WRITES writes, a plan never split."""
+    batch: list[_Plan] = []
+    join: set[str] = set()
+    leave: set[str] = set()
+    for plan in plans:
+        grows = 1 + len(set(plan.join) - join) + len(set(plan.leave) - leave)
+        if batch and len(batch) + len(join) + len(leave) + grows > MAX_BATCH_WRITES:
+            yield batch
+            batch, join, leave = [], set(), set()
+        batch.append(plan)
+        join.update(plan.join)
+        leave.update(plan.leave)
+    if batch:
+        yield batch
+
+
+def _count(report: SkyBackfillReport, plan: _Plan | None) -> None:
+    """Count one observation written (or, dry, to be written), or found right meanwhile."""
+    if plan is None or not plan.indexed:
+        report.unchanged += 1
+    else:
+        report.indexed[plan.source] = report.indexed.get(plan.source, 0) + 1
+    if plan is not None:
+        report.listed += len(plan.join)
+
+
+def _read_listed(
+    documents: DocumentStore, cells: list[str], report: SkyBackfillReport
+) -> dict[str, list[str]]:
+    """Read the cell documents (one batch read); return the ids each lists."""
+    cells = list(dict.fromkeys(cells))
+    report.cells_read += len(cells)
+    return read_ids_of(documents, SKY_CELLS, cells)
+
+
 def _write_one(
-    documents: DocumentStore, doc_id: str, mount: Position | None
-) -> dict[str, Any] | None:
-    """Re-read one document, re-plan it, commit under its version; return what was written."""
+    documents: DocumentStore, doc_id: str, mount: Position | None, report: SkyBackfillReport
+) -> _Plan | None:
+    """Re-read one document and its cells, re-plan it, commit under its version."""
     key = (OBSERVATIONS, doc_id)
 
-    def plan() -> tuple[list[DocWrite], dict[str, Any] | None]:
+    def plan() -> tuple[list[DocWrite], _Plan | None]:
         snapshot = documents.read([key])[key]
-        if not snapshot.exists:
-            return [], None
-        planned = planned_sky_fields(snapshot.fields or {}, mount)
-        change = _changes(snapshot.fields or {}, planned) if planned else {}
-        if not change:
-            return [], None
-        write = DocWrite(
-            OBSERVATIONS, doc_id, change, must_exist=True, expected_version=snapshot.version
-        )
-        return [write], planned
+        planned = planned_sky_fields(snapshot.fields or {}, mount) if snapshot.exists else None
+        listed = _read_listed(documents, _cells_of(planned), report) if planned else {}
+        made = _plan(doc_id, snapshot, planned, listed)
+        return (_writes([made]) if made else []), made
 
     return commit_with_retry(documents, plan, what=f"the sky index of observations/{doc_id}")
 
@@ -239,46 +371,33 @@ def _write_one(
 def _write_page(
     documents: DocumentStore,
     pending: dict[str, Position | None],
+    listed: Mapping[str, list[str]],
     report: SkyBackfillReport,
 ) -> None:
-    """Write a page's sky indexes in one guarded batch; one by one after a lost race."""
+    """Write a page's sky indexes and listings in guarded batches; one by one after a race."""
     keys = [(OBSERVATIONS, doc_id) for doc_id in pending]
     snapshots = documents.read(keys)
-    writes, sources = [], []
+    plans = []
     for key in keys:
         snapshot = snapshots[key]
         if not snapshot.exists:
             continue
         planned = planned_sky_fields(snapshot.fields or {}, pending[key[1]])
-        change = _changes(snapshot.fields or {}, planned) if planned else {}
-        if not change:  # another writer got there since the page was read
+        made = _plan(key[1], snapshot, planned, listed)
+        if made is None:  # another writer got there since the page was read
             report.unchanged += 1
         else:
-            writes.append(
-                DocWrite(
-                    OBSERVATIONS,
-                    key[1],
-                    change,
-                    must_exist=True,
-                    expected_version=snapshot.version,
-                )
-            )
-            sources.append(planned["sky_source"])  # type: ignore[index]
-    if not writes:
-        return
-    try:
-        documents.commit(writes)
-    except WriteConflict:
-        report.conflicts += 1
-        sources = []
-        for write in writes:
-            written = _write_one(documents, write.doc_id, pending[write.doc_id])
-            if written is not None:
-                sources.append(written["sky_source"])
-            else:  # the other writer left it right
-                report.unchanged += 1
-    for source in sources:
-        report.indexed[source] = report.indexed.get(source, 0) + 1
+            plans.append(made)
+    for batch in _batches(plans):
+        try:
+            documents.commit(_writes(batch))
+        except WriteConflict:
+            report.conflicts += 1
+            for plan in batch:
+                _count(report, _write_one(documents, plan.doc_id, pending[plan.doc_id], report))
+        else:
+            for plan in batch:
+                _count(report, plan)
 
 
 def backfill_sky_index(
@@ -291,12 +410,16 @@ def backfill_sky_index(
 ) -> SkyBackfillReport:
     """Write the sky index of every observation that lacks it or holds an outdated one.
 
+    And list every indexed observation under its cells in the sky cells key index (see
+    the module docstring).
+
     Parameters
     ----------
     documents : DocumentStore
         Firestore, or a fake.
     page_size : int
-        Observations read per page, 1 to 500 (one batch of writes per page).
+        Observations read per page, 1 to 500 (their writes are committed in batches of at
+        most :data:`~panoptes_network.pipeline.ports.MAX_BATCH_WRITES`).
     limit : int, optional
         Most observations read in all (all by default).
     dry_run : bool
@@ -335,7 +458,7 @@ def backfill_sky_index(
             break
         report.pages += 1
         report.observations_read += len(page)
-        pending: dict[str, Position | None] = {}
+        indexed: dict[str, tuple[dict[str, Any], dict[str, Any], Position | None]] = {}
         for doc_id, doc in page:
             mount = None
             if _needs_mount(doc):
@@ -344,15 +467,21 @@ def backfill_sky_index(
             planned = planned_sky_fields(doc, mount)
             if planned is None:
                 report.without_pointing += 1
-            elif not _changes(doc, planned):
+            else:
+                indexed[doc_id] = (doc, planned, mount)
+        cells = [cell for _, planned, _ in indexed.values() for cell in _cells_of(planned)]
+        listed = _read_listed(documents, cells, report) if cells else {}
+        pending: dict[str, Position | None] = {}
+        for doc_id, (doc, planned, mount) in indexed.items():
+            made = _plan(doc_id, DocSnapshot(doc), planned, listed)
+            if made is None:
                 report.unchanged += 1
             elif dry_run:
-                source = planned["sky_source"]
-                report.indexed[source] = report.indexed.get(source, 0) + 1
+                _count(report, made)
             else:
                 pending[doc_id] = mount
         if pending:
-            _write_page(documents, pending, report)
+            _write_page(documents, pending, listed, report)
         last_id, last = page[-1]
         after = (last.get("time"), last_id)
         if progress is not None:

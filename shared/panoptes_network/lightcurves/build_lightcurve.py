@@ -11,11 +11,16 @@ it lists the observation's per-image tables in the sources bucket
 - ``processed_observations/{run_id}`` with ``run_id = <sequence_id>_<RUNTIME>`` (RUNTIME the
   UTC ``YYYYMMDDTHHMMSS`` of the run; ``-2``, ``-3`` ... appended when that id is taken). The
   doc is created (``status: "running"``) before anything else is written, so two runs never
-  share an id, and set to ``status: "done"`` last. Earlier runs are kept.
+  share an id, and set to ``status: "done"`` last, with ``brightest_lightcurves``: the lcids
+  of the run's :data:`.products.MAX_BRIGHTEST` brightest stars (by ``vmag``), which the Data
+  Explorer reads by key. Earlier runs are kept.
+- ``observation_runs/{sequence_id}`` (a key index, :mod:`panoptes_network.pipeline.key_index`)
+  lists the run id, added in the same atomic batch that creates the run's doc;
 - the data file ``gs://<lightcurves_bucket>/<sequence_id>/<run_id>/lightcurves.parquet``
   (layout in :mod:`.products`);
-- ``lightcurves/{lcid}`` per star, ``lcid = <PICID>_<run_id>``, written in batches of at
-  most 500;
+- ``lightcurves/{lcid}`` per star, ``lcid = <PICID>_<run_id>``, each in the same atomic batch
+  as the write that lists it in ``star_lightcurves/{picid}`` (the star's key index), in
+  batches of at most 500 writes (:func:`.products.lightcurve_writes`);
 - ``observations/{sequence_id}.last_processed = {run_id, time}`` (merged).
 
 Bad requests, an observation flagged as a whole, one with more flags than a run reads
@@ -23,7 +28,8 @@ Bad requests, an observation flagged as a whole, one with more flags than a run 
 a light curve raise :class:`~panoptes_network.pipeline.errors.PermanentFailure` (nothing is
 written). Any other fault is transient and the message is redelivered. Each run records the
 Pub/Sub message that asked for it (``delivery_id``): a redelivery of that message resumes its run
-under the same id (the data file and docs are rewritten whole, so nothing partial survives) and a
+under the same id (the data file and docs are rewritten whole, so nothing partial survives; the
+key indexes add with ``ArrayUnion``, so nothing is listed twice) and a
 redelivery after the run finished is skipped, so at-least-once delivery never makes two runs of
 one request. A new request (a new message) always makes a new run.
 
@@ -55,8 +61,10 @@ from panoptes_network.lightcurves.flags import (
 from panoptes_network.lightcurves.frame_quality import assess_frames
 from panoptes_network.lightcurves.products import (
     DATA_NAME,
+    brightest_lightcurves,
     encode_lightcurve_data,
     lightcurve_docs,
+    lightcurve_writes,
     precision_statistics,
 )
 from panoptes_network.lightcurves.request import LightcurveRequest, parse_request
@@ -64,9 +72,10 @@ from panoptes_network.lightcurves.stacking import TIME_KEY, frame_time_seconds
 from panoptes_network.photometry.sources_table import read_sources_table
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.key_index import add_ids
 from panoptes_network.pipeline.ports import DocWrite, WriteConflict
 from panoptes_network.pipeline.schema import (
-    LIGHTCURVES,
+    OBSERVATION_RUNS,
     OBSERVATIONS,
     PARQUET_CONTENT_TYPE,
     PROCESSED_OBSERVATIONS,
@@ -172,14 +181,17 @@ def find_delivered_run(
 def _reserve_run(
     ctx: ChainContext, sequence_id: str, run_time: datetime, fields: dict[str, Any]
 ) -> str:
-    """Create the run's doc under a fresh id and return the id."""
+    """Create the run's doc under a fresh id, listed under its observation; return the id."""
     assert ctx.documents is not None
     base = f"{sequence_id}_{format_timestamp(run_time)}"
     for n in range(1, _MAX_RUN_ID_TRIES + 1):
         run_id = base if n == 1 else f"{base}-{n}"
         try:
             ctx.documents.commit(
-                [DocWrite(PROCESSED_OBSERVATIONS, run_id, fields, must_not_exist=True)]
+                [
+                    DocWrite(PROCESSED_OBSERVATIONS, run_id, fields, must_not_exist=True),
+                    add_ids(OBSERVATION_RUNS, sequence_id, [run_id]),
+                ]
             )
         except WriteConflict:
             continue
@@ -291,7 +303,12 @@ def build_lightcurve(
         run_id = earlier[0]
         run_fields["run_time"] = earlier[1].get("run_time", run_time)
         run_fields["resumed_time"] = run_time
-        ctx.documents.merge(PROCESSED_OBSERVATIONS, run_id, run_fields)
+        ctx.documents.commit(  # listed again: a run reserved before the index is listed now
+            [
+                DocWrite(PROCESSED_OBSERVATIONS, run_id, run_fields),
+                add_ids(OBSERVATION_RUNS, req.sequence_id, [run_id]),
+            ]
+        )
     else:
         run_id = _reserve_run(ctx, req.sequence_id, run_time, run_fields)
     run_time = run_fields["run_time"]
@@ -324,7 +341,8 @@ def build_lightcurve(
         "data_url": data_url,
     }
     docs = lightcurve_docs(lightcurves, common, run_id)
-    ctx.documents.merge_many([(LIGHTCURVES, lcid, fields) for lcid, fields in docs])
+    for batch in lightcurve_writes(docs):
+        ctx.documents.commit(batch)
 
     frames_used = [str(i) for i in np.sort(lightcurves.stack.image_ids)]
     ctx.documents.merge(
@@ -347,6 +365,7 @@ def build_lightcurve(
             "notes": [*quality.notes, *flags.notes(), *frames.notes, *points.notes],
             "data_path": name,
             "data_url": data_url,
+            "brightest_lightcurves": brightest_lightcurves(docs),
             "run_seconds": round(timer.total(), 3),
             "status": RunStatus.DONE,
         },

@@ -24,6 +24,12 @@ Key-value metadata (JSON-encoded): ``sequence_id``, ``run_id``, ``colours``, ``c
 (the correction applied per colour: ``"cotrend"`` or ``"none"``), ``lightcurves_schema``
 (:data:`SCHEMA_VERSION`).
 
+Documents: :func:`lightcurve_writes` plans the writes of a run's ``lightcurves/{lcid}`` docs,
+each in the same atomic batch as the write that lists its lcid in the star's key index
+``star_lightcurves/{picid}`` (:mod:`panoptes_network.pipeline.key_index`), so a star page
+reads its light curves by key. :func:`brightest_lightcurves` picks the lcids a run's page
+lists first (the :data:`MAX_BRIGHTEST` brightest stars).
+
 Embedded points: a doc carries its points (``points: {"time": [...], "g": [...], "g_err":
 [...], "g_outlier": [...]}``, NaN as null) only when the observation has at most
 :data:`MAX_EMBEDDED_VALUES` flux values per star (frames x colours: 200 frames in three
@@ -46,15 +52,23 @@ from astropy.table import Table
 from panoptes_network.frames.camera import READ_NOISE_E
 from panoptes_network.lightcurves.ensemble import Lightcurves
 from panoptes_network.photometry.noise import theoretical_mag_error
+from panoptes_network.pipeline.key_index import add_ids
+from panoptes_network.pipeline.ports import MAX_BATCH_WRITES, DocWrite
+from panoptes_network.pipeline.schema import LIGHTCURVES, STAR_LIGHTCURVES
 
 __all__ = [
     "DATA_NAME",
+    "MAX_BATCH_BYTES",
+    "MAX_BRIGHTEST",
     "MAX_EMBEDDED_VALUES",
     "SCHEMA_VERSION",
     "V_BIN_EDGES",
+    "approximate_size",
+    "brightest_lightcurves",
     "data_columns",
     "encode_lightcurve_data",
     "lightcurve_docs",
+    "lightcurve_writes",
     "precision_statistics",
     "read_lightcurve_rows",
 ]
@@ -65,6 +79,12 @@ SCHEMA_VERSION = "1"
 DATA_NAME = "lightcurves.parquet"
 #: Most flux values (frames x colours) of a star embedded in its doc.
 MAX_EMBEDDED_VALUES = 600
+#: Stars of a run whose lcids its run document lists, brightest first (``brightest_lightcurves``:
+#: the stars the run's page shows).
+MAX_BRIGHTEST = 20
+#: Most bytes of documents in one batch commit, as the Firestore adapter's ``merge_many``
+#: (``adapters.firestore.MAX_BATCH_BYTES``; Firestore refuses requests over 10 MiB).
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 #: Edges of the V bins of the precision statistics (mag).
 V_BIN_EDGES: tuple[float, ...] = (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0)
 _SUMMARY_MAGS = ("median_mag", "rms_mag", "robust_rms_mag", "expected_rms_mag")
@@ -301,3 +321,102 @@ def lightcurve_docs(
             doc["points"] = points
         docs.append((f"{picid}_{lcid_suffix}", doc))
     return docs
+
+
+def approximate_size(value: Any) -> int:
+    """Return roughly the bytes Firestore counts for a value (numbers 8, strings + 1).
+
+    The estimate of the Firestore adapter (``adapters.firestore.approximate_size``), which
+    this layer may not import.
+
+    Parameters
+    ----------
+    value : Any
+        A field value, map or list.
+
+    Returns
+    -------
+    int
+        Size estimate in bytes.
+    """
+    if isinstance(value, str):
+        return len(value.encode()) + 1
+    if isinstance(value, Mapping):
+        return sum(len(str(k)) + 1 + approximate_size(v) for k, v in value.items()) + 32
+    if isinstance(value, (list, tuple)):
+        return sum(approximate_size(v) for v in value)
+    return 8
+
+
+def lightcurve_writes(
+    docs: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    max_writes: int = MAX_BATCH_WRITES,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> list[list[DocWrite]]:
+    """Return the atomic batches that write a run's light-curve docs and list them by star.
+
+    Each doc is merged into ``lightcurves/{lcid}`` (set with merge, as ``merge_many``) and
+    its lcid added to ``star_lightcurves/{picid}`` (``ArrayUnion``: listed once however
+    often it is written), both in the same batch. A batch holds at most ``max_writes``
+    writes and about ``max_bytes`` bytes (a single larger pair still gets a batch).
+
+    Parameters
+    ----------
+    docs : sequence of (str, mapping)
+        ``(lcid, fields)`` as :func:`lightcurve_docs` returns them (``fields["picid"]``
+        names the star).
+    max_writes : int
+        Most writes per batch (Firestore's 500).
+    max_bytes : int
+        Most bytes per batch, by :func:`approximate_size` (bytes).
+
+    Returns
+    -------
+    list of list of DocWrite
+        The batches, in the order of ``docs``; commit each with ``DocumentStore.commit``.
+    """
+    if max_writes < 2:
+        raise ValueError(f"max_writes must be at least 2 (a doc and its index), not {max_writes}")
+    batches: list[list[DocWrite]] = []
+    batch: list[DocWrite] = []
+    size = 0
+    for lcid, fields in docs:
+        listing = add_ids(STAR_LIGHTCURVES, str(fields["picid"]), [lcid])
+        pair_size = approximate_size(fields) + approximate_size(dict(listing.array_union))
+        if batch and (len(batch) + 2 > max_writes or size + pair_size > max_bytes):
+            batches.append(batch)
+            batch, size = [], 0
+        batch += [DocWrite(LIGHTCURVES, lcid, dict(fields)), listing]
+        size += pair_size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def brightest_lightcurves(
+    docs: Sequence[tuple[str, Mapping[str, Any]]], n: int = MAX_BRIGHTEST
+) -> list[str]:
+    """Return the lcids of a run's ``n`` brightest stars, brightest first.
+
+    Parameters
+    ----------
+    docs : sequence of (str, mapping)
+        ``(lcid, fields)`` as :func:`lightcurve_docs` returns them.
+    n : int
+        How many.
+
+    Returns
+    -------
+    list of str
+        By ``vmag`` (mag) ascending, equal magnitudes by lcid (the order of a Firestore
+        query ordered by ``vmag``); stars without a catalog magnitude are left out.
+    """
+    known = [
+        (float(fields["vmag"]), lcid)
+        for lcid, fields in docs
+        if isinstance(fields.get("vmag"), (int, float))
+        and not isinstance(fields.get("vmag"), bool)
+        and math.isfinite(fields["vmag"])
+    ]
+    return [lcid for _, lcid in sorted(known)[:n]]

@@ -167,6 +167,13 @@ class DocWrite:
         Fields set (merged into the document).
     increments : dict
         Numeric fields incremented atomically by these amounts.
+    array_union : dict
+        Array fields that gain these elements, atomically, each once (elements already
+        there stay where they are; a missing field becomes the array). Firestore's
+        ``ArrayUnion``: no read, so concurrent writers never conflict.
+    array_remove : dict
+        Array fields that lose every instance of these elements, atomically
+        (``ArrayRemove``). A field may not be in both ``array_union`` and ``array_remove``.
     must_not_exist : bool
         Create: the whole batch fails if the document exists.
     must_exist : bool
@@ -180,9 +187,20 @@ class DocWrite:
     doc_id: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     increments: Mapping[str, float] = field(default_factory=dict)
+    array_union: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    array_remove: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     must_not_exist: bool = False
     must_exist: bool = False
     expected_version: Any = None
+
+    def __post_init__(self) -> None:
+        names = [*self.fields, *self.increments, *self.array_union, *self.array_remove]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"{self.collection}/{self.doc_id}: field(s) {', '.join(twice)} written twice "
+                "in one write (set, increment, array union and array remove are exclusive)"
+            )
 
 
 DocKey = tuple[str, str]

@@ -16,9 +16,13 @@ __all__ = [
     "JPEG_CONTENT_TYPE",
     "LIGHTCURVES",
     "OBSERVATIONS",
+    "OBSERVATION_FRAMES",
+    "OBSERVATION_RUNS",
     "PARQUET_CONTENT_TYPE",
     "PLACEHOLDER_STATUSES",
     "PROCESSED_OBSERVATIONS",
+    "SKY_CELLS",
+    "STAR_LIGHTCURVES",
     "UNITS",
     "UPLOADS",
     "ImageStatus",
@@ -51,6 +55,20 @@ WEEKLY_STATS = "weekly_stats"
 #: ``reason``, ``user_uid``, ``user_email``, ``created_time``, and ``removed`` (bool) with
 #: ``removed_by`` and ``removed_time`` once an admin removes it (the document is kept).
 FLAGS = "flags"
+
+# Key indexes (:mod:`.key_index`): each document lists, in its ``ids`` array, the ids of
+# the documents a page needs, so the page reads them by key instead of by a query. Written
+# in the same batch as what they list.
+
+#: Per observation (id: the sequence id): the image ids of its recorded frames.
+OBSERVATION_FRAMES = "observation_frames"
+#: Per observation (id: the sequence id): the run ids of its processing runs.
+OBSERVATION_RUNS = "observation_runs"
+#: Per star (id: the PICID as text): the ids of its light curves (``<PICID>_<run_id>``).
+STAR_LIGHTCURVES = "star_lightcurves"
+#: Per HEALPix cell of the sky index (id: the NUNIQ number as text): the sequence ids of the
+#: observations whose ``sky_cells`` hold it.
+SKY_CELLS = "sky_cells"
 
 
 class FlagTarget:

@@ -34,11 +34,13 @@ from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject, UploadRef
 from panoptes_network.pipeline.errors import NotFound, ObjectNotFoundError
 from panoptes_network.pipeline.inputs import refuse_foreign_bucket
+from panoptes_network.pipeline.key_index import add_ids
 from panoptes_network.pipeline.ports import DocWrite
 from panoptes_network.pipeline.schema import (
     FITS_CONTENT_TYPE,
     IMAGES,
     JPEG_CONTENT_TYPE,
+    OBSERVATION_FRAMES,
     PLACEHOLDER_STATUSES,
     ImageStatus,
     PreviewSource,
@@ -126,6 +128,8 @@ def record_raw_products(
         existing = ctx.documents.get(IMAGES, image_id)
         if existing is None:
             write = DocWrite(IMAGES, image_id, {**placeholder, **products}, must_not_exist=True)
+            listed = add_ids(OBSERVATION_FRAMES, path.sequence_id, [image_id])
+            return [write, listed], True
         else:
             waiting = existing.get("status") in PLACEHOLDER_STATUSES
             fields = dict(products)

@@ -6,7 +6,9 @@ cameras each, and ``stars`` stars with ``lightcurves_per_star`` light curves eac
 in its own run: what record-image, plate-solve, measure-sources and build-lightcurve would
 have written. Each frame's records come from record-image's own ``build_frame_records`` (on
 a header with the cards a unit writes); the counters of units, observations and weeks are
-their exact sums; observations carry the sky index of their solved pointing.
+their exact sums; observations carry the sky index of their solved pointing; the key
+indexes (:mod:`panoptes_network.pipeline.key_index`) list every observation's frames and
+runs, every star's light curves and every sky cell's observations, whole.
 
 Deterministic: observation ``i`` is the same whatever the size, so a network of 1,000
 observations is the first tenth of one of 10,000 (seeding 10,000 after 1,000 rewrites the
@@ -29,11 +31,17 @@ from panoptes_network.frames.fits_header import FitsHeader, HeaderCard
 from panoptes_network.frames.sky_index import SkySource, sky_fields
 from panoptes_network.ingest.counters import week_of
 from panoptes_network.ingest.records import build_frame_records
+from panoptes_network.lightcurves.products import brightest_lightcurves
+from panoptes_network.pipeline.key_index import IDS
 from panoptes_network.pipeline.schema import (
     IMAGES,
     LIGHTCURVES,
+    OBSERVATION_FRAMES,
+    OBSERVATION_RUNS,
     OBSERVATIONS,
     PROCESSED_OBSERVATIONS,
+    SKY_CELLS,
+    STAR_LIGHTCURVES,
     UNITS,
     WEEKLY_STATS,
     ImageStatus,
@@ -185,8 +193,9 @@ def network_documents(
     Yields
     ------
     (str, str, dict)
-        Observations with their images first (each observation after its frames), then
-        runs and light curves, then the units' and weeks' counters (exact sums).
+        Observations with their images first (each observation after its frames, then
+        its frames index), then the sky cells' index, the runs and light curves with their
+        indexes, then the units' and weeks' counters (exact sums).
     """
     settings = settings or Settings()
     rng = np.random.default_rng(20261129)
@@ -195,6 +204,7 @@ def network_documents(
     weeks: dict[str, dict[str, Any]] = {}
     week_counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     runs: list[dict[str, Any]] = []
+    cells: dict[int, list[str]] = defaultdict(list)
     received = START
     for i in range(size.observations):
         unit = i % size.units
@@ -203,6 +213,7 @@ def network_documents(
         ra, dec = _pointing(i)
         sequence = f"{_unit(unit)}/{camera}/{start:%Y%m%dT%H%M%S}"
         observation: dict[str, Any] = {}
+        frames: list[str] = []
         for k in range(size.images_per_observation):
             moment = start + timedelta(seconds=30 + k * _CADENCE_S)
             path = ImagePath.parse(f"{sequence}/{moment:%Y%m%dT%H%M%S}.fits.fz")
@@ -224,6 +235,7 @@ def network_documents(
                 num_sources=300 + k,
             )
             yield IMAGES, records.image_id, image
+            frames.append(records.image_id)
             if not observation:
                 observation = dict(records.observation)
                 units.setdefault(records.unit_id, dict(records.unit))
@@ -248,6 +260,9 @@ def network_documents(
             **sky_fields(ra, dec, SkySource.SOLVED),
         )
         yield OBSERVATIONS, observation["sequence_id"], observation
+        yield OBSERVATION_FRAMES, observation["sequence_id"], {IDS: sorted(frames)}
+        for cell in observation["sky_cells"]:
+            cells[cell].append(observation["sequence_id"])
         counts = unit_counts[observation["unit_id"]]
         counts["num_images"] += size.images_per_observation
         counts["num_observations"] += 1
@@ -270,7 +285,10 @@ def network_documents(
                     ],
                 }
             )
+    for cell, listed in cells.items():
+        yield SKY_CELLS, str(cell), {IDS: sorted(listed)}
     for run in runs:
+        yield OBSERVATION_RUNS, run["sequence_id"], {IDS: [run["run_id"]]}
         yield (
             PROCESSED_OBSERVATIONS,
             run["run_id"],
@@ -289,7 +307,9 @@ def network_documents(
                 "notes": [],
             },
         )
+    in_run: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for s, picid in enumerate(seed_star_ids(size)):
+        listed: list[str] = []
         for j in range(size.lightcurves_per_star):
             if len(runs) < size.lightcurves_per_star:
                 raise ValueError(
@@ -297,11 +317,14 @@ def network_documents(
                     f"observations; there are {size.observations}"
                 )
             run = runs[(s * size.lightcurves_per_star + j) % len(runs)]
-            yield (
-                LIGHTCURVES,
-                f"{picid}_{run['run_id']}",
-                _lightcurve_doc(picid, run, run["times"], rng),
-            )
+            lcid = f"{picid}_{run['run_id']}"
+            doc = _lightcurve_doc(picid, run, run["times"], rng)
+            yield LIGHTCURVES, lcid, doc
+            listed.append(lcid)
+            in_run[run["run_id"]].append((lcid, doc))
+        yield STAR_LIGHTCURVES, str(picid), {IDS: sorted(listed)}
+    for run_id, docs in in_run.items():  # what build-lightcurve records when a run is done
+        yield PROCESSED_OBSERVATIONS, run_id, {"brightest_lightcurves": brightest_lightcurves(docs)}
     for unit_id, fields in units.items():
         yield UNITS, unit_id, {**fields, **_whole(unit_counts[unit_id])}
     for week_id, fields in weeks.items():

@@ -14,7 +14,8 @@ import pytest
 
 from panoptes_network.adapters.explorer_web import create_app
 from panoptes_network.frames.sky_index import SkySource, sky_fields
-from panoptes_network.pipeline.schema import OBSERVATIONS
+from panoptes_network.pipeline.key_index import move_id
+from panoptes_network.pipeline.schema import OBSERVATIONS, SKY_CELLS
 from tests.unit.explorer.network import SETTINGS, SOLVED_SEQUENCE, build_network
 from tests.unit.explorer.openapi_check import response_errors
 from tests.unit.fakes import MemoryDocuments
@@ -26,7 +27,10 @@ PATH = "/api/v1/observations"
 def client():
     documents = MemoryDocuments()
     build_network(documents)
-    documents.merge(OBSERVATIONS, SOLVED_SEQUENCE, sky_fields(40.62, 37.41, SkySource.SOLVED))
+    mount = documents.get(OBSERVATIONS, SOLVED_SEQUENCE)["sky_cells"]
+    solved = sky_fields(40.62, 37.41, SkySource.SOLVED)
+    documents.merge(OBSERVATIONS, SOLVED_SEQUENCE, solved)  # as plate-solve writes it
+    documents.commit(move_id(SKY_CELLS, SOLVED_SEQUENCE, mount, solved["sky_cells"]))
     return create_app(documents=documents, settings=SETTINGS).test_client()
 
 
@@ -46,7 +50,7 @@ def test_a_cone_by_coordinates_as_json(client):
     assert response_errors(body, PATH, 200) == []
     assert body["count"] == 4 and body["filters"]["ra"] == 40.5
     far = client.get(f"{PATH}?ra=220.5&dec=-37.5&radius=10").get_json()
-    assert far["count"] == 0 and far["documents_read"] == 0
+    assert far["count"] == 0 and far["documents_read"] == far["cone"]["cells"]  # the cells only
 
 
 @pytest.mark.parametrize(

@@ -398,12 +398,9 @@ class RacingDocuments(MemoryDocuments):
             and any(w.collection == "observations" and "ra" in w.fields for w in writes)
         ):
             self.raced = True
+            (sequence_id,) = [w.doc_id for w in writes if w.collection == "observations"]
             super().commit(
-                [
-                    DocWrite(
-                        "observations", writes[-1].doc_id, {"ra": 1.5, "dec": -2.5}, must_exist=True
-                    )
-                ]
+                [DocWrite("observations", sequence_id, {"ra": 1.5, "dec": -2.5}, must_exist=True)]
             )
         return super().commit(writes)
 

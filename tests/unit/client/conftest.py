@@ -21,7 +21,13 @@ import pytest
 from panoptes_network.adapters.explorer_web import create_app
 from panoptes_network.client import Client
 from panoptes_network.frames.sky_index import SkySource, sky_fields
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PROCESSED_OBSERVATIONS
+from panoptes_network.pipeline.key_index import move_id
+from panoptes_network.pipeline.schema import (
+    IMAGES,
+    OBSERVATIONS,
+    PROCESSED_OBSERVATIONS,
+    SKY_CELLS,
+)
 from tests.unit.client.servers import FileServer, recorded, serve_wsgi
 from tests.unit.explorer.network import (
     RUN_ID,
@@ -128,7 +134,10 @@ def sky(network: Network) -> Iterator[Served]:
         fields = sky_fields(ra, dec, source)
         if source == SkySource.SOLVED:  # as plate-solve writes its solution with the index
             fields.update(ra=ra, dec=dec)
+        held = network.documents.get(OBSERVATIONS, sequence_id).get("sky_cells") or []
         network.documents.merge(OBSERVATIONS, sequence_id, fields)
+        # and its listing under the cells, moved in the sky cells key index
+        network.documents.commit(move_id(SKY_CELLS, sequence_id, held, fields["sky_cells"]))
         doc = network.documents.get(OBSERVATIONS, sequence_id)
         assert (doc["sky_ra"], doc["sky_dec"], doc["sky_source"]) == (ra, dec, source)
     asked: RequestLog = []

@@ -17,8 +17,10 @@ from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.frames.fits_header import read_header_from_bytes
 from panoptes_network.ingest.counters import record_frame
 from panoptes_network.ingest.records import FrameRecords, build_frame_records
+from panoptes_network.pipeline.key_index import add_ids
 from panoptes_network.pipeline.schema import (
     IMAGES,
+    OBSERVATION_RUNS,
     OBSERVATIONS,
     PROCESSED_OBSERVATIONS,
     ImageStatus,
@@ -108,6 +110,7 @@ def build_network(documents: MemoryDocuments) -> dict[str, Any]:
         },
     )
     documents.merge(OBSERVATIONS, SOLVED_SEQUENCE, {"ra": 40.62, "dec": 37.41})
+    documents.commit([add_ids(OBSERVATION_RUNS, SOLVED_SEQUENCE, [RUN_ID])])  # as it does
     documents.merge(  # a finished build-lightcurve run
         PROCESSED_OBSERVATIONS,
         RUN_ID,

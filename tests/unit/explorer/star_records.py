@@ -3,6 +3,10 @@
 Two runs embed their points in the documents (small observations); one keeps them only in
 its Parquet data file, in the layout of ``lightcurves.products`` (one row per star and
 frame, each star's rows contiguous). A points flag names two frames of the star in one run.
+As build-lightcurve does, each light curve is listed in its star's key index
+(``star_lightcurves``) and each run's document lists its brightest light curves
+(``brightest_lightcurves``); ``indexed=False`` stores the data as recorded before these
+existed.
 """
 
 from __future__ import annotations
@@ -16,12 +20,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from panoptes_network.pipeline.schema import FLAGS, LIGHTCURVES, FlagTarget
+from panoptes_network.pipeline.key_index import add_ids
+from panoptes_network.pipeline.schema import (
+    FLAGS,
+    LIGHTCURVES,
+    PROCESSED_OBSERVATIONS,
+    STAR_LIGHTCURVES,
+    FlagTarget,
+)
 from tests.unit.explorer.network import SETTINGS
 from tests.unit.fakes import MemoryDocuments, MemoryStore
 
 PICID = 261136679
 OTHER_PICID = 261136680
+#: Catalog V magnitudes (mag): the neighbour is the brighter.
+VMAG = {PICID: 8.4, OTHER_PICID: 7.9}
 START = datetime(2024, 3, 1, 4, 0, tzinfo=timezone.utc)
 #: (unit, camera, start, frames, colours, embedded)
 RUNS = (
@@ -90,8 +103,20 @@ def _points(series: dict[str, np.ndarray], colours: tuple[str, ...]) -> dict[str
     return points
 
 
-def build_star(documents: MemoryDocuments, store: MemoryStore) -> dict[str, Any]:
-    """Store the light curves of :data:`PICID` (and a neighbour) and one points flag."""
+def run_id_of(run: int) -> str:
+    """The run id of run ``run`` of :data:`RUNS`."""
+    return _run_id(*RUNS[run][:3])[1]
+
+
+def build_star(
+    documents: MemoryDocuments, store: MemoryStore, *, indexed: bool = True
+) -> dict[str, Any]:
+    """Store the light curves of :data:`PICID` (and a neighbour) and one points flag.
+
+    With ``indexed`` (as build-lightcurve stores them) each light curve is listed in its
+    star's ``star_lightcurves`` document and each run has its ``processed_observations``
+    document listing its light curves brightest first; without, neither exists.
+    """
     picids = (PICID, OTHER_PICID)
     lcids = []
     for run, (unit, camera, start, frames, colours, embedded) in enumerate(RUNS):
@@ -111,7 +136,7 @@ def build_star(documents: MemoryDocuments, store: MemoryStore) -> dict[str, Any]
                 "picid": picid,
                 "ra": 83.8221,
                 "dec": -5.3911 + (picid - PICID),
-                "vmag": 8.4,
+                "vmag": VMAG[picid],
                 "num_points": frames - 1,
                 "variable": False,
                 "data_row_start": j * frames,
@@ -130,8 +155,22 @@ def build_star(documents: MemoryDocuments, store: MemoryStore) -> dict[str, Any]
                 doc["points"] = _points(series, colours)
             lcid = f"{picid}_{run_id}"
             documents.merge(LIGHTCURVES, lcid, doc)
+            if indexed:
+                documents.commit([add_ids(STAR_LIGHTCURVES, str(picid), [lcid])])
             if picid == PICID:
                 lcids.append(lcid)
+        if indexed:
+            brightest = [f"{p}_{run_id}" for p in sorted(picids, key=VMAG.__getitem__)]
+            documents.merge(
+                PROCESSED_OBSERVATIONS,
+                run_id,
+                {
+                    "sequence_id": sequence,
+                    "status": "done",
+                    "run_time": start + timedelta(hours=10),
+                    "brightest_lightcurves": brightest,
+                },
+            )
     sequence, run_id = _run_id(*RUNS[FLAGGED_RUN][:3])
     times = star_series(FLAGGED_RUN)["time"]
     flag = {

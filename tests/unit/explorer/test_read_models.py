@@ -21,7 +21,15 @@ from panoptes_network.explorer import (
     units,
 )
 from panoptes_network.explorer.units import MAX_UNITS
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, PROCESSED_OBSERVATIONS, UNITS
+from panoptes_network.pipeline.key_index import add_ids
+from panoptes_network.pipeline.schema import (
+    IMAGES,
+    OBSERVATION_FRAMES,
+    OBSERVATION_RUNS,
+    OBSERVATIONS,
+    PROCESSED_OBSERVATIONS,
+    UNITS,
+)
 from tests.unit.explorer.network import (
     RUN_ID,
     SETTINGS,
@@ -326,14 +334,17 @@ def test_observation_frames_are_paged_and_runs_bounded(network):
     counting = CountingDocuments()
     build_network(counting)
     for n in range(12):
+        run_id = f"{SOLVED_SEQUENCE}_2027010{n // 10}T0000{n % 10:02d}"
         counting.merge(
             PROCESSED_OBSERVATIONS,
-            f"{SOLVED_SEQUENCE}_2027010{n // 10}T0000{n % 10:02d}",
+            run_id,
             {"sequence_id": SOLVED_SEQUENCE, "run_time": datetime(2027, 1, 1, 0, 0, n, tzinfo=UTC)},
         )
+        counting.commit([add_ids(OBSERVATION_RUNS, SOLVED_SEQUENCE, [run_id])])
     counting.reads = 0
     first = observation(counting, SOLVED_SEQUENCE, limit=2)
-    assert counting.reads <= 1 + (2 + 1) + (10 + 1)
+    # the observation, its two key indexes, a page of frames, the newest runs (by key)
+    assert counting.reads <= 3 + (2 + 1) + (10 + 1)
     assert len(first["frames"]) == 2 and first["frames_next_cursor"]
     assert len(first["runs"]) == 10 and first["runs_truncated"]
     run_times = [r["run_time"] for r in first["runs"]]
@@ -343,6 +354,29 @@ def test_observation_frames_are_paged_and_runs_bounded(network):
     assert {f["image_id"] for f in first["frames"]}.isdisjoint(
         f["image_id"] for f in second["frames"]
     )
+
+
+def test_an_observation_without_key_indexes_is_read_by_queries_with_the_same_answer(network):
+    documents, _ = network
+    indexed = observation(documents, SOLVED_SEQUENCE, limit=2)
+    assert documents.get(OBSERVATION_FRAMES, SOLVED_SEQUENCE) is not None
+    assert documents.get(OBSERVATION_RUNS, SOLVED_SEQUENCE) is not None
+    for collection in (OBSERVATION_FRAMES, OBSERVATION_RUNS):  # recorded before they existed
+        del documents.docs[(collection, SOLVED_SEQUENCE)]
+    queried = observation(documents, SOLVED_SEQUENCE, limit=2)
+    assert queried == indexed
+    rest = observation(documents, SOLVED_SEQUENCE, limit=2, cursor=indexed["frames_next_cursor"])
+    assert [f["image_id"] for f in rest["frames"]] == [
+        f["image_id"] for f in observation(documents, SOLVED_SEQUENCE, limit=3)["frames"][2:]
+    ]
+
+
+def test_a_listed_frame_whose_document_is_gone_is_left_out(network):
+    documents, _ = network
+    frames = [f["image_id"] for f in observation(documents, SOLVED_SEQUENCE)["frames"]]
+    del documents.docs[(IMAGES, frames[1])]
+    left = [f["image_id"] for f in observation(documents, SOLVED_SEQUENCE)["frames"]]
+    assert left == [frames[0], *frames[2:]]
 
 
 def test_unknown_observation(network):

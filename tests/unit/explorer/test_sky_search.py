@@ -3,8 +3,8 @@
 The reference is brute force with astropy: an observation should be listed when the angle
 between the search's centre and its indexed pointing (``SkyCoord.separation``) is at most
 the search's radius plus its field's radius. The documents are made as record-image and
-plate-solve make them (``sky_fields``), at pointings all over the sky, poles and RA 0/360
-included.
+plate-solve make them (``sky_fields``, and the listing of each observation under its cells
+in the sky cells key index), at pointings all over the sky, poles and RA 0/360 included.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from panoptes_network.frames.sky_index import (
     SkySource,
     sky_fields,
 )
-from panoptes_network.pipeline.schema import OBSERVATIONS
+from panoptes_network.pipeline.key_index import move_id
+from panoptes_network.pipeline.schema import OBSERVATIONS, SKY_CELLS
 from tests.unit.explorer.network import SOLVED_SEQUENCE, build_network
 from tests.unit.explorer.openapi_check import schema_errors
 from tests.unit.fakes import CountingDocuments
@@ -42,6 +43,16 @@ UTC = timezone.utc
 T0 = datetime(2021, 3, 1, tzinfo=UTC)
 #: Pointings that stress the index: the poles, RA 0/360, the polar caps' edges.
 HARD = [(0.5, 89.5), (200.0, -89.0), (359.8, 10.0), (0.2, -10.0), (45.0, 41.9), (300.0, -42.0)]
+
+
+def index_sky(documents, doc_id, fields):
+    """Write an observation's sky index and move it in the sky cells key index.
+
+    The network's writers (record-image, plate-solve, bin/sky-index) do both in one batch.
+    """
+    held = (documents.get(OBSERVATIONS, doc_id) or {}).get("sky_cells") or []
+    documents.merge(OBSERVATIONS, doc_id, fields)
+    documents.commit(move_id(SKY_CELLS, doc_id, held, fields["sky_cells"]))
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +77,10 @@ def sky():
             "dec": dec if source == SkySource.SOLVED else None,
             **sky_fields(ra, dec, source),
         }
-        doc_id = f"{unit_id}_{n % 5:06x}_{doc['time']:%Y%m%dT%H%M%S}_{n:03d}"
+        doc_id = f"{unit_id}_{n % 5:06x}_{doc['time']:%Y%m%dT%H%M%S}"
+        assert doc_id not in docs
         docs[doc_id] = doc
-        documents.merge(OBSERVATIONS, doc_id, doc)
+        index_sky(documents, doc_id, doc)
     unindexed = {"unit_id": "PAN001", "time": T0, "num_images": 3, "ra": None, "dec": None}
     documents.merge(OBSERVATIONS, "PAN001_aaaaaa_20210301T000000", unindexed)
     return documents, docs
@@ -85,14 +97,22 @@ def within(docs, ra, dec, radius):
     return out
 
 
-def every_page(documents, limit, **query):
-    """Page through a search; return the rows and the most documents one page read."""
+def every_page(documents, limit, answers=None, **query):
+    """Page through a search; return the rows, the most documents one page read, the last page.
+
+    Each page's answer is appended to ``answers`` when given; a sky search in time order
+    says how many documents it read, as the store counted them.
+    """
     rows, cursor, most = [], None, 0
     for pages in itertools.count(1):
         before = documents.reads
         page = observations(documents, limit=limit, cursor=cursor, **query)
         most = max(most, documents.reads - before)
+        if page["cone"] and page["order"] == "time":  # read by key, each read counted
+            assert page["documents_read"] == documents.reads - before
         assert schema_errors(page, "ObservationPage") == []
+        if answers is not None:
+            answers.append(page)
         rows += page["observations"]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -116,8 +136,9 @@ def test_a_cone_finds_exactly_the_fields_that_meet_it_in_bounded_reads(sky, ra, 
     documents, docs = sky
     expected = within(docs, ra, dec, radius)
     assert expected, "the cone should meet some fields"
-    documents.reads = 0
-    rows, most, last = every_page(documents, 20, ra=ra, dec=dec, radius=radius)
+    answers = []
+    rows, most, last = every_page(documents, 20, answers, ra=ra, dec=dec, radius=radius)
+    cells = last["cone"]["cells"]
     assert {r["sequence_id"] for r in rows} == set(expected)  # none missed, none extra
     assert len(rows) == len(expected)  # each once
     times = [(r["time"], r["sequence_id"]) for r in rows]
@@ -125,9 +146,9 @@ def test_a_cone_finds_exactly_the_fields_that_meet_it_in_bounded_reads(sky, ra, 
     for row in rows:
         assert row["distance_deg"] == pytest.approx(expected[row["sequence_id"]], abs=1e-6)
         assert row["pointing_source"] in ("mount", "solved")
-    assert most <= 20 + 1
-    # the cells are asked of Firestore: far fewer documents read than the collection holds
-    assert documents.reads < len(docs) / 2
+    assert most <= cells + 20  # the cells' index documents, then one page by key
+    # only the cells' candidates are read: far fewer than the collection holds
+    assert sum(a["documents_read"] - cells for a in answers) < len(docs) / 2
     assert last["cone"]["ra"] == pytest.approx(ra % 360) and last["cone"]["radius"] == radius
     assert 1 <= last["cone"]["cells"] <= 30 and last["cone"]["resolved_as"] is None
     assert last["filters"]["ra"] == ra and last["filters"]["radius"] == radius
@@ -197,7 +218,7 @@ def test_a_cone_combines_with_the_other_filters_and_still_pages(sky, extra):
     order = extra.get("order", "time")
     keys = [(docs[r["sequence_id"]][order], r["sequence_id"]) for r in rows]
     assert keys == sorted(keys, reverse=extra.get("descending", True))
-    assert most <= 7 + 1
+    assert most <= (7 + 1 if order == "num_images" else last["cone"]["cells"] + 7)
     equality = {"unit", "camera"} & set(extra)
     assert equality <= set(last["after_read"])  # the cells are the one filter pushed
 
@@ -205,7 +226,7 @@ def test_a_cone_combines_with_the_other_filters_and_still_pages(sky, extra):
 def test_a_name_search_on_records_made_by_the_network(network):
     documents, _ = network
     # plate-solve's fields of the solved observation, as it writes them
-    documents.merge(OBSERVATIONS, SOLVED_SEQUENCE, sky_fields(40.62, 37.41, SkySource.SOLVED))
+    index_sky(documents, SOLVED_SEQUENCE, sky_fields(40.62, 37.41, SkySource.SOLVED))
     page = observations(documents, name="wasp 33")
     wasp33 = bundled_target_names().resolve("WASP-33")
     assert page["cone"]["resolved_as"] == {
@@ -228,12 +249,13 @@ def test_a_name_search_on_records_made_by_the_network(network):
         assert row["distance_deg"] == pytest.approx(reference, abs=1e-6)
         assert row["pointing_source"] in ("mount", "solved")
     assert schema_errors(page, "ObservationPage") == []
-    # far away: nothing, and the query reads nothing
+    # far away: nothing, and only the cells' index documents are read
     counting = CountingDocuments()
     build_network(counting)
     counting.reads = 0
     empty = observations(counting, name="Acrux")
-    assert empty["observations"] == [] and counting.reads == 0
+    assert empty["observations"] == [] and counting.reads == empty["cone"]["cells"]
+    assert empty["documents_read"] == counting.reads
 
 
 def test_coordinates_typed_as_a_name():

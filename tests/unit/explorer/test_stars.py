@@ -2,12 +2,16 @@
 
 The light curves of :mod:`star_records` hold known, distinct values; each test checks that
 what the read model answers is those values (from the documents or from the run's data
-file), in the right run, with the flagged points and only those marked.
+file), in the right run, with the flagged points and only those marked. The light curves
+are read by key through the star's key index; a star without one (older data) by query, and
+both answers are the same.
 """
 
 from __future__ import annotations
 
 import io
+import random
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -18,13 +22,20 @@ from panoptes_network.explorer.plots import lightcurve_png
 from panoptes_network.explorer.stars import (
     MAX_FILE_READS,
     MAX_FLAGS,
+    MAX_RUN_STARS,
     POINT_COLUMNS,
     lightcurve,
+    run_stars,
     star,
     star_points,
 )
 from panoptes_network.lightcurves.flags import POINT_TIME_TOLERANCE_S
-from panoptes_network.pipeline.schema import LIGHTCURVES
+from panoptes_network.pipeline.key_index import IDS, add_ids
+from panoptes_network.pipeline.schema import (
+    LIGHTCURVES,
+    PROCESSED_OBSERVATIONS,
+    STAR_LIGHTCURVES,
+)
 from tests.unit.explorer.network import SETTINGS
 from tests.unit.explorer.openapi_check import schema_errors
 from tests.unit.explorer.star_records import (
@@ -34,9 +45,22 @@ from tests.unit.explorer.star_records import (
     PICID,
     RUNS,
     build_star,
+    run_id_of,
     star_series,
 )
 from tests.unit.fakes import CountingDocuments, MemoryStore
+
+
+class QueryLog(CountingDocuments):
+    """Counting documents that also record the collection of every query."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def query(self, collection, *args, **kwargs):
+        self.queries.append(collection)
+        return super().query(collection, *args, **kwargs)
 
 
 class Reader:
@@ -53,10 +77,20 @@ class Reader:
 
 @pytest.fixture
 def network():
-    documents, store = CountingDocuments(), MemoryStore()
+    documents, store = QueryLog(), MemoryStore()
     built = build_star(documents, store)
     documents.reads = 0
     return documents, Reader(store), built
+
+
+def _unindexed(documents) -> None:
+    """Delete every star's key index document: the data as stored before the index."""
+    for key in [k for k in documents.docs if k[0] == STAR_LIGHTCURVES]:
+        del documents.docs[key]
+
+
+def _without_reads(answer):
+    return {k: v for k, v in answer.items() if k != "documents_read"}
 
 
 def _by_unit(answer):
@@ -105,13 +139,127 @@ def test_flagged_points_are_marked_and_only_those(network):
 def test_reads_are_bounded_by_the_light_curves_and_flags(network):
     documents, reader, _ = network
     answer = star(documents, PICID, read_data=reader)
-    # three light curves (and the one more asked for to know about truncation: none) and
-    # the flags of the star: the neighbour's light curves are never read
-    assert documents.reads == 3 + 2
+    # the star's key index, its three light curves by key and the flags of the star: the
+    # neighbour's light curves are never read, and no light curve is asked for by query
+    assert documents.reads == 1 + 3 + 2
+    assert documents.queries == ["flags"]
     assert answer["documents_read"] == documents.reads  # the removed flag was read too
     assert answer["num_lightcurves"] == 3 and answer["truncated"] is False
+    documents.reads = 0
     limited = star(documents, PICID, read_data=reader, limit=2)
     assert limited["num_lightcurves"] == 2 and limited["truncated"] is True
+    # the two newest, and the one more that says there are more
+    assert documents.reads == limited["documents_read"] == 1 + (2 + 1) + 2
+
+
+def test_a_star_without_a_key_index_is_read_by_query(network):
+    documents, reader, _ = network
+    _unindexed(documents)
+    documents.reads = 0
+    answer = star(documents, PICID, read_data=reader)
+    assert [lc["unit_id"] for lc in answer["lightcurves"]] == ["PAN006", "PAN012", "PAN001"]
+    # the index looked for, three light curves by query, the flags
+    assert documents.queries == ["lightcurves", "flags"]
+    assert answer["documents_read"] == documents.reads == 1 + 3 + 2
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 100])
+def test_the_key_index_and_the_query_give_the_same_star(network, limit):
+    documents, reader, _ = network
+    indexed = star(documents, PICID, read_data=reader, limit=limit)
+    indexed_points = star_points(documents, PICID, read_data=reader)
+    _unindexed(documents)
+    queried = star(documents, PICID, read_data=reader, limit=limit)
+    assert _without_reads(indexed) == _without_reads(queried)
+    assert indexed["num_lightcurves"] == min(limit, 3)
+    queried_points = star_points(documents, PICID, read_data=reader)
+    assert queried_points.schema.equals(indexed_points.schema, check_metadata=True)
+    for name in indexed_points.column_names:  # NaN where a run lacks a colour, in both
+        np.testing.assert_array_equal(
+            queried_points.column(name).to_numpy(zero_copy_only=False),
+            indexed_points.column(name).to_numpy(zero_copy_only=False),
+        )
+
+
+def _other_stars(documents, n: int) -> None:
+    """Store ``n`` light curves of other stars, each listed in its star's key index."""
+    template = documents.get(LIGHTCURVES, f"{OTHER_PICID}_{run_id_of(0)}")
+    for k in range(n):
+        picid = 300_000_000 + k // 3
+        lcid = f"{picid}_{run_id_of(k % 3)}"
+        documents.merge(LIGHTCURVES, lcid, {**template, "picid": picid})
+        documents.commit([add_ids(STAR_LIGHTCURVES, str(picid), [lcid])])
+
+
+@pytest.mark.parametrize("others", [100, 2_000])
+def test_a_star_page_reads_the_same_however_many_other_light_curves(network, others):
+    documents, reader, _ = network
+    before = star(documents, PICID, read_data=reader)
+    _other_stars(documents, others)
+    documents.reads = 0
+    documents.queries.clear()
+    answer = star(documents, PICID, read_data=reader)
+    assert answer == before
+    assert documents.reads == answer["documents_read"] == 1 + 3 + 2
+    assert "lightcurves" not in documents.queries
+
+
+def _runs_of_one_star(documents, times: list[datetime]) -> list[str]:
+    """Store one light curve of a new star per run time (run ids as build-lightcurve makes
+    them: a second taken twice gets ``-2``); list them all. Return the lcids."""
+    picid, lcids, taken = 400_000_001, [], set()
+    for k, moment in enumerate(times):
+        sequence = f"PAN{k % 4:03d}_14d3bd_{moment - timedelta(hours=3):%Y%m%dT%H%M%S}"
+        run_id = f"{sequence}_{moment:%Y%m%dT%H%M%S}"
+        n = 1
+        while f"{run_id}-{n}" in taken or (n == 1 and run_id in taken):
+            n += 1
+        run_id = run_id if n == 1 else f"{run_id}-{n}"
+        taken.add(run_id)
+        lcid = f"{picid}_{run_id}"
+        documents.merge(
+            LIGHTCURVES,
+            lcid,
+            {
+                "picid": picid,
+                "sequence_id": sequence,
+                "processed_observation": run_id,
+                "unit_id": sequence[:6],
+                "run_time": moment,
+                "vmag": 9.0,
+            },
+        )
+        lcids.append(lcid)
+    documents.commit([add_ids(STAR_LIGHTCURVES, str(picid), lcids)])
+    return lcids
+
+
+def test_many_runs_read_by_key_are_the_newest_as_the_query_orders_them():
+    documents = QueryLog()
+    rng = random.Random(7)
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # runs within a few seconds of each other: many share the second of their run id
+    times = [base + timedelta(seconds=rng.randrange(12), microseconds=rng.randrange(10**6))]
+    times += [base + timedelta(seconds=rng.randrange(12), microseconds=k) for k in range(39)]
+    lcids = _runs_of_one_star(documents, times)
+    del documents.docs[(LIGHTCURVES, lcids[5])]  # listed, but gone
+    picid = int(lcids[0].split("_")[0])
+    for limit in (1, 4, 10, 38, 39, 100):
+        documents.reads = 0
+        indexed = star(documents, picid, limit=limit)
+        assert indexed["documents_read"] == documents.reads
+        saved = documents.docs.pop((STAR_LIGHTCURVES, str(picid)))
+        queried = star(documents, picid, limit=limit)
+        documents.docs[(STAR_LIGHTCURVES, str(picid))] = saved
+        assert _without_reads(indexed) == _without_reads(queried), limit
+        assert indexed["truncated"] is (limit < 39)
+        times_shown = [lc["run_time"] for lc in indexed["lightcurves"]]
+        assert times_shown == sorted(times_shown, reverse=True)
+    documents.reads = 0
+    star(documents, picid, limit=4)
+    # the index, then the five newest by the second of their ids and every run of that
+    # second (12 seconds for 40 runs): far fewer than the 39 light curves of the star
+    assert documents.reads < 1 + 5 + 12
 
 
 def test_at_most_a_few_data_files_are_read_for_one_page(network):
@@ -120,9 +268,9 @@ def test_at_most_a_few_data_files_are_read_for_one_page(network):
         LIGHTCURVES, _by_unit(star(documents, PICID, read_data=reader))["PAN012"]["lcid"]
     )
     for k in range(MAX_FILE_READS + 3):
-        documents.merge(
-            LIGHTCURVES, f"{PICID}_copy{k:02d}", {**doc, "processed_observation": f"copy{k:02d}"}
-        )
+        lcid = f"{PICID}_copy{k:02d}"
+        documents.merge(LIGHTCURVES, lcid, {**doc, "processed_observation": f"copy{k:02d}"})
+        documents.commit([add_ids(STAR_LIGHTCURVES, str(PICID), [lcid])])
     reader.reads.clear()
     answer = star(documents, PICID, read_data=reader)
     assert len(reader.reads) == MAX_FILE_READS
@@ -208,12 +356,53 @@ def test_a_light_curve_png_is_a_plot_of_its_points(network):
 
 
 def test_a_run_lists_its_brightest_stars(network):
-    from panoptes_network.explorer.stars import run_stars
-
     documents, _, built = network
-    run_id = built["lcids"][0].split("_", 1)[1]
-    documents.merge(LIGHTCURVES, f"{OTHER_PICID}_{run_id}", {"vmag": 6.1})
+    run_id = run_id_of(0)
+    documents.reads = 0
     stars = run_stars(documents, run_id)
     assert [s["picid"] for s in stars] == [OTHER_PICID, PICID]  # brightest first
     assert stars[1]["vmag"] == 8.4 and set(stars[1]["rms_mag"]) == {"r", "g", "b"}
+    # by key: the run's document and the two light curves it lists
+    assert documents.reads == 1 + 2 and documents.queries == []
     assert run_stars(documents, "no-such-run") == []
+
+
+def test_a_run_listing_its_brightest_stars_answers_as_the_query(network):
+    documents, _, _ = network
+    for run in range(len(RUNS)):
+        run_id = run_id_of(run)
+        listed = run_stars(documents, run_id)
+        doc = documents.get(PROCESSED_OBSERVATIONS, run_id)
+        assert run_stars(documents, run_id, run=doc) == listed  # the caller's copy: same
+        del documents.docs[(PROCESSED_OBSERVATIONS, run_id)]["brightest_lightcurves"]
+        documents.queries.clear()
+        assert run_stars(documents, run_id) == listed
+        assert documents.queries == ["lightcurves"]
+
+
+def test_a_run_without_its_brightest_stars_is_read_by_query(network):
+    documents, _, _ = network
+    run_id = run_id_of(0)
+    del documents.docs[(PROCESSED_OBSERVATIONS, run_id)]  # a run recorded before the list
+    documents.merge(LIGHTCURVES, f"{OTHER_PICID}_{run_id}", {"vmag": 9.9})
+    documents.reads = 0
+    stars = run_stars(documents, run_id)
+    assert [s["picid"] for s in stars] == [PICID, OTHER_PICID]  # by vmag, as stored now
+    assert documents.queries == ["lightcurves"] and documents.reads == 1 + 2
+    assert len(stars) <= MAX_RUN_STARS
+
+
+def test_a_run_lists_at_most_its_brightest_and_skips_those_gone(network):
+    documents, _, _ = network
+    run_id = run_id_of(1)
+    listed = [f"{300_000_000 + k}_{run_id}" for k in range(MAX_RUN_STARS + 5)]
+    template = documents.get(LIGHTCURVES, f"{PICID}_{run_id}")
+    for k, lcid in enumerate(listed):
+        documents.merge(LIGHTCURVES, lcid, {**template, "picid": 300_000_000 + k})
+    del documents.docs[(LIGHTCURVES, listed[2])]
+    documents.merge(PROCESSED_OBSERVATIONS, run_id, {"brightest_lightcurves": listed})
+    documents.reads = 0
+    stars = run_stars(documents, run_id)
+    assert [s["picid"] for s in stars] == [300_000_000 + k for k in range(MAX_RUN_STARS) if k != 2]
+    assert documents.reads == 1 + MAX_RUN_STARS
+    assert documents.get(STAR_LIGHTCURVES, str(PICID))[IDS]  # the stars' indexes untouched

@@ -29,10 +29,27 @@ def frame_records(image_start: str, exptime: float = 120.0, seq: str = "20180216
 def test_new_frame_plans_creates_under_preconditions():
     records = frame_records("20180216T112430")
     writes = plan_frame_writes(records, {k: DocSnapshot(None) for k in record_keys(records)})
-    image, observation, unit, _weekly = writes
+    image, observation, unit, _weekly, frames, *cells = writes
     assert image.must_not_exist and observation.must_not_exist
     assert observation.fields["num_images"] == 1
     assert unit.increments == {"num_images": 1, "num_observations": 1, "total_minutes_exptime": 2.0}
+    # the frame is listed under its observation, the new observation under its sky cells
+    assert (frames.collection, frames.doc_id) == ("observation_frames", records.sequence_id)
+    assert frames.array_union == {"ids": [records.image_id]}
+    assert cells and [w.doc_id for w in cells] == [str(c) for c in records.observation["sky_cells"]]
+    assert all(
+        w.collection == "sky_cells" and w.array_union == {"ids": [records.sequence_id]}
+        for w in cells
+    )
+
+
+def test_a_frame_of_a_known_observation_is_listed_but_the_sky_cells_are_not_rewritten():
+    records = frame_records("20180216T112430")
+    existing = {k: DocSnapshot(None) for k in record_keys(records)}
+    existing[("observations", records.sequence_id)] = DocSnapshot({"num_images": 3}, 5)
+    writes = plan_frame_writes(records, existing)
+    assert [w.collection for w in writes].count("observation_frames") == 1
+    assert "sky_cells" not in [w.collection for w in writes]
 
 
 def test_counted_image_only_refreshes_descriptive_fields():
@@ -87,7 +104,7 @@ def test_second_observation_moves_unit_observation_count():
 def test_each_frame_moves_its_units_weekly_statistics_in_the_same_batch():
     records = frame_records("20180216T112430")
     writes = plan_frame_writes(records, {k: DocSnapshot(None) for k in record_keys(records)})
-    weekly = writes[-1]
+    (weekly,) = [w for w in writes if w.collection == "weekly_stats"]
     # 2018-02-16 is a Friday of ISO week 7; the week starts on Monday 2018-02-12.
     assert (weekly.collection, weekly.doc_id) == ("weekly_stats", "PAN001_2018-W07")
     assert weekly.fields["week_start"] == datetime(2018, 2, 12, tzinfo=timezone.utc)
@@ -98,7 +115,9 @@ def test_each_frame_moves_its_units_weekly_statistics_in_the_same_batch():
     }
     existing = {k: DocSnapshot(None) for k in record_keys(records)}
     existing[("observations", records.sequence_id)] = DocSnapshot({"num_images": 1}, 1)
-    assert plan_frame_writes(records, existing)[-1].increments["num_observations"] == 0
+    writes = plan_frame_writes(records, existing)
+    (weekly,) = [w for w in writes if w.collection == "weekly_stats"]
+    assert weekly.increments["num_observations"] == 0
 
 
 def test_weekly_statistics_stay_exact_when_frames_are_delivered_many_times():

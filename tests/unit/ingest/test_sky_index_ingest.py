@@ -28,8 +28,9 @@ from panoptes_network.frames.sky_index import (
 from panoptes_network.ingest.counters import record_frame
 from panoptes_network.ingest.records import build_frame_records
 from panoptes_network.ingest.sky_backfill import backfill_sky_index, planned_sky_fields
-from panoptes_network.pipeline.ports import DocWrite
-from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS
+from panoptes_network.pipeline.key_index import IDS, move_id
+from panoptes_network.pipeline.ports import MAX_BATCH_WRITES, DocWrite
+from panoptes_network.pipeline.schema import IMAGES, OBSERVATIONS, SKY_CELLS
 from tests.unit.explorer.network import seed_records, seeded
 from tests.unit.fakes import CountingDocuments, MemoryDocuments
 from tests.unit.frame_files import unit_frame
@@ -101,6 +102,25 @@ def test_the_observation_keeps_the_first_frames_index():
 # --- the backfill -----------------------------------------------------------------------
 
 
+def listings(documents: MemoryDocuments) -> dict[str, set[int]]:
+    """The cells each observation is listed under in the sky cells key index."""
+    out: dict[str, set[int]] = {}
+    for (collection, cell), doc in documents.docs.items():
+        if collection == SKY_CELLS:
+            for sequence_id in doc.get(IDS, []):
+                out.setdefault(sequence_id, set()).add(int(cell))
+    return out
+
+
+def indexed_cells(documents: MemoryDocuments) -> dict[str, set[int]]:
+    """The cells of each observation's own sky index."""
+    return {
+        doc_id: set(doc["sky_cells"])
+        for (collection, doc_id), doc in documents.docs.items()
+        if collection == OBSERVATIONS and doc.get("sky_cells")
+    }
+
+
 def first_mount(seed, sequence_id):
     """The earliest frame's mount position in the seed (times there are ISO strings)."""
     images = sorted(
@@ -141,10 +161,14 @@ def test_the_backfill_indexes_every_real_record_once(timestamps):
         assert {k: v for k, v in doc.items() if k not in SKY_FIELDS} == before[sequence_id]
     assert report.indexed == expected_sources == {"solved": 1, "mount": 15}
     assert report.without_pointing == 4 and report.unchanged == 0 and not report.dry_run
+    # each indexed observation is listed under exactly its cells
+    assert listings(documents) == indexed_cells(documents) and len(listings(documents)) == 16
+    assert report.listed == sum(map(len, indexed_cells(documents).values()))
     # a second run writes nothing
     versions = dict(documents.versions)
     again = backfill_sky_index(documents, page_size=6)
     assert again.indexed == {} and again.unchanged == 16 and again.without_pointing == 4
+    assert again.listed == 0 and again.cells_read > 0
     assert documents.versions == versions
     # the mount indexes are re-planned from themselves; the four without frames read none
     assert report.images_read > 0 and again.images_read == 0
@@ -156,6 +180,7 @@ def test_a_dry_run_counts_and_writes_nothing():
     versions = dict(documents.versions)
     report = backfill_sky_index(documents, dry_run=True)
     assert report.dry_run and report.indexed == {"solved": 1, "mount": 15}
+    assert report.listed > 0 and report.cells_read > 0
     assert documents.versions == versions
 
 
@@ -203,7 +228,13 @@ class RacingSolve(MemoryDocuments):
         if not self.raced and any(w.doc_id == self.sequence_id for w in writes):
             self.raced = True
             solved = {"ra": 100.0, "dec": -5.0, **sky_fields(100.0, -5.0, "solved", radius=1.5)}
-            super().commit([DocWrite(OBSERVATIONS, self.sequence_id, solved, must_exist=True)])
+            held = self.get(OBSERVATIONS, self.sequence_id).get("sky_cells") or []
+            super().commit(  # as plate-solve writes it: the cells move in the same batch
+                [
+                    DocWrite(OBSERVATIONS, self.sequence_id, solved, must_exist=True),
+                    *move_id(SKY_CELLS, self.sequence_id, held, solved["sky_cells"]),
+                ]
+            )
         return super().commit(writes)
 
 
@@ -227,6 +258,7 @@ def test_a_solve_during_the_backfill_keeps_its_solved_index():
     assert [o["sky_ra"] for o in others] == [1.0, 3.0]
     assert all(o["sky_source"] == "mount" for o in others)
     assert report.indexed == {"mount": 2} and report.unchanged == 1
+    assert listings(documents) == indexed_cells(documents) and len(listings(documents)) == 3
 
 
 def test_a_solution_replaces_a_mount_index():
@@ -243,3 +275,166 @@ def test_a_solution_replaces_a_mount_index():
 def test_bad_backfill_options(options):
     with pytest.raises(ValueError):
         backfill_sky_index(MemoryDocuments(), **options)
+
+
+# --- the sky cells key index ------------------------------------------------------------
+
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def indexed_before_the_key_index(documents: MemoryDocuments, count: int) -> list[str]:
+    """Observations with a right sky index that no cell document lists, spread over the sky."""
+    ids = []
+    for n in range(count):
+        sequence_id = f"PAN{n % 7 + 1:03d}_14d3bd_20200101T{n // 60:02d}{n % 60:02d}00"
+        ra, dec = (n * 37.0) % 360.0, -80.0 + (n * 13.0) % 160.0
+        source = SkySource.SOLVED if n % 2 else SkySource.MOUNT
+        fields = sky_fields(ra, dec, source)
+        solution = {"ra": ra, "dec": dec} if source == SkySource.SOLVED else {}
+        documents.merge(OBSERVATIONS, sequence_id, {"time": T0, **fields, **solution})
+        ids.append(sequence_id)
+    return ids
+
+
+class Batches(CountingDocuments):
+    """Keeps the writes of every committed batch, and the sizes of the batch reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.committed: list[list[DocWrite]] = []
+        self.reads_of: list[int] = []
+
+    def read(self, keys):
+        self.reads_of.append(len(keys))
+        return super().read(keys)
+
+    def commit(self, writes):
+        super().commit(writes)
+        self.committed.append(list(writes))
+
+
+def test_observations_indexed_before_the_key_index_are_listed_once():
+    documents = Batches()
+    ids = indexed_before_the_key_index(documents, 40)
+    assert listings(documents) == {}
+    report = backfill_sky_index(documents, page_size=25)
+    assert report.indexed == {} and report.unchanged == 40 and report.without_pointing == 0
+    assert listings(documents) == indexed_cells(documents) and set(listings(documents)) == set(ids)
+    assert report.listed == sum(map(len, indexed_cells(documents).values()))
+    # one batch read of the cells per page, each cell once, of the two orders' 3,840 at most
+    assert report.cells_read <= 2 * (768 + 3072) and report.pages == 2
+    # the fields themselves were not changed, only guarded
+    for batch in documents.committed:
+        for write in batch:
+            if write.collection == OBSERVATIONS:
+                assert set(write.fields) == {"sky_source"} and write.expected_version is not None
+    # a second run reads the cells again and writes nothing
+    versions, batches = dict(documents.versions), len(documents.committed)
+    again = backfill_sky_index(documents, page_size=25)
+    assert again.listed == 0 and again.unchanged == 40 and again.cells_read == report.cells_read
+    assert documents.versions == versions and len(documents.committed) == batches
+
+
+def test_only_the_missing_listings_are_written():
+    documents = Batches()
+    ids = indexed_before_the_key_index(documents, 6)
+    listed_already = {}
+    for n, sequence_id in enumerate(ids[:4]):  # some listed under every cell, some under a few
+        cells = documents.get(OBSERVATIONS, sequence_id)["sky_cells"]
+        listed_already[sequence_id] = cells if n < 2 else cells[: len(cells) // 2]
+        documents.commit(move_id(SKY_CELLS, sequence_id, [], listed_already[sequence_id]))
+    documents.committed.clear()
+    expected = sum(len(c) for c in indexed_cells(documents).values()) - sum(
+        len(c) for c in listed_already.values()
+    )
+    report = backfill_sky_index(documents)
+    assert report.listed == expected and report.unchanged == 6
+    added = [
+        (write.doc_id, sequence_id)
+        for batch in documents.committed
+        for write in batch
+        if write.collection == SKY_CELLS
+        for sequence_id in write.array_union.get(IDS, [])
+    ]
+    assert len(added) == len(set(added)) == expected  # nothing listed twice, no remove
+    assert not {i for _, i in added} & set(ids[:2])  # the complete ones are not touched
+    observations_written = {
+        w.doc_id for batch in documents.committed for w in batch if w.collection == OBSERVATIONS
+    }
+    assert observations_written == set(ids[2:])
+    assert listings(documents) == indexed_cells(documents)
+
+
+def test_a_page_is_written_in_batches_of_at_most_500_writes():
+    documents = Batches()
+    ids = indexed_before_the_key_index(documents, 200)
+    report = backfill_sky_index(documents, page_size=200)
+    assert report.pages == 1 and len(documents.committed) > 1
+    assert all(len(batch) <= MAX_BATCH_WRITES for batch in documents.committed)
+    for sequence_id in ids:  # an observation's guard and all its listings share one batch
+        (batch,) = [b for b in documents.committed if any(w.doc_id == sequence_id for w in b)]
+        joined = {
+            int(w.doc_id)
+            for w in batch
+            if w.collection == SKY_CELLS and sequence_id in w.array_union.get(IDS, [])
+        }
+        assert joined == set(documents.get(OBSERVATIONS, sequence_id)["sky_cells"])
+    for batch in documents.committed:  # one write per cell per batch
+        cells = [w.doc_id for w in batch if w.collection == SKY_CELLS]
+        assert len(cells) == len(set(cells))
+    assert listings(documents) == indexed_cells(documents)
+    assert documents.reads_of[0] == report.cells_read  # the page's cells in one batch read
+
+
+def test_a_new_solution_moves_the_observation_to_its_cells():
+    documents = MemoryDocuments()
+    sequence_id = "PAN001_14d3bd_20200101T000000"
+    mount = sky_fields(10.0, 20.0, SkySource.MOUNT)
+    documents.merge(OBSERVATIONS, sequence_id, {"time": T0, "ra": None, "dec": None, **mount})
+    documents.commit(move_id(SKY_CELLS, sequence_id, [], mount["sky_cells"]))
+    # a solution recorded without its sky index (as plate-solve did before it wrote one)
+    documents.merge(OBSERVATIONS, sequence_id, {"ra": 30.0, "dec": 25.0})
+    report = backfill_sky_index(documents)
+    assert report.indexed == {"solved": 1}
+    solved = set(documents.get(OBSERVATIONS, sequence_id)["sky_cells"])
+    assert solved == set(sky_fields(30.0, 25.0, SkySource.SOLVED)["sky_cells"])
+    assert set(mount["sky_cells"]) - solved and solved - set(mount["sky_cells"])
+    assert report.listed == len(solved - set(mount["sky_cells"]))  # only the new cells
+    assert listings(documents) == {sequence_id: solved}
+    for cell in set(mount["sky_cells"]) - solved:  # the cells left no longer list it
+        assert documents.get(SKY_CELLS, str(cell))[IDS] == []
+
+
+class SolveWhileListing(MemoryDocuments):
+    """plate-solve moves an observation between the backfill's read and its listings."""
+
+    def __init__(self, sequence_id: str) -> None:
+        super().__init__()
+        self.sequence_id = sequence_id
+        self.raced = False
+
+    def commit(self, writes):
+        if not self.raced and any(w.doc_id == self.sequence_id for w in writes):
+            self.raced = True
+            held = self.get(OBSERVATIONS, self.sequence_id)["sky_cells"]
+            solved = {"ra": 200.0, "dec": 50.0, **sky_fields(200.0, 50.0, "solved", radius=2.0)}
+            super().commit(
+                [
+                    DocWrite(OBSERVATIONS, self.sequence_id, solved, must_exist=True),
+                    *move_id(SKY_CELLS, self.sequence_id, held, solved["sky_cells"]),
+                ]
+            )
+        return super().commit(writes)
+
+
+def test_a_solve_during_the_repair_of_the_listings_leaves_them_right():
+    documents = SolveWhileListing("PAN001_14d3bd_20200101T000000")
+    ids = indexed_before_the_key_index(documents, 3)
+    assert ids[0] == documents.sequence_id
+    report = backfill_sky_index(documents)
+    assert documents.raced and report.conflicts == 1
+    solved = documents.get(OBSERVATIONS, documents.sequence_id)
+    assert (solved["sky_ra"], solved["sky_radius"]) == (200.0, 2.0)  # the solution stands
+    # never listed under the mount cells it left, listed under every solved one
+    assert listings(documents) == indexed_cells(documents) and len(listings(documents)) == 3
+    assert report.unchanged == 3 and report.indexed == {}

@@ -9,10 +9,24 @@ import pytest
 
 from panoptes_network.frames.bucket_path import format_timestamp
 from panoptes_network.lightcurves.build_lightcurve import build_lightcurve, data_name
-from panoptes_network.lightcurves.products import read_lightcurve_rows
+from panoptes_network.lightcurves.products import (
+    MAX_BRIGHTEST,
+    approximate_size,
+    brightest_lightcurves,
+    lightcurve_writes,
+    read_lightcurve_rows,
+)
 from panoptes_network.photometry.sources_table import write_sources_table
 from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.pipeline.key_index import IDS
+from panoptes_network.pipeline.ports import MAX_BATCH_WRITES
+from panoptes_network.pipeline.schema import (
+    LIGHTCURVES,
+    OBSERVATION_RUNS,
+    PROCESSED_OBSERVATIONS,
+    STAR_LIGHTCURVES,
+)
 from panoptes_network.pipeline.settings import Settings
 from panoptes_network.simulation.synthetic_photometry import synthetic_observation
 from tests.unit.fakes import MemoryDocuments, MemoryStore
@@ -68,6 +82,23 @@ def tables(observation):
     return sources_bytes(observation)
 
 
+class _RecordingDocs(MemoryDocuments):
+    """Documents that keep every atomic batch committed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits: list[list] = []
+
+    def commit(self, writes) -> None:
+        super().commit(writes)
+        self.commits.append(list(writes))
+
+
+def _listed(documents, collection: str) -> dict[str, list[str]]:
+    """Every index document of ``collection``: its owner and the ids it lists."""
+    return {k[1]: v[IDS] for k, v in documents.docs.items() if k[0] == collection}
+
+
 @pytest.fixture(scope="module")
 def run(tables, sources_ctx):
     """One run over the observation plus a corrupt table and a stray non-table object."""
@@ -76,7 +107,7 @@ def run(tables, sources_ctx):
         f"{PREFIX}20260101T070000.parquet": b"not parquet",
         f"{PREFIX}notes.txt": b"ignored",
     }
-    ctx = sources_ctx(objects)
+    ctx = sources_ctx(objects, documents=_RecordingDocs())
     result = build_lightcurve(ctx, {"sequence_id": SEQ, "options": {"min_stars": 30}})
     return ctx, result
 
@@ -117,7 +148,6 @@ def test_one_lightcurve_doc_per_star_linked_to_its_rows(run, observation):
     run_id = result.detail["run_id"]
     docs = {k[1]: v for k, v in ctx.documents.docs.items() if k[0] == "lightcurves"}
     assert set(docs) == {f"{p}_{run_id}" for p in observation.picid}
-    assert ctx.documents.batches == [300]
     name = data_name(SEQ, run_id)
     assert ctx.store.names(S.lightcurves_bucket) == [name]
     data = ctx.store.read(S.lightcurves_bucket, name)
@@ -143,6 +173,97 @@ def test_one_lightcurve_doc_per_star_linked_to_its_rows(run, observation):
     assert doc["points"]["time"] == pytest.approx(list(rows["time"]))
     assert doc["points"]["g"] == pytest.approx(list(rows["flux_g"]), nan_ok=True)
     assert len(doc["points"]["b_err"]) == 69
+
+
+def test_the_run_and_every_light_curve_are_listed_in_their_key_indexes(run, observation):
+    ctx, result = run
+    run_id = result.detail["run_id"]
+    assert _listed(ctx.documents, OBSERVATION_RUNS) == {SEQ: [run_id]}
+    assert _listed(ctx.documents, STAR_LIGHTCURVES) == {
+        str(p): [f"{p}_{run_id}"] for p in observation.picid
+    }
+    # the run's doc was created in the batch that lists it
+    reserve = ctx.documents.commits[0]
+    assert [(w.collection, w.doc_id) for w in reserve] == [
+        (PROCESSED_OBSERVATIONS, run_id),
+        (OBSERVATION_RUNS, SEQ),
+    ]
+    assert reserve[0].must_not_exist
+
+
+def test_each_light_curve_is_written_in_the_batch_that_lists_it(run, observation):
+    ctx, _ = run
+    batches = [b for b in ctx.documents.commits if any(w.collection == LIGHTCURVES for w in b)]
+    # 300 stars, two writes each: 250 stars in the first batch of 500 writes, 50 in the next
+    assert [len(b) for b in batches] == [MAX_BATCH_WRITES, 100]
+    for batch in batches:
+        written = {w.doc_id for w in batch if w.collection == LIGHTCURVES}
+        listed = {i for w in batch if w.collection == STAR_LIGHTCURVES for i in w.array_union[IDS]}
+        assert written == listed
+        for w in batch:
+            if w.collection == LIGHTCURVES:  # set with merge, as merge_many writes
+                assert not (w.must_exist or w.must_not_exist or w.increments)
+
+
+def test_the_run_records_its_brightest_light_curves(run, observation):
+    ctx, result = run
+    run_id = result.detail["run_id"]
+    listed = ctx.documents.get(PROCESSED_OBSERVATIONS, run_id)["brightest_lightcurves"]
+    order = np.lexsort((observation.picid.astype(str), observation.vmag))
+    assert listed == [f"{observation.picid[j]}_{run_id}" for j in order[:MAX_BRIGHTEST]]
+    vmags = [ctx.documents.get(LIGHTCURVES, lcid)["vmag"] for lcid in listed]
+    assert vmags == sorted(vmags) and len(listed) == MAX_BRIGHTEST
+
+
+def test_the_run_page_lists_by_key_what_the_query_lists(run):
+    from panoptes_network.explorer.stars import run_stars
+
+    ctx, result = run
+    run_id = result.detail["run_id"]
+    by_key = run_stars(ctx.documents, run_id)
+    doc = ctx.documents.docs[(PROCESSED_OBSERVATIONS, run_id)]
+    saved = doc.pop("brightest_lightcurves")
+    try:
+        by_query = run_stars(ctx.documents, run_id)
+    finally:
+        doc["brightest_lightcurves"] = saved
+    assert by_key == by_query and len(by_key) == MAX_BRIGHTEST
+
+
+def test_light_curve_batches_respect_the_byte_limit():
+    docs = [(f"{p}_run", {"picid": p, "vmag": 9.0, "s": "x" * 1000}) for p in range(10)]
+    pair = approximate_size(docs[0][1]) + approximate_size({IDS: [docs[0][0]]})
+    batches = lightcurve_writes(docs, max_bytes=3 * pair)
+    assert [len(b) for b in batches] == [6, 6, 6, 2]
+    assert [w.doc_id for b in batches for w in b if w.collection == LIGHTCURVES] == [
+        lcid for lcid, _ in docs
+    ]
+    assert [len(b) for b in lightcurve_writes(docs, max_writes=5)] == [4, 4, 4, 4, 4]
+    huge = [("1_run", {"picid": 1, "s": "x" * 100}), ("2_run", {"picid": 2})]
+    assert [len(b) for b in lightcurve_writes(huge, max_bytes=10)] == [2, 2]  # alone, still
+    with pytest.raises(ValueError, match="max_writes"):
+        lightcurve_writes(docs, max_writes=1)
+
+
+def test_the_batches_are_sized_as_the_firestore_adapter_sizes_them():
+    from panoptes_network.adapters import firestore
+    from panoptes_network.lightcurves import products
+
+    assert products.MAX_BATCH_BYTES == firestore.MAX_BATCH_BYTES
+    value = {"a": [1.5, None, "é", {"b": True}], "points": {"time": [1.0] * 5}, "s": "text"}
+    assert products.approximate_size(value) == firestore.approximate_size(value)
+
+
+def test_the_brightest_leave_out_stars_without_a_magnitude():
+    docs = [
+        ("3_r", {"vmag": 8.0}),
+        ("1_r", {"vmag": None}),
+        ("2_r", {"vmag": 8.0}),
+        ("4_r", {"vmag": 7.5}),
+        ("5_r", {}),
+    ]
+    assert brightest_lightcurves(docs) == ["4_r", "2_r", "3_r"]
+    assert brightest_lightcurves(docs, 2) == ["4_r", "2_r"]
 
 
 def test_the_transit_star_shows_its_dip(run, observation):
@@ -193,22 +314,29 @@ def test_a_second_run_is_a_new_run_and_keeps_the_first(tables, sources_ctx):
         assert ctx.store.stat(S.lightcurves_bucket, data_name(SEQ, run_id)) is not None
     lightcurves = [k for k in ctx.documents.docs if k[0] == "lightcurves"]
     assert len(lightcurves) == 3 * 300
+    assert _listed(ctx.documents, OBSERVATION_RUNS) == {SEQ: ids}
+    stars = _listed(ctx.documents, STAR_LIGHTCURVES)
+    assert len(stars) == 300
+    assert all(lcids == [f"{picid}_{run_id}" for run_id in ids] for picid, lcids in stars.items())
     assert ctx.documents.get("processed_observations", ids[0])["options"]["colours"] == ["g"]
     assert ctx.documents.get("observations", SEQ)["last_processed"]["run_id"] == ids[2]
 
 
 class _FailingDocs(MemoryDocuments):
-    """Documents whose bulk write fails once, as a transient fault half-way through a run."""
+    """Documents whose second light-curve batch fails once, as a transient fault half-way
+    through a run (the first batch's light curves are written and listed)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.failures = 1
+        self.batches_left = 1
 
-    def merge_many(self, merges) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("firestore unavailable")
-        super().merge_many(merges)
+    def commit(self, writes) -> None:
+        if any(w.collection == LIGHTCURVES for w in writes):
+            if self.batches_left == 0:
+                self.batches_left = -1
+                raise ConnectionError("firestore unavailable")
+            self.batches_left -= 1
+        super().commit(writes)
 
 
 def test_a_redelivery_resumes_its_interrupted_run_under_the_same_id(tables, sources_ctx):
@@ -219,6 +347,9 @@ def test_a_redelivery_resumes_its_interrupted_run_under_the_same_id(tables, sour
         build_lightcurve(ctx, request, delivery_id="msg-1")
     run_id = f"{SEQ}_{format_timestamp(RUN_AT)}"
     assert ctx.documents.get("processed_observations", run_id)["status"] == "running"
+    half = _listed(ctx.documents, STAR_LIGHTCURVES)
+    assert len(half) == 250  # the first batch: its light curves written and listed
+    assert all(ctx.documents.get(LIGHTCURVES, lcids[0]) for lcids in half.values())
 
     resumed = build_lightcurve(ctx, request, delivery_id="msg-1")
     assert resumed.action == "processed"
@@ -231,6 +362,22 @@ def test_a_redelivery_resumes_its_interrupted_run_under_the_same_id(tables, sour
     assert doc["resumed_time"] == RUN_AT + timedelta(minutes=3)
     lcs = [k for k in ctx.documents.docs if k[0] == "lightcurves"]
     assert len(lcs) == 300 and all(k[1].endswith(run_id) for k in lcs)
+    # the resumed run lists nothing twice
+    assert _listed(ctx.documents, OBSERVATION_RUNS) == {SEQ: [run_id]}
+    stars = _listed(ctx.documents, STAR_LIGHTCURVES)
+    assert sorted(lcid for lcids in stars.values() for lcid in lcids) == sorted(k[1] for k in lcs)
+    assert all(lcids == [f"{picid}_{run_id}"] for picid, lcids in stars.items())
+
+
+def test_a_resumed_run_reserved_before_the_key_index_is_listed(tables, sources_ctx):
+    times = iter([RUN_AT, RUN_AT + timedelta(minutes=3)])
+    ctx = sources_ctx(tables, clock=lambda: next(times), documents=_FailingDocs())
+    request = {"sequence_id": SEQ, "options": {"colours": ["g"]}}
+    with pytest.raises(ConnectionError):
+        build_lightcurve(ctx, request, delivery_id="msg-1")
+    del ctx.documents.docs[(OBSERVATION_RUNS, SEQ)]  # as an older version reserved it
+    resumed = build_lightcurve(ctx, request, delivery_id="msg-1")
+    assert _listed(ctx.documents, OBSERVATION_RUNS) == {SEQ: [resumed.detail["run_id"]]}
 
 
 def test_a_redelivery_after_the_run_finished_makes_no_second_run(tables, sources_ctx):

@@ -14,7 +14,12 @@ from panoptes_network.explorer.stars import star
 from panoptes_network.pipeline.schema import (
     IMAGES,
     LIGHTCURVES,
+    OBSERVATION_FRAMES,
+    OBSERVATION_RUNS,
     OBSERVATIONS,
+    PROCESSED_OBSERVATIONS,
+    SKY_CELLS,
+    STAR_LIGHTCURVES,
     UNITS,
     WEEKLY_STATS,
 )
@@ -80,3 +85,32 @@ def test_the_explorer_reads_the_synthetic_network():
     one = star(documents, seed_star_ids(SIZE)[0])
     assert one["num_lightcurves"] == SIZE.lightcurves_per_star
     assert len(one["lightcurves"][0]["points"]["g"]) == SIZE.points
+
+
+def test_the_key_indexes_list_exactly_the_documents_they_index():
+    documents = seeded()
+
+    def collection(name):
+        return {doc_id: doc for (c, doc_id), doc in documents.docs.items() if c == name}
+
+    def grouped(name, owner_of):
+        out: dict[str, set[str]] = {}
+        for doc_id, doc in collection(name).items():
+            for owner in owner_of(doc):
+                out.setdefault(str(owner), set()).add(doc_id)
+        return out
+
+    def listed(name):
+        return {owner: set(doc["ids"]) for owner, doc in collection(name).items()}
+
+    assert listed(OBSERVATION_FRAMES) == grouped(IMAGES, lambda d: [d["sequence_id"]])
+    assert listed(OBSERVATION_RUNS) == grouped(PROCESSED_OBSERVATIONS, lambda d: [d["sequence_id"]])
+    assert listed(STAR_LIGHTCURVES) == grouped(LIGHTCURVES, lambda d: [d["picid"]])
+    assert listed(SKY_CELLS) == grouped(OBSERVATIONS, lambda d: d["sky_cells"])
+    assert len(listed(SKY_CELLS)) > 10
+    for run_id, run in collection(PROCESSED_OBSERVATIONS).items():
+        in_run = grouped(LIGHTCURVES, lambda d: [d["processed_observation"]]).get(run_id, set())
+        brightest = run.get("brightest_lightcurves", [])
+        assert set(brightest) == in_run  # fewer than 20 stars per run here
+        vmags = [documents.docs[(LIGHTCURVES, lcid)]["vmag"] for lcid in brightest]
+        assert vmags == sorted(vmags)
