@@ -17,7 +17,15 @@ import requests
 
 from panoptes_network.adapters.firestore import FirestoreDocuments
 from panoptes_network.ingest.counters import record_frame
-from panoptes_network.pipeline.schema import IMAGES, PROCESSED_OBSERVATIONS, ImageStatus
+from panoptes_network.pipeline.key_index import add_ids, move_id, read_ids, read_ids_of
+from panoptes_network.pipeline.schema import (
+    IMAGES,
+    OBSERVATION_FRAMES,
+    OBSERVATION_RUNS,
+    PROCESSED_OBSERVATIONS,
+    SKY_CELLS,
+    ImageStatus,
+)
 from tests.integration.browser import browser_page, screenshot
 from tests.unit.explorer.network import frame_records
 from tests.unit.explorer.openapi_check import response_errors
@@ -59,8 +67,26 @@ def explorer(stack) -> dict[str, Any]:
         f"{sequence}_run",
         {"sequence_id": sequence, "unit_id": unit, "status": "done", "run_time": datetime.now(UTC)},
     )
+    documents.commit([add_ids(OBSERVATION_RUNS, sequence, [f"{sequence}_run"])])
     url = stack.url("data-explorer").rstrip("/")
     return {"unit": unit, "sequence": sequence, "solved": solved, "images": images, "url": url}
+
+
+def test_key_indexes_on_firestore_list_each_id_once_and_move_it(explorer, stack):
+    documents = FirestoreDocuments(stack.firestore)
+    sequence = explorer["sequence"]
+    listed = read_ids(documents, OBSERVATION_FRAMES, sequence)
+    assert sorted(listed) == sorted(i for i in explorer["images"] if i.startswith(sequence[:14]))
+    documents.commit([add_ids(OBSERVATION_FRAMES, sequence, listed[:1])])  # a redelivery
+    assert read_ids(documents, OBSERVATION_FRAMES, sequence) == listed
+    cells = [f"{explorer['unit']}-cell-{k}" for k in range(3)]
+    documents.commit(move_id(SKY_CELLS, sequence, [], cells[:2]))
+    documents.commit(move_id(SKY_CELLS, sequence, cells[:2], cells[1:]))
+    assert read_ids_of(documents, SKY_CELLS, cells) == {
+        cells[0]: [],
+        cells[1]: [sequence],
+        cells[2]: [sequence],
+    }
 
 
 def _api(explorer: dict[str, Any], path: str, template: str, **params: Any) -> dict[str, Any]:

@@ -26,12 +26,15 @@ import requests
 from panoptes_network.adapters.firestore import FirestoreDocuments
 from panoptes_network.frames.sky_index import SkySource, sky_fields
 from panoptes_network.ingest.counters import record_frame
+from panoptes_network.pipeline.key_index import move_id
+from panoptes_network.pipeline.ports import DocWrite
 from panoptes_network.pipeline.schema import (
     FLAGS,
     IMAGES,
     LIGHTCURVES,
     OBSERVATIONS,
     PROCESSED_OBSERVATIONS,
+    SKY_CELLS,
     ImageStatus,
 )
 from tests.integration.browser import browser_page, screenshot
@@ -69,8 +72,13 @@ def visit(stack) -> dict[str, Any]:
         record_frame(documents, records)
         images.append(records.image_id)
     sequence = f"{unit}_{camera}_{seq}"
-    documents.merge(
-        OBSERVATIONS, sequence, {"ra": M42[0], "dec": M42[1], **sky_fields(*M42, SkySource.SOLVED)}
+    mount_cells = documents.get(OBSERVATIONS, sequence).get("sky_cells") or []
+    solved = sky_fields(*M42, SkySource.SOLVED)
+    documents.commit(  # as plate-solve does: the solved sky index, and its cells list it
+        [
+            DocWrite(OBSERVATIONS, sequence, {"ra": M42[0], "dec": M42[1], **solved}),
+            *move_id(SKY_CELLS, sequence, mount_cells, solved["sky_cells"]),
+        ]
     )
     documents.merge(
         IMAGES,

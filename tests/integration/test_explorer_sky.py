@@ -27,7 +27,9 @@ from panoptes_network.frames.fits_header import read_header_from_bytes
 from panoptes_network.frames.sky_index import SkySource, sky_fields
 from panoptes_network.ingest.counters import record_frame
 from panoptes_network.ingest.records import build_frame_records
-from panoptes_network.pipeline.schema import OBSERVATIONS
+from panoptes_network.pipeline.key_index import move_id
+from panoptes_network.pipeline.ports import DocWrite
+from panoptes_network.pipeline.schema import OBSERVATIONS, SKY_CELLS
 from tests.integration.browser import browser_page, screenshot
 from tests.unit.explorer.openapi_check import response_errors
 from tests.unit.frame_files import unit_frame
@@ -92,10 +94,13 @@ def sky(stack) -> dict[str, Any]:
     documents = FirestoreDocuments(stack.firestore)
     sequences = [_record(documents, unit, *pointing) for pointing in POINTINGS]
     solved_ra, solved_dec = _offset(M42.ra, M42.dec, 35.0, 2.9)
-    documents.merge(  # what plate-solve writes on the observation
-        OBSERVATIONS,
-        sequences[0],
-        {"ra": solved_ra, "dec": solved_dec, **sky_fields(solved_ra, solved_dec, SkySource.SOLVED)},
+    mount_cells = documents.get(OBSERVATIONS, sequences[0])["sky_cells"]
+    solved = sky_fields(solved_ra, solved_dec, SkySource.SOLVED)
+    documents.commit(  # what plate-solve writes: the observation's sky index, and its cells
+        [
+            DocWrite(OBSERVATIONS, sequences[0], {"ra": solved_ra, "dec": solved_dec, **solved}),
+            *move_id(SKY_CELLS, sequences[0], mount_cells, solved["sky_cells"]),
+        ]
     )
     url = stack.url("data-explorer").rstrip("/")
     return {"unit": unit, "sequences": sequences, "url": url, "solved": (solved_ra, solved_dec)}

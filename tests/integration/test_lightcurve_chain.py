@@ -95,6 +95,16 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
         assert blob is not None and blob.size > 0
     observation = stack.doc("observations", sequence_id)
     assert observation["last_processed"]["run_id"] == run["id"]
+    # the key indexes the explorer reads by: the frames, the run, each star's light curve,
+    # the observation under every cell of its (solved) sky index
+    assert sorted(stack.doc("observation_frames", sequence_id)["ids"]) == sorted(image_ids)
+    assert stack.doc("observation_runs", sequence_id)["ids"] == [run["id"]]
+    for doc in docs:
+        lcid = f"{doc['picid']}_{run['id']}"
+        assert lcid in stack.doc("star_lightcurves", str(doc["picid"]))["ids"]
+    assert len(run["brightest_lightcurves"]) == 20
+    for cell in observation["sky_cells"]:
+        assert sequence_id in stack.doc("sky_cells", str(cell))["ids"]
 
     # A person flags one point of a star, picked on this run's plot, as the Data Explorer
     # does; an admin has removed another flag. A new run honours the first, not the second,

@@ -9,48 +9,24 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from panoptes_network.pipeline.ports import (
+    MAX_BATCH_BYTES,
     MAX_BATCH_WRITES,
     DocKey,
     DocSnapshot,
     DocWrite,
     GeoPoint,
     WriteConflict,
+    approximate_size,
 )
 
 __all__ = [
-    "MAX_BATCH_BYTES",
     "FirestoreDocuments",
-    "approximate_size",
     "to_firestore",
     "from_firestore",
 ]
 
-#: Bytes of documents in one batch commit (Firestore's request limit is 10 MiB).
-MAX_BATCH_BYTES = 8 * 1024 * 1024
 #: The port's operators the Python client spells otherwise.
 _CLIENT_OPERATORS = {"array-contains-any": "array_contains_any"}
-
-
-def approximate_size(value: Any) -> int:
-    """Return roughly the bytes Firestore counts for a value (numbers 8, strings + 1).
-
-    Parameters
-    ----------
-    value : Any
-        A field value, map or list.
-
-    Returns
-    -------
-    int
-        Size estimate in bytes.
-    """
-    if isinstance(value, str):
-        return len(value.encode()) + 1
-    if isinstance(value, Mapping):
-        return sum(len(str(k)) + 1 + approximate_size(v) for k, v in value.items()) + 32
-    if isinstance(value, (list, tuple)):
-        return sum(approximate_size(v) for v in value)
-    return 8
 
 
 def to_firestore(value: Any) -> Any:
@@ -151,7 +127,7 @@ class FirestoreDocuments:
         """Merge many documents in batches.
 
         A batch holds at most :data:`~..ports.MAX_BATCH_WRITES` writes and about
-        :data:`MAX_BATCH_BYTES` bytes (Firestore refuses commits over 10 MiB).
+        :data:`MAX_BATCH_BYTES` bytes (see :data:`~..pipeline.ports.MAX_BATCH_BYTES`).
         """
         batch, writes, size = self.client.batch(), 0, 0
         for collection, doc_id, fields in merges:

@@ -53,17 +53,20 @@ from panoptes_network.frames.camera import READ_NOISE_E
 from panoptes_network.lightcurves.ensemble import Lightcurves
 from panoptes_network.photometry.noise import theoretical_mag_error
 from panoptes_network.pipeline.key_index import add_ids
-from panoptes_network.pipeline.ports import MAX_BATCH_WRITES, DocWrite
+from panoptes_network.pipeline.ports import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_WRITES,
+    DocWrite,
+    approximate_size,
+)
 from panoptes_network.pipeline.schema import LIGHTCURVES, STAR_LIGHTCURVES
 
 __all__ = [
     "DATA_NAME",
-    "MAX_BATCH_BYTES",
     "MAX_BRIGHTEST",
     "MAX_EMBEDDED_VALUES",
     "SCHEMA_VERSION",
     "V_BIN_EDGES",
-    "approximate_size",
     "brightest_lightcurves",
     "data_columns",
     "encode_lightcurve_data",
@@ -82,9 +85,6 @@ MAX_EMBEDDED_VALUES = 600
 #: Stars of a run whose lcids its run document lists, brightest first (``brightest_lightcurves``:
 #: the stars the run's page shows).
 MAX_BRIGHTEST = 20
-#: Most bytes of documents in one batch commit, as the Firestore adapter's ``merge_many``
-#: (``adapters.firestore.MAX_BATCH_BYTES``; Firestore refuses requests over 10 MiB).
-MAX_BATCH_BYTES = 8 * 1024 * 1024
 #: Edges of the V bins of the precision statistics (mag).
 V_BIN_EDGES: tuple[float, ...] = (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0)
 _SUMMARY_MAGS = ("median_mag", "rms_mag", "robust_rms_mag", "expected_rms_mag")
@@ -321,31 +321,6 @@ def lightcurve_docs(
             doc["points"] = points
         docs.append((f"{picid}_{lcid_suffix}", doc))
     return docs
-
-
-def approximate_size(value: Any) -> int:
-    """Return roughly the bytes Firestore counts for a value (numbers 8, strings + 1).
-
-    The estimate of the Firestore adapter (``adapters.firestore.approximate_size``), which
-    this layer may not import.
-
-    Parameters
-    ----------
-    value : Any
-        A field value, map or list.
-
-    Returns
-    -------
-    int
-        Size estimate in bytes.
-    """
-    if isinstance(value, str):
-        return len(value.encode()) + 1
-    if isinstance(value, Mapping):
-        return sum(len(str(k)) + 1 + approximate_size(v) for k, v in value.items()) + 32
-    if isinstance(value, (list, tuple)):
-        return sum(approximate_size(v) for v in value)
-    return 8
 
 
 def lightcurve_writes(

@@ -134,6 +134,11 @@ def _pointing(i: int) -> tuple[float, float]:
     return (i * 137.50776) % 360.0, math.degrees(math.asin(z))
 
 
+def _vmag(picid: int) -> float:
+    """Return a synthetic star's V magnitude (mag): 7.0 to 11.9."""
+    return 7.0 + (picid % 50) / 10.0
+
+
 def _lightcurve_doc(
     picid: int, run: dict[str, Any], times: list[float], rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -167,7 +172,7 @@ def _lightcurve_doc(
         "picid": picid,
         "ra": ra + ((picid * 0.37) % 2.0) - 1.0,
         "dec": dec + ((picid * 0.53) % 2.0) - 1.0,
-        "vmag": 7.0 + (picid % 50) / 10.0,
+        "vmag": _vmag(picid),
         "num_points": len(times),
         "variable": False,
         "data_row_start": 0,
@@ -287,6 +292,17 @@ def network_documents(
             )
     for cell, listed in cells.items():
         yield SKY_CELLS, str(cell), {IDS: sorted(listed)}
+    if len(runs) < size.lightcurves_per_star:
+        raise ValueError(
+            f"{size.lightcurves_per_star} light curves per star need as many "
+            f"observations; there are {size.observations}"
+        )
+    stars = seed_star_ids(size)
+    in_run: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for s, picid in enumerate(stars):
+        for j in range(size.lightcurves_per_star):
+            run_id = runs[(s * size.lightcurves_per_star + j) % len(runs)]["run_id"]
+            in_run[run_id].append((f"{picid}_{run_id}", {"vmag": _vmag(picid)}))
     for run in runs:
         yield OBSERVATION_RUNS, run["sequence_id"], {IDS: [run["run_id"]]}
         yield (
@@ -305,26 +321,19 @@ def network_documents(
                 "num_variable_stars": 0,
                 "corrections": {"r": "cotrend", "g": "cotrend", "b": "cotrend"},
                 "notes": [],
+                # what build-lightcurve records when a run is done
+                "brightest_lightcurves": brightest_lightcurves(in_run[run["run_id"]]),
             },
         )
-    in_run: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    for s, picid in enumerate(seed_star_ids(size)):
+    for s, picid in enumerate(stars):
         listed: list[str] = []
         for j in range(size.lightcurves_per_star):
-            if len(runs) < size.lightcurves_per_star:
-                raise ValueError(
-                    f"{size.lightcurves_per_star} light curves per star need as many "
-                    f"observations; there are {size.observations}"
-                )
             run = runs[(s * size.lightcurves_per_star + j) % len(runs)]
             lcid = f"{picid}_{run['run_id']}"
             doc = _lightcurve_doc(picid, run, run["times"], rng)
             yield LIGHTCURVES, lcid, doc
             listed.append(lcid)
-            in_run[run["run_id"]].append((lcid, doc))
         yield STAR_LIGHTCURVES, str(picid), {IDS: sorted(listed)}
-    for run_id, docs in in_run.items():  # what build-lightcurve records when a run is done
-        yield PROCESSED_OBSERVATIONS, run_id, {"brightest_lightcurves": brightest_lightcurves(docs)}
     for unit_id, fields in units.items():
         yield UNITS, unit_id, {**fields, **_whole(unit_counts[unit_id])}
     for week_id, fields in weeks.items():

@@ -11,7 +11,6 @@ from panoptes_network.frames.bucket_path import format_timestamp
 from panoptes_network.lightcurves.build_lightcurve import build_lightcurve, data_name
 from panoptes_network.lightcurves.products import (
     MAX_BRIGHTEST,
-    approximate_size,
     brightest_lightcurves,
     lightcurve_writes,
     read_lightcurve_rows,
@@ -20,7 +19,7 @@ from panoptes_network.photometry.sources_table import write_sources_table
 from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.errors import PermanentFailure
 from panoptes_network.pipeline.key_index import IDS
-from panoptes_network.pipeline.ports import MAX_BATCH_WRITES
+from panoptes_network.pipeline.ports import MAX_BATCH_BYTES, MAX_BATCH_WRITES, approximate_size
 from panoptes_network.pipeline.schema import (
     LIGHTCURVES,
     OBSERVATION_RUNS,
@@ -243,15 +242,6 @@ def test_light_curve_batches_respect_the_byte_limit():
     assert [len(b) for b in lightcurve_writes(huge, max_bytes=10)] == [2, 2]  # alone, still
     with pytest.raises(ValueError, match="max_writes"):
         lightcurve_writes(docs, max_writes=1)
-
-
-def test_the_batches_are_sized_as_the_firestore_adapter_sizes_them():
-    from panoptes_network.adapters import firestore
-    from panoptes_network.lightcurves import products
-
-    assert products.MAX_BATCH_BYTES == firestore.MAX_BATCH_BYTES
-    value = {"a": [1.5, None, "é", {"b": True}], "points": {"time": [1.0] * 5}, "s": "text"}
-    assert products.approximate_size(value) == firestore.approximate_size(value)
 
 
 def test_the_brightest_leave_out_stars_without_a_magnitude():
@@ -493,8 +483,10 @@ def test_firestore_merge_many_commits_in_batches_of_500():
     client = Client()
     FirestoreDocuments(client).merge_many([("c", str(i), {"i": i}) for i in range(1001)])
     assert client.log == [500, 500, 1]
-    client = Client()  # 3 MB documents: two per 8 MiB commit
-    FirestoreDocuments(client).merge_many([("c", str(i), {"s": "x" * 3_000_000}) for i in range(5)])
+    client = Client()  # 1.2 MB documents: two per commit of at most MAX_BATCH_BYTES
+    text = "x" * 1_200_000
+    assert 2 * approximate_size({"s": text}) < MAX_BATCH_BYTES < 3 * approximate_size({"s": text})
+    FirestoreDocuments(client).merge_many([("c", str(i), {"s": text}) for i in range(5)])
     assert client.log == [2, 2, 1]
 
 
