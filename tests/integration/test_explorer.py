@@ -17,11 +17,20 @@ import requests
 
 from panoptes_network.adapters.firestore import FirestoreDocuments
 from panoptes_network.ingest.counters import record_frame
-from panoptes_network.pipeline.key_index import add_ids, move_id, read_ids, read_ids_of
+from panoptes_network.ingest.sky_backfill import backfill_sky_index
+from panoptes_network.pipeline.key_index import (
+    add_ids,
+    move_id,
+    read_ids,
+    read_ids_of,
+    remove_ids,
+)
+from panoptes_network.pipeline.key_index_backfill import backfill_key_indexes
 from panoptes_network.pipeline.schema import (
     IMAGES,
     OBSERVATION_FRAMES,
     OBSERVATION_RUNS,
+    OBSERVATIONS,
     PROCESSED_OBSERVATIONS,
     SKY_CELLS,
     ImageStatus,
@@ -87,6 +96,24 @@ def test_key_indexes_on_firestore_list_each_id_once_and_move_it(explorer, stack)
         cells[1]: [sequence],
         cells[2]: [sequence],
     }
+
+
+def test_the_backfill_lists_on_firestore_what_an_older_archive_lacks(explorer, stack):
+    documents = FirestoreDocuments(stack.firestore)
+    sequence = explorer["sequence"]
+    frames = sorted(read_ids(documents, OBSERVATION_FRAMES, sequence))
+    cells = documents.get(OBSERVATIONS, sequence)["sky_cells"]
+    # as if written before the key indexes: no frames index, missing from one of its cells
+    stack.firestore.collection(OBSERVATION_FRAMES).document(sequence).delete()
+    documents.commit([remove_ids(SKY_CELLS, str(cells[0]), [sequence])])
+    lists = backfill_key_indexes(documents, page_size=50)
+    assert lists.listed[OBSERVATION_FRAMES] >= len(frames)
+    assert sorted(read_ids(documents, OBSERVATION_FRAMES, sequence)) == frames
+    sky = backfill_sky_index(documents, page_size=50)
+    assert sky.listed >= 1
+    assert sequence in read_ids(documents, SKY_CELLS, str(cells[0]))
+    again = backfill_key_indexes(documents, page_size=50), backfill_sky_index(documents)
+    assert sum(again[0].listed.values()) == 0 and again[1].listed == 0
 
 
 def _api(explorer: dict[str, Any], path: str, template: str, **params: Any) -> dict[str, Any]:

@@ -34,7 +34,7 @@ position), applied after the read and listed as ``cone`` in ``after_read``, and 
 row's ``distance_deg``. The equality filters are then all applied after the read. An
 observation is found once its document has the sky index and the cells' documents list it:
 record-image does both when its first frame has a mount position, plate-solve moves both to
-the solved field, and ``bin/sky-index`` does both for older documents.
+the solved field, and ``bin/key-index`` does both for older documents.
 """
 
 from __future__ import annotations

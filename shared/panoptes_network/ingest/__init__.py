@@ -9,5 +9,5 @@
   (plate-solve makes it), and the rule that a preview from the raw file takes precedence.
 - :mod:`.upload_plan`: the bucket path a local file is uploaded under (``bin/upload``).
 - :mod:`.sky_backfill`: the sky index of observations recorded before it existed
-  (``bin/sky-index``).
+  (``bin/key-index``).
 """

@@ -14,7 +14,7 @@ Per page it reads the owners' index documents in one batch read and writes only 
 listings missing, so a second run writes nothing. Writes are ``ArrayUnion``: safe beside the
 running chain, which adds to the same documents. Documents without the order field or the
 owner field are not listed (counted as ``without_owner`` when they lack the owner). The sky
-cells' index is ``bin/sky-index``'s (:mod:`panoptes_network.ingest.sky_backfill`).
+cells' index is :mod:`panoptes_network.ingest.sky_backfill`'s; ``bin/key-index`` runs both.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Documents read per page.
-DEFAULT_PAGE_SIZE = 300
+DEFAULT_PAGE_SIZE = 200
 
 
 def _text_owner(name: str) -> Callable[[Mapping[str, Any]], str | None]:

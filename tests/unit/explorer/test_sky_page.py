@@ -244,7 +244,7 @@ def test_an_observation_not_in_the_key_index_is_not_found():
     unlisted = "PAN099_000000_20220501T000000"
     documents.merge(OBSERVATIONS, unlisted, {"time": T0, **sky_fields(50.0, 50.0, "solved")})
     ids, _ = every_page(documents, 50, ra=50.0, dec=50.0, radius=1.0)
-    assert unlisted not in ids and set(ids) == set(docs)  # bin/sky-index lists it
+    assert unlisted not in ids and set(ids) == set(docs)  # bin/key-index lists it
 
 
 def test_ordered_by_frames_a_cone_still_asks_the_query(sky):

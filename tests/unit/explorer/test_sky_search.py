@@ -48,7 +48,7 @@ HARD = [(0.5, 89.5), (200.0, -89.0), (359.8, 10.0), (0.2, -10.0), (45.0, 41.9), 
 def index_sky(documents, doc_id, fields):
     """Write an observation's sky index and move it in the sky cells key index.
 
-    The network's writers (record-image, plate-solve, bin/sky-index) do both in one batch.
+    The network's writers (record-image, plate-solve, bin/key-index) do both in one batch.
     """
     held = (documents.get(OBSERVATIONS, doc_id) or {}).get("sky_cells") or []
     documents.merge(OBSERVATIONS, doc_id, fields)

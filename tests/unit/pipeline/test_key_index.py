@@ -104,3 +104,11 @@ def test_a_dry_run_counts_and_writes_nothing():
 def test_a_page_size_out_of_range_is_refused(page_size):
     with pytest.raises(ValueError, match="page_size"):
         backfill_key_indexes(MemoryDocuments(), page_size=page_size)
+
+
+@pytest.mark.parametrize("page_size", ["0", "501"])
+def test_the_command_refuses_a_page_size_out_of_range_before_reaching_a_cloud(page_size, capsys):
+    from panoptes_network.cli import key_index
+
+    assert key_index.main(["--page-size", page_size]) == 2
+    assert "--page-size must be 1 to 500" in capsys.readouterr().err
