@@ -8,6 +8,7 @@ literals.
 from __future__ import annotations
 
 __all__ = [
+    "CAMERAS",
     "FINAL_UPLOAD_STATES",
     "FLAGS",
     "FlagTarget",
@@ -47,6 +48,11 @@ LIGHTCURVES = "lightcurves"
 #: Per unit and ISO week: frames, new observations and exposure minutes, kept exact in the
 #: batch that records each frame (document id ``<unit_id>_<YYYY>-W<WW>``).
 WEEKLY_STATS = "weekly_stats"
+#: The camera registry: one document per camera (id: the camera id, e.g. ``14d3bd``) with
+#: its constants where the frames' headers lack them (``bias_adu``, ``saturation_adu``,
+#: ``gain_e_per_adu``, ``read_noise_e``, ``bayer_pattern``; each may have a
+#: ``<name>_source``), see :mod:`panoptes_network.frames.camera_constants`.
+CAMERAS = "cameras"
 #: People's flags on bad data, written by the Data Explorer, honoured by build-lightcurve
 #: (random document ids). Fields: ``target`` (``"observation"``, ``"image"`` or
 #: ``"points"``), ``sequence_id`` (always), ``image_id`` (an image flag), ``picid`` (int) and
