@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from panoptes_network.catalog.local_file import default_catalog_path
 from panoptes_network.cli import simulate
+from panoptes_network.lightcurves.products import read_lightcurve_rows
 from tests.integration.conftest import wait_for
 
 pytestmark = [
@@ -93,6 +95,10 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
         assert doc["sequence_id"] == sequence_id and doc["picid"] > 0
         blob = stack.blob(stack.settings.lightcurves_bucket, doc["data_path"])
         assert blob is not None and blob.size > 0
+    # each point's barycentric date, from the site the simulated headers name (LAT-OBS ...)
+    rows = read_lightcurve_rows(blob.download_as_bytes(), docs[-1]["data_row_start"])
+    offset_s = (np.asarray(rows["bjd_tdb"]) - 2440587.5) * 86400 - np.asarray(rows["time"])
+    assert np.all(np.isfinite(offset_s)) and np.all(np.abs(offset_s) < 8.4 * 60 + 70)
     observation = stack.doc("observations", sequence_id)
     assert observation["last_processed"]["run_id"] == run["id"]
     # the key indexes the explorer reads by: the frames, the run, each star's light curve,

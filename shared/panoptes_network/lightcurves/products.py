@@ -12,6 +12,8 @@ column           type     meaning
 ===============  =======  ===============================================================
 picid            int64    the star
 time             float64  mid-exposure, POSIX seconds (s, UTC)
+bjd_tdb          float64  mid-exposure as the star's Barycentric Julian Date, TDB (days;
+                          :mod:`.barycentric`); NaN when the frames name no site
 airmass          float64  of the frame
 x, y             float64  measured position (pixels, 0-based); NaN where not measured
 flux_c           float64  normalised differential flux (median 1; cotrended where applied)
@@ -50,6 +52,7 @@ import pyarrow.parquet as pq
 from astropy.table import Table
 
 from panoptes_network.frames.camera import READ_NOISE_E
+from panoptes_network.lightcurves.barycentric import bjd_tdb
 from panoptes_network.lightcurves.ensemble import Lightcurves
 from panoptes_network.photometry.noise import theoretical_mag_error
 from panoptes_network.pipeline.key_index import add_ids
@@ -111,12 +114,12 @@ def data_columns(colours: Sequence[str]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        ``picid, time, airmass, x, y`` then per colour ``flux_c, flux_err_c, outlier_c,
+        ``picid, time, bjd_tdb, airmass, x, y`` then per colour ``flux_c, flux_err_c, outlier_c,
         flux_raw_c``.
     """
     per_colour = ("flux", "flux_err", "outlier", "flux_raw")
     colour_columns = (f"{k}_{c}" for c in colours for k in per_colour)
-    return ("picid", "time", "airmass", "x", "y", *colour_columns)
+    return ("picid", "time", "bjd_tdb", "airmass", "x", "y", *colour_columns)
 
 
 def encode_lightcurve_data(lightcurves: Lightcurves, metadata: Mapping[str, Any]) -> bytes:
@@ -140,6 +143,7 @@ def encode_lightcurve_data(lightcurves: Lightcurves, metadata: Mapping[str, Any]
     columns: dict[str, np.ndarray] = {
         "picid": np.repeat(stack.picid.astype(np.int64), n_frames),
         "time": np.tile(stack.times.astype(float), n_stars),
+        "bjd_tdb": bjd_tdb(stack.times, stack.ra, stack.dec, stack.site).T.ravel(),
         "airmass": np.tile(stack.airmass.astype(float), n_stars),
         "x": stack.x.T.ravel(),
         "y": stack.y.T.ravel(),

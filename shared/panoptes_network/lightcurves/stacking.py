@@ -25,6 +25,7 @@ from astropy.table import Table
 from astropy.time import Time
 
 from panoptes_network.frames.camera import READ_NOISE_E
+from panoptes_network.lightcurves.barycentric import Site, site_of
 from panoptes_network.photometry.flags import DEFAULT_BAD_FLAGS
 from panoptes_network.photometry.noise import theoretical_flux_error
 
@@ -123,6 +124,8 @@ class PhotometryStack:
     flux, flux_err, bkg, npix : dict of str to numpy.ndarray
         Per colour: flux and its error (e-), sky (e- per pixel), aperture pixels; NaN where
         not measured or flagged.
+    site : Site or None
+        The unit's site, from the first frame whose metadata names one (``site``).
     """
 
     image_ids: np.ndarray
@@ -140,6 +143,7 @@ class PhotometryStack:
     flux_err: dict[str, np.ndarray]
     bkg: dict[str, np.ndarray]
     npix: dict[str, np.ndarray]
+    site: Site | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -223,4 +227,5 @@ def stack_frames(
         flux_err={c: a[:, keep] for c, a in flux_err.items()},
         bkg={c: a[:, keep] for c, a in bkg.items()},
         npix={c: a[:, keep] for c, a in npix.items()},
+        site=next((site for site in (site_of(m.get("site")) for m in meta) if site), None),
     )

@@ -89,6 +89,11 @@ def _metadata(path: ImagePath, header: Any, options: MeasureOptions) -> dict[str
         "mid_exposure_time": (start + timedelta(seconds=exptime / 2)).isoformat(),
         "exptime": exptime,
         "airmass": header_value(header, "AIRMASS", float),
+        "site": {
+            "latitude": header_value(header, "LAT-OBS", float),
+            "longitude": header_value(header, "LONG-OBS", float),
+            "elevation": header_value(header, "ELEV-OBS", float),
+        },
         "aperture_radius": options.aperture_radius,
         "annulus": list(options.annulus),
         "software_version": f"panoptes-network {__version__}",

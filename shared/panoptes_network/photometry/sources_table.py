@@ -34,7 +34,9 @@ Key-value metadata of the Parquet file (:data:`REQUIRED_METADATA`), each value J
 so numbers come back as numbers: ``image_id`` (str), ``sequence_id`` (str),
 ``mid_exposure_time`` (str, ISO 8601 UTC), ``exptime`` (s), ``airmass`` (float),
 ``aperture_radius`` (pixels), ``software_version`` (str). Other keys are kept as they are
-given (for example ``annulus`` in pixels or ``gain`` in e- / ADU). The key
+given (for example ``annulus`` in pixels, ``gain`` in e- / ADU, or ``site``: the unit's
+``latitude`` and ``longitude`` in degrees and ``elevation`` in metres from ``LAT-OBS``,
+``LONG-OBS`` and ``ELEV-OBS``, each None when the header lacks it). The key
 ``sources_schema`` holds :data:`SCHEMA_VERSION`.
 """
 

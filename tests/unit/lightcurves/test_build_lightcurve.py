@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from panoptes_network.frames.bucket_path import format_timestamp
+from panoptes_network.lightcurves.barycentric import bjd_tdb, site_of
 from panoptes_network.lightcurves.build_lightcurve import build_lightcurve, data_name
 from panoptes_network.lightcurves.products import (
     MAX_BRIGHTEST,
@@ -510,3 +511,32 @@ def test_gcs_list_returns_infos_sorted_by_name():
     infos = GcsObjectStore(client).list("b", "p/")
     assert client.asked == ("b", "p/")
     assert [i.name for i in infos] == ["p/1.parquet", "p/2.parquet"] and infos[0].size == 3
+
+
+def test_points_carry_the_stars_bjd_tdb_from_the_site_the_frames_name(observation, sources_ctx):
+    site = {"latitude": 19.54, "longitude": -155.58, "elevation": 3400.0}
+    objects = {}
+    for table in observation.tables:
+        meta = {**table.meta, "aperture_radius": 6.0, "software_version": "t", "site": site}
+        objects[f"{PREFIX}{meta['image_id'].rsplit('_', 1)[1]}.parquet"] = write_sources_table(
+            table, meta
+        )
+    ctx = sources_ctx(objects, documents=_RecordingDocs())
+    result = build_lightcurve(ctx, {"sequence_id": SEQ, "options": {"min_stars": 30}})
+    data = ctx.store.read(S.lightcurves_bucket, data_name(SEQ, result.detail["run_id"]))
+    rows = read_lightcurve_rows(data)
+    star = rows[rows["picid"] == rows["picid"][0]]
+    first = observation.tables[0]
+    which = np.asarray(first["picid"]) == star["picid"][0]
+    ra, dec = float(first["ra"][which][0]), float(first["dec"][which][0])
+    expected = bjd_tdb(np.asarray(star["time"]), np.array([ra]), np.array([dec]), site_of(site))
+    assert np.asarray(star["bjd_tdb"]) == pytest.approx(expected[:, 0], abs=1e-3 / 86400)
+    # about 2440587.5 + time / 86400, within the 8.3 minutes of the light travel time
+    offset_s = (np.asarray(star["bjd_tdb"]) - 2440587.5 - np.asarray(star["time"]) / 86400) * 86400
+    assert np.all(np.abs(offset_s) < 8.4 * 60 + 70)  # + TDB - UTC (69.2 s in 2024)
+
+
+def test_without_a_site_the_points_bjd_tdb_is_nan(run):
+    ctx, result = run
+    data = ctx.store.read(S.lightcurves_bucket, data_name(SEQ, result.detail["run_id"]))
+    assert np.isnan(np.asarray(read_lightcurve_rows(data)["bjd_tdb"])).all()
