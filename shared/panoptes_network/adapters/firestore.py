@@ -9,14 +9,13 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from panoptes_network.pipeline.ports import (
-    MAX_BATCH_BYTES,
-    MAX_BATCH_WRITES,
     DocKey,
     DocSnapshot,
     DocWrite,
     GeoPoint,
     WriteConflict,
     approximate_size,
+    split_batches,
 )
 
 __all__ = [
@@ -129,15 +128,11 @@ class FirestoreDocuments:
         A batch holds at most :data:`~..ports.MAX_BATCH_WRITES` writes and about
         :data:`MAX_BATCH_BYTES` bytes (see :data:`~..pipeline.ports.MAX_BATCH_BYTES`).
         """
-        batch, writes, size = self.client.batch(), 0, 0
-        for collection, doc_id, fields in merges:
-            doc_size = approximate_size(fields)
-            if writes and (writes == MAX_BATCH_WRITES or size + doc_size > MAX_BATCH_BYTES):
-                batch.commit()
-                batch, writes, size = self.client.batch(), 0, 0
-            batch.set(self._ref((collection, doc_id)), to_firestore(dict(fields)), merge=True)
-            writes, size = writes + 1, size + doc_size
-        if writes:
+        groups = (([merge], approximate_size(merge[2])) for merge in merges)
+        for chunk in split_batches(groups):
+            batch = self.client.batch()
+            for collection, doc_id, fields in chunk:
+                batch.set(self._ref((collection, doc_id)), to_firestore(dict(fields)), merge=True)
             batch.commit()
 
     def read(self, keys: list[DocKey]) -> dict[DocKey, DocSnapshot]:

@@ -61,6 +61,7 @@ from panoptes_network.pipeline.ports import (
     MAX_BATCH_WRITES,
     DocWrite,
     approximate_size,
+    split_batches,
 )
 from panoptes_network.pipeline.schema import LIGHTCURVES, STAR_LIGHTCURVES
 
@@ -357,20 +358,12 @@ def lightcurve_writes(
     """
     if max_writes < 2:
         raise ValueError(f"max_writes must be at least 2 (a doc and its index), not {max_writes}")
-    batches: list[list[DocWrite]] = []
-    batch: list[DocWrite] = []
-    size = 0
+    pairs = []
     for lcid, fields in docs:
         listing = add_ids(STAR_LIGHTCURVES, str(fields["picid"]), [lcid])
-        pair_size = approximate_size(fields) + approximate_size(dict(listing.array_union))
-        if batch and (len(batch) + 2 > max_writes or size + pair_size > max_bytes):
-            batches.append(batch)
-            batch, size = [], 0
-        batch += [DocWrite(LIGHTCURVES, lcid, dict(fields)), listing]
-        size += pair_size
-    if batch:
-        batches.append(batch)
-    return batches
+        size = approximate_size(fields) + approximate_size(dict(listing.array_union))
+        pairs.append(([DocWrite(LIGHTCURVES, lcid, dict(fields)), listing], size))
+    return list(split_batches(pairs, max_writes=max_writes, max_bytes=max_bytes))
 
 
 def brightest_lightcurves(

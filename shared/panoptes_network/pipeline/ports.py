@@ -6,9 +6,9 @@ Pub/Sub and Firestore; unit tests implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "ObjectInfo",
@@ -24,7 +24,11 @@ __all__ = [
     "MAX_BATCH_WRITES",
     "MAX_ANY_VALUES",
     "approximate_size",
+    "split_batches",
 ]
+
+#: The type of one write in :func:`split_batches`.
+T = TypeVar("T")
 
 #: Most writes in one Firestore batch.
 MAX_BATCH_WRITES = 500
@@ -32,6 +36,40 @@ MAX_BATCH_WRITES = 500
 #: takes requests of up to 10 MiB, but the Firestore emulator refuses gRPC messages over
 #: 4 MiB, and a request on the wire is up to ~1.4 times the estimate (field tags).
 MAX_BATCH_BYTES = 3 * 1024 * 1024
+
+
+def split_batches(
+    groups: Iterable[tuple[Sequence[T], int]],
+    *,
+    max_writes: int = MAX_BATCH_WRITES,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[list[T]]:
+    """Yield batches of writes, each group whole, within the writes and bytes limits.
+
+    Parameters
+    ----------
+    groups : iterable of (sequence, int)
+        Writes that must share a batch, with their size (bytes, by :func:`approximate_size`).
+    max_writes : int
+        Most writes per batch.
+    max_bytes : int
+        Most bytes per batch; a single larger group still gets a batch of its own.
+
+    Yields
+    ------
+    list
+        The writes of one batch, in the order given.
+    """
+    batch: list[T] = []
+    size = 0
+    for writes, group_size in groups:
+        if batch and (len(batch) + len(writes) > max_writes or size + group_size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.extend(writes)
+        size += group_size
+    if batch:
+        yield batch
 
 
 def approximate_size(value: Any) -> int:
