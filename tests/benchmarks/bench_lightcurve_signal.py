@@ -5,7 +5,10 @@ Two pixel-level observations of the Kepler field are simulated (seeds the tests 
 its true WCS (:func:`~panoptes_network.simulation.measured.measure_sequence`), and the light
 curves built by :func:`~panoptes_network.lightcurves.ensemble.differential_lightcurves` with
 each correction: ``none``, ``cotrend`` (the default) and ``self`` (each star's own BIC-gated
-fit, the former default). Injected on isolated, unsaturated V 8-11 stars.
+fit, the former default), and on the calibrated magnitude scale (``calibrated``: each star
+over its comparison ensemble scaled by the ensemble's catalog brightness, not normalised to
+its own median, no detrending: :mod:`~panoptes_network.lightcurves.calibrated_scale`).
+Injected on isolated, unsaturated V 8-11 stars.
 
 **Paired injection.** Each observation is simulated twice from one seed, with its injected
 events and without, with Gaussian shot noise so that both share every noise draw
@@ -31,7 +34,9 @@ reported beside the paired ones.
   bin, in each observation.
 
 Figures print as tables; two PNGs are written beside the JSON (``.dev/bench/``). The measured
-frames are cached there too: delete ``lightcurve_signal_*.pkl`` to simulate again.
+frames are cached there too: delete ``lightcurve_signal_*.pkl`` to simulate again. The camera
+has a 1 % pixel response non-uniformity; every frame is flat-fielded with the camera's flat
+master, built from its simulated twilight flats.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from panoptes_network.lightcurves.calibrated_scale import calibrated_lightcurves
 from panoptes_network.lightcurves.ensemble import Lightcurves, differential_lightcurves
 from panoptes_network.lightcurves.frame_quality import assess_frames
 from panoptes_network.simulation import (
@@ -56,7 +62,12 @@ from panoptes_network.simulation import (
     simulate_sequence,
 )
 from panoptes_network.simulation.fields import field_position
-from panoptes_network.simulation.measured import field_stars, isolated_stars, measure_sequence
+from panoptes_network.simulation.measured import (
+    camera_flat,
+    field_stars,
+    isolated_stars,
+    measure_sequence,
+)
 from panoptes_network.simulation.observing import darkest_time
 from panoptes_network.simulation.variability import exposure_mean
 from tests.benchmarks.run import OUT_DIR
@@ -73,7 +84,7 @@ TRANSITS_PER_CASE = 2
 AMPLITUDE = 0.01
 DEPTHS = (0.005, 0.01, 0.02, 0.03)
 DURATIONS_MIN = (15.0, SPAN_MIN / 4, SPAN_MIN / 2, SPAN_MIN)
-METHODS = ("none", "cotrend", "self")
+METHODS = ("none", "cotrend", "self", "calibrated")
 COLOURS = ("r", "g", "b")
 V_BINS = (8, 9, 10, 11)
 SEEDS = {"sinusoids": 301, "transits": 302}
@@ -101,7 +112,7 @@ def _observation(catalog, seed: int, events_for, folder: Path) -> Observation:
     plan) so that a second run analyses them again without simulating.
     """
     name = events_for.__name__.strip("_")
-    cache = OUT_DIR / f"lightcurve_signal_{seed}_{FRAMES}_{name}_paired.pkl"
+    cache = OUT_DIR / f"lightcurve_signal_{seed}_{FRAMES}_{name}_paired_flat.pkl"
     if cache.is_file():
         print(f"  using the measured frames in {cache.name}", flush=True)
         with cache.open("rb") as handle:
@@ -123,6 +134,10 @@ def _observation(catalog, seed: int, events_for, folder: Path) -> Observation:
     picids = isolated_stars(stars, (8.0, 11.0), quiet.camera.shape)
     picids = np.random.default_rng(seed).permutation(picids)
     events = events_for(quiet.start, picids)
+    # The camera's pixel response non-uniformity is taken out by its flat master, as
+    # measure-sources applies a camera's masters.
+    print("  building the camera's flat from simulated twilight flats ...", flush=True)
+    flat = camera_flat(quiet.camera, start=highest - timedelta(hours=6))
     measured = {}
     for label, spec in (
         ("quiet", quiet),
@@ -131,7 +146,7 @@ def _observation(catalog, seed: int, events_for, folder: Path) -> Observation:
         print(f"  simulating {FRAMES} frames, {len(spec.events)} injected events ...", flush=True)
         result = simulate_sequence(spec, catalog, folder / label)
         print("  measuring every frame ...", flush=True)
-        measured[label] = assess_frames(measure_sequence(result.folder, catalog)).kept
+        measured[label] = assess_frames(measure_sequence(result.folder, catalog, flat=flat)).kept
         shutil.rmtree(result.folder, ignore_errors=True)
     vmag = {int(p): float(v) for p, v in zip(stars["picid"], stars["vmag"], strict=True)}
     observation = Observation(measured["quiet"], measured["injected"], events, vmag)
@@ -385,7 +400,23 @@ def _scatter(curves: Lightcurves, injected: set[int], vmag: dict[int, float]) ->
     return out
 
 
-_STYLES = {"none": ("o", "C0"), "cotrend": ("s", "C2"), "self": ("^", "C3")}
+_STYLES = {
+    "none": ("o", "C0"),
+    "cotrend": ("s", "C2"),
+    "self": ("^", "C3"),
+    "calibrated": ("D", "C1"),
+}
+
+
+def _on_calibrated_scale(curves: Lightcurves) -> Lightcurves:
+    """The light curves' calibrated magnitudes as relative fluxes (the level is fitted)."""
+    colours = {}
+    for colour, lc in curves.colours.items():
+        mag = calibrated_lightcurves(curves, colour).mag
+        with np.errstate(invalid="ignore"):
+            flux = 10 ** (-0.4 * (mag - np.nanmedian(mag, axis=0)))
+        colours[colour] = dataclasses.replace(lc, flux=flux)
+    return dataclasses.replace(curves, colours=colours)
 
 
 def _plots(transfer: dict[str, Any], suppression: dict[str, Any], folder: Path) -> list[str]:
@@ -526,8 +557,8 @@ def run() -> dict[str, Any]:
     transfer, suppression, scatter, chosen, verdict = {}, {}, {}, {}, {}
     for method in METHODS:
         options = {
-            "detrend": method != "none",
-            "correction": "cotrend" if method == "none" else method,
+            "detrend": method not in ("none", "calibrated"),
+            "correction": "cotrend" if method in ("none", "calibrated") else method,
         }
         curves = {}
         for name, obs in (("sinusoids", sin), ("transits", tr)):
@@ -535,6 +566,8 @@ def run() -> dict[str, Any]:
             quiet = differential_lightcurves(
                 obs.quiet, comparisons=injected.comparisons(), **options
             )
+            if method == "calibrated":
+                injected, quiet = _on_calibrated_scale(injected), _on_calibrated_scale(quiet)
             curves[name] = (quiet, injected)
         transfer[method] = _transfer(*curves["sinusoids"], sin.events)
         suppression[method] = _suppression(*curves["transits"], tr.events)

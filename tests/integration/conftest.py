@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,9 @@ import requests
 
 from emulator.stack import StackConfig, down, stack_environment, status, up
 from infra.spec import load
+from panoptes_network.pipeline.schema import CAMERAS
 from panoptes_network.pipeline.settings import Settings
+from tests.unit.cameras import SIMULATED_IDS, simulated_entries
 
 
 @dataclass
@@ -130,7 +132,7 @@ def stack() -> Iterator[Stack]:
         from google.cloud import firestore, pubsub_v1, storage
 
         resources = load()
-        yield Stack(
+        running_stack = Stack(
             config=config,
             settings=Settings.from_env(),
             storage=storage.Client(project=config.project),
@@ -139,6 +141,8 @@ def stack() -> Iterator[Stack]:
             subscriber=pubsub_v1.SubscriberClient(),
             ports={name: s.local_port for name, s in resources.services.items()},
         )
+        register_cameras(running_stack, SIMULATED_IDS)
+        yield running_stack
     if started_here:
         down(config, say=lambda line: None)
     if restart is not None:
@@ -148,12 +152,28 @@ def stack() -> Iterator[Stack]:
 _USED_UNITS: set[str] = set()
 
 
+def register_cameras(stack: Stack, camera_ids: Iterable[str]) -> None:
+    """Write the simulated cameras' ``cameras/{camera_id}`` registry documents.
+
+    Every step resolves a frame's bias, gain and read noise from the registry (the headers
+    give only the white level and the Bayer pattern), so a camera is registered before its
+    frames are uploaded, as a unit's camera is when the unit joins the network.
+    """
+    for camera_id, entry in simulated_entries(camera_ids).items():
+        stack.firestore.collection(CAMERAS).document(camera_id).set(entry)
+
+
 @pytest.fixture
 def unit_ids(stack: Stack) -> tuple[str, str]:
-    """A (unit_id, camera_id) pair no other test and no stored document uses."""
+    """A (unit_id, camera_id) pair no other test and no stored document uses.
+
+    The camera is in the registry (with the electronics a simulated camera of that id has).
+    """
     for _ in range(200):
         unit = f"PAN{900 + secrets.randbelow(100)}"
         if unit not in _USED_UNITS and stack.doc("units", unit) is None:
             _USED_UNITS.add(unit)
-            return unit, secrets.token_hex(3)
+            camera = secrets.token_hex(3)
+            register_cameras(stack, [camera])
+            return unit, camera
     pytest.fail("no free test unit id among PAN900-PAN999; run `bin/dev down` to reset the stack")

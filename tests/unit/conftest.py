@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.ports import DocumentStore, ObjectStore
 from panoptes_network.pipeline.settings import Settings
+from tests.unit.cameras import register_cameras, simulated_entries
 from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
 
 
@@ -21,8 +22,10 @@ def make_ctx() -> Callable[..., ChainContext]:
     Each call builds a new :class:`ChainContext` with a new ``MemoryStore``, ``MemoryBus`` and
     ``MemoryDocuments`` (unless given), ``Settings()`` and ``service="test"``. Keyword
     arguments replace the parts a test needs fixed: ``documents=``, ``now=`` (a clock),
-    ``store=`` (e.g. preloaded), ``settings=`` and ``service=``. The factory holds no state,
-    so module-scoped fixtures may use it too.
+    ``store=`` (e.g. preloaded), ``settings=``, ``service=`` and ``cameras=``: the camera
+    registry entries written first (the simulated cameras of :mod:`tests.unit.cameras` when
+    omitted; ``{}`` for an empty registry). The factory holds no state, so module-scoped
+    fixtures may use it too.
     """
 
     def make(
@@ -32,13 +35,16 @@ def make_ctx() -> Callable[..., ChainContext]:
         store: ObjectStore | None = None,
         settings: Settings | None = None,
         service: str = "test",
+        cameras: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> ChainContext:
         extra: dict[str, Any] = {} if now is None else {"now": now}
+        documents = documents if documents is not None else MemoryDocuments()
+        register_cameras(documents, simulated_entries() if cameras is None else cameras)
         return ChainContext(
             settings if settings is not None else Settings(),
             store if store is not None else MemoryStore(),
             MemoryBus(),
-            documents if documents is not None else MemoryDocuments(),
+            documents,
             service=service,
             **extra,
         )

@@ -4,7 +4,7 @@ A PANOPTES frame is a raw RGGB mosaic. In numpy (row, column) order of the FITS 
 four colour planes are R = ``[1::2, 0::2]``, G1 = ``[1::2, 1::2]``, G2 = ``[0::2, 0::2]`` and
 B = ``[0::2, 1::2]``: each 2 x 2 cell of the sensor holds one pixel of each plane. The sky
 differs per colour (red and blue pixels see less of it than green ones), so the background is
-estimated and removed per plane, after the bias (black level, 2048 ADU).
+estimated and removed per plane, after the bias (the camera's black level).
 
 :func:`calibrate_superpixels` does that plane by plane in float32 (never a full-resolution
 float copy of the frame) with photutils' :class:`~photutils.background.Background2D` (boxes of
@@ -24,7 +24,7 @@ import numpy as np
 from astropy.stats import SigmaClip
 from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
 
-from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS, BIAS_ADU
+from panoptes_network.frames.camera import plane_offsets
 
 __all__ = [
     "ColourBackground",
@@ -66,7 +66,7 @@ class BayerBackground:
     r: ColourBackground
     g: ColourBackground
     b: ColourBackground
-    bias: float = BIAS_ADU
+    bias: float
 
     @property
     def superpixel_rms(self) -> float:
@@ -113,7 +113,8 @@ def _box(plane_shape: tuple[int, int], box_size: int) -> tuple[int, int]:
 def calibrate_superpixels(
     pixels: np.ndarray,
     *,
-    bias: float = BIAS_ADU,
+    bias: float,
+    bayer_pattern: str,
     box_size: int = 64,
     filter_size: int = 3,
     sigma: float = 3.0,
@@ -127,7 +128,10 @@ def calibrate_superpixels(
         The raw frame (any integer or float type), shape (rows, columns), at least 4 x 4,
         in ADU.
     bias : float
-        Bias level, in ADU.
+        The camera's bias level, in ADU.
+    bayer_pattern : str
+        The camera's colour filter array from the top-left of the upright image (e.g.
+        ``"RGGB"``): which plane is which colour.
     box_size : int
         Side of the background boxes, in pixels of one colour plane (64 plane pixels are 128
         raw pixels, 22 arcmin on a PANOPTES frame); at most half the plane's side.
@@ -156,7 +160,7 @@ def calibrate_superpixels(
     image = np.zeros((rows, cols), dtype=np.float32)
     clip = SigmaClip(sigma=sigma, maxiters=10)
     stats: dict[str, ColourBackground] = {}
-    for colour, offsets in BAYER_PLANE_OFFSETS.items():
+    for colour, offsets in plane_offsets(bayer_pattern, pixels.shape[0]).items():
         medians, rmses = [], []
         for dy, dx in offsets:
             plane = pixels[dy::2, dx::2][:rows, :cols].astype(np.float32)

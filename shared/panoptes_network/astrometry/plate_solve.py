@@ -8,10 +8,12 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
 2. reads and decompresses it, and renders its JPEG preview from the pixels unless one from
    the camera raw file is recorded (:mod:`panoptes_network.ingest.frame_preview`: a preview
    that cannot be made is recorded as ``preview_error_reason`` and never stops the frame);
-   subtracts the bias and the per-colour sky and sums each Bayer
-   cell into 2 x 2 superpixels (:mod:`.bayer_background`), recording the sky per colour
-   (``background``, ADU above the bias); counts the star-like sources (:mod:`.star_count`)
-   and stops there when there are too few (a blank or cloud-covered frame);
+   resolves the camera's constants (header, then the ``cameras`` registry:
+   :mod:`panoptes_network.frames.camera_registry`; a frame whose camera lacks one gets
+   ``status: "calibration_error"``); subtracts the camera's bias and the per-colour sky
+   and sums each Bayer cell into 2 x 2 superpixels (:mod:`.bayer_background`), recording
+   the sky per colour (``background``, ADU above the bias); counts the star-like sources
+   (:mod:`.star_count`) and stops there when there are too few (a blank or cloud-covered frame);
 3. runs astrometry.net ``solve-field`` on the superpixels (:mod:`.solve_field`) with the
    mount position (``RA-MNT``, ``DEC-MNT``) as a hint within :attr:`PlateSolver.hint_radius`
    degrees, or blind when the header has none;
@@ -22,7 +24,8 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
 6. sets on the images document ``ra_image``, ``dec_image`` (the centre pixel's sky position,
    degrees), ``solved: true``, ``status: "solved"``, ``pixel_scale`` (arcsec/pixel),
    ``rotation`` (degrees east of north of the image's up), ``solved_path``, ``solved_url``,
-   ``solved_time``, ``solve_seconds`` and the solver's figures, and on its observation
+   ``solved_time``, ``solve_seconds``, the solver's figures and the camera constants used
+   (``camera_constants`` with their sources, ``camera_warnings``), and on its observation
    ``ra``/``dec`` when they are still null, with the sky index of the solved field
    (:func:`~panoptes_network.frames.sky_index.sky_fields`, ``sky_source: "solved"``, the
    field's radius being the angle from the centre to the farthest corner of the frame in
@@ -84,7 +87,12 @@ from panoptes_network.astrometry.solved_frame import (
 )
 from panoptes_network.astrometry.star_count import count_star_like_sources
 from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
-from panoptes_network.frames.camera import BIAS_ADU
+from panoptes_network.frames.camera_constants import MissingCameraConstant
+from panoptes_network.frames.camera_registry import (
+    calibration_error_fields,
+    camera_constants_for,
+    constants_fields,
+)
 from panoptes_network.frames.sky_index import (
     MAX_FIELD_RADIUS_DEG,
     SkySource,
@@ -138,8 +146,6 @@ class PlateSolver:
     hint_radius : float
         Search radius around the mount position, in degrees: pointing errors of several
         degrees (and crops whose centre is off the mount position) still solve.
-    bias : float
-        Bias level, in ADU.
     background_box : int
         Background box side, in pixels of one colour plane.
     min_stars : int
@@ -155,7 +161,6 @@ class PlateSolver:
 
     pixel_scale: tuple[float, float] = (9.5, 11.5)
     hint_radius: float = 10.0
-    bias: float = BIAS_ADU
     background_box: int = 64
     min_stars: int = 10
     options: SolveFieldOptions = field(default_factory=SolveFieldOptions)
@@ -431,8 +436,21 @@ def _solve_one(
     preview = make_frame_preview(ctx, obj, path, frame.pixels, frame.header)
     stages.done("preview")
     try:
+        constants = camera_constants_for(ctx.documents, path.camera_id, frame.header)
+    except MissingCameraConstant as exc:
+        assert ctx.documents is not None
+        ctx.documents.merge(IMAGES, path.image_id, calibration_error_fields(exc))
+        return StepResult(
+            ImageStatus.CALIBRATION_ERROR,
+            {"object": obj.uri, "image_id": path.image_id, "reason": str(exc)},
+        )
+    bias = float(constants["bias_adu"])
+    try:
         calibrated = calibrate_superpixels(
-            frame.pixels, bias=solver.bias, box_size=solver.background_box
+            frame.pixels,
+            bias=bias,
+            bayer_pattern=str(constants["bayer_pattern"]),
+            box_size=solver.background_box,
         )
     except ValueError as exc:
         return _record_failure(ctx, obj, path, f"cannot calibrate the frame: {exc}", md5)
@@ -484,7 +502,7 @@ def _solve_one(
             ctx, obj, path, reason, md5, background, sources_detected=stars, **stages.seconds
         )
     stages.done("solve")
-    target = _write_solved(ctx, obj, frame, solution, _history(ctx, run, solver.bias))
+    target = _write_solved(ctx, obj, frame, solution, _history(ctx, run, bias))
     del frame
     stages.done("write")
     now = ctx.now()
@@ -507,6 +525,7 @@ def _solve_one(
         "solve_input_md5": md5,
         "solve_error_reason": None,
         "background": background.to_dict(),
+        **constants_fields(constants),
         "updated_time": now,
     }
     observation_fields = {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
@@ -20,12 +19,7 @@ from astropy.utils.exceptions import AstropyWarning
 
 from panoptes_network.astrometry.frame_wcs import WCS_KEYWORDS
 from panoptes_network.frames.compression import TILE_ROWS
-from panoptes_network.frames.pixel_check import (
-    MAX_FRAME_PIXELS,
-    PixelBudgetError,
-    check_pixel_budget,
-)
-from panoptes_network.pipeline.errors import BadInput
+from panoptes_network.frames.stored_frame import StoredFrame, UnreadableFrame, read_stored_frame
 
 __all__ = ["UnreadableFrame", "StoredFrame", "read_stored_frame", "solved_frame_bytes"]
 
@@ -45,81 +39,6 @@ _STRUCTURAL = {
     "CHECKSUM",
     "DATASUM",
 }
-
-
-class UnreadableFrame(BadInput):
-    """A stored object whose image cannot be read.
-
-    Parameters
-    ----------
-    source : str
-        The object's name.
-    reason : str
-        What is wrong.
-    """
-
-
-@dataclass(frozen=True)
-class StoredFrame:
-    """A frame's image header and pixels.
-
-    Attributes
-    ----------
-    header : astropy.io.fits.Header
-        The image header (HDU 1 of a ``.fits.fz``, the primary of a ``.fits``).
-    pixels : numpy.ndarray
-        The pixels in their physical type (``uint16`` for a PANOPTES frame), in ADU.
-    """
-
-    header: fits.Header
-    pixels: np.ndarray
-
-
-def read_stored_frame(
-    data: bytes, source: str = "input", max_pixels: int = MAX_FRAME_PIXELS
-) -> StoredFrame:
-    """Decompress and read the first 2-D image of a FITS file.
-
-    Any failure to read or decompress it is permanent (the same bytes fail again), and a
-    frame announcing more than ``max_pixels`` is refused before its pixels are allocated.
-
-    Parameters
-    ----------
-    data : bytes
-        The whole file (``.fits.fz`` or ``.fits``).
-    source : str
-        Its name, for messages.
-    max_pixels : int
-        Most pixels the image may have.
-
-    Returns
-    -------
-    StoredFrame
-        Header and pixels (the pixels are a private copy; ``data`` may be freed).
-
-    Raises
-    ------
-    UnreadableFrame
-        If the bytes are not FITS, hold no 2-D image, announce too many pixels, or the image
-        cannot be decompressed.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AstropyWarning)
-            with fits.open(io.BytesIO(data), memmap=False) as hdus:
-                for hdu in hdus:
-                    if hdu.is_image and hdu.header.get("NAXIS") == 2:
-                        check_pixel_budget(hdu.header, source, max_pixels)
-                        pixels = np.array(hdu.data)  # decompresses; a copy we own
-                        return StoredFrame(hdu.header.copy(), pixels)
-    except PixelBudgetError as exc:
-        raise UnreadableFrame(source, exc.reason) from None
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - astropy's decompressor raises bare Exceptions
-        reason = f"the image cannot be read: {type(exc).__name__}: {exc}"
-        raise UnreadableFrame(source, reason) from None
-    raise UnreadableFrame(source, "the file holds no 2-D image")
 
 
 def _image_header(header: fits.Header, wcs_cards: fits.Header, history: Iterable[str]):

@@ -115,7 +115,7 @@ def photon_transfer(
     biases: tuple[np.ndarray, np.ndarray],
     flat_pairs: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
-    pattern: str = "RGGB",
+    pattern: str,
 ) -> PhotonTransfer:
     """Measure gain and read noise from a pair of bias frames and pairs of flats.
 

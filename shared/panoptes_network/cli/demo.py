@@ -9,6 +9,12 @@ code and shows, while it waits, how many frames each step has done (recorded, pl
 measured, failed); then it asks build-lightcurve for a run, waits for it, and prints the
 Data Explorer's links to the observation and to the star with the transit. The stack must
 be running (``bin/demo`` starts it).
+
+Before uploading, it registers the camera, as a unit's camera is registered when the unit
+joins the network: its bias, gain, read noise and white level are measured by photon
+transfer from its own simulated calibration frames (two biases, twilight flat pairs, an
+over-exposed flat: :mod:`panoptes_network.calibration.camera_measurement`) and written to
+``cameras/{camera_id}`` (``bin/cameras measure`` does the same with a unit's real frames).
 """
 
 from __future__ import annotations
@@ -53,6 +59,29 @@ def _synthetic_frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]
         target.write_bytes(make_full_frame(index, frame_cards_for(path, args.exptime)))
         paths.append(path)
     return paths
+
+
+def _register_camera(documents: Any, camera_id: str) -> str:
+    """Measure the camera from its simulated calibration frames and register it."""
+    from panoptes_network.calibration.camera_measurement import measure_camera
+    from panoptes_network.cli.cameras import register
+    from panoptes_network.simulation.calibration_sequences import (
+        as_frame_files,
+        photon_transfer_set,
+    )
+    from panoptes_network.simulation.camera import CameraModel
+
+    camera = CameraModel(camera_id, width=600, height=400)
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=30)
+    measured = measure_camera(as_frame_files(photon_transfer_set(camera, start=start)), camera_id)
+    register(documents, camera_id, measured.entry)
+    entry = measured.entry
+    return (
+        f"demo: camera {camera_id} registered (cameras/{camera_id}), measured by photon transfer "
+        f"of its simulated calibration frames: gain {entry['gain_e_per_adu']:.3f} e-/ADU, "
+        f"read noise {entry['read_noise_e']:.2f} e-, bias {entry['bias_adu']:.1f} ADU, "
+        f"white level {entry.get('saturation_adu', 'from the header')} ADU"
+    )
 
 
 def _frames(folder: Path, args: argparse.Namespace) -> list[ImagePath]:
@@ -141,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Image statuses of frames a step gave up on (the reason is on the image document).
-_FAILED = {ImageStatus.SOLVE_ERROR, ImageStatus.MEASURE_ERROR, ImageStatus.ERROR}
+_FAILED = {
+    ImageStatus.SOLVE_ERROR,
+    ImageStatus.MEASURE_ERROR,
+    ImageStatus.CALIBRATION_ERROR,
+    ImageStatus.ERROR,
+}
 
 
 def stage_counts(images: list[dict[str, Any]]) -> dict[str, int]:
@@ -156,8 +190,8 @@ def stage_counts(images: list[dict[str, Any]]) -> dict[str, int]:
     -------
     dict
         ``recorded`` (an images document of a recorded frame), ``solved`` (plate-solved,
-        measured or not), ``measured``, and ``failed`` (a step gave up: solve, measure or
-        record error).
+        measured or not), ``measured``, and ``failed`` (a step gave up: solve, measure,
+        calibration or record error).
     """
     recorded = [d for d in images if d.get("status") not in PLACEHOLDER_STATUSES]
     return {
@@ -274,7 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     from google.cloud import firestore
 
+    from panoptes_network.adapters.firestore import FirestoreDocuments
+
     db = firestore.Client(project=settings.project_id)
+    print(_register_camera(FirestoreDocuments(db), args.camera), flush=True)
     with tempfile.TemporaryDirectory(prefix="panoptes-demo-") as folder:
         print(
             f"demo: simulating {args.frames} full-size frames (5208 x 3476) of "

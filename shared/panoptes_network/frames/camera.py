@@ -18,9 +18,13 @@ its row with blue.
 
 Electronics
 -----------
-The nominal constants of the Canon sensors the units carry: bias (black level)
-:data:`BIAS_ADU`, saturation :data:`SATURATION_ADU`, gain :data:`GAIN_E_PER_ADU` and read noise
-:data:`READ_NOISE_E`; the lens gives :data:`PIXEL_SCALE_ARCSEC`.
+The units carry different Canon bodies, so their electronics (bias, saturation, gain, read
+noise and even the Bayer pattern) are not facts of this module: they are resolved for each
+frame from its header, a measurement or the camera registry
+(:mod:`panoptes_network.frames.camera_constants`). :func:`plane_offsets` gives the colour
+planes of a frame once its pattern is known. The 85 mm lenses give a nominal
+:data:`PIXEL_SCALE_ARCSEC`, used only before a frame is plate solved (the mount-position
+footprint and the solver's search range); after that the frame's WCS gives its scale.
 """
 
 from __future__ import annotations
@@ -32,27 +36,16 @@ __all__ = [
     "BAYER_PATTERNS",
     "BAYER_PLANE_OFFSETS",
     "BAYER_SITES",
-    "BIAS_ADU",
-    "GAIN_E_PER_ADU",
     "PIXEL_SCALE_ARCSEC",
-    "READ_NOISE_E",
-    "SATURATION_ADU",
     "SENSOR_SHAPE",
     "bayer_sites",
     "bayer_slices",
+    "plane_offsets",
 ]
 
 #: Shape of a raw frame as numpy gives it: (rows, columns) = (NAXIS2, NAXIS1), in pixels.
 SENSOR_SHAPE: tuple[int, int] = (3476, 5208)
-#: Bias (black level), in ADU.
-BIAS_ADU: float = 2048.0
-#: Highest value a pixel takes, in ADU (bias included).
-SATURATION_ADU: int = 11530
-#: Gain, in electrons per ADU.
-GAIN_E_PER_ADU: float = 1.5
-#: Read noise (RMS), in electrons per pixel.
-READ_NOISE_E: float = 10.5
-#: Pixel scale on the sky, in arcsec per pixel.
+#: Nominal pixel scale on the sky, in arcsec per pixel (before a frame's WCS is known).
 PIXEL_SCALE_ARCSEC: float = 10.3
 
 #: The four 2 x 2 Bayer patterns, read row by row from the top-left of the upright image.
@@ -126,14 +119,37 @@ def bayer_slices(pattern: str, shape: tuple[int, int]) -> dict[str, list[tuple[s
     return {"R": [cut("R")], "G": [cut("G1"), cut("G2")], "B": [cut("B")]}
 
 
-#: The four Bayer sites of the units' frames (RGGB, even rows): name -> (row, column) offset.
+def plane_offsets(pattern: str, rows: int) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Return the ``(row, column)`` offsets of each colour's sites in a FITS-oriented array.
+
+    Parameters
+    ----------
+    pattern : str
+        The frame's CFA from the top-left of the upright image (its resolved
+        ``bayer_pattern``): one of :data:`BAYER_PATTERNS`.
+    rows : int
+        Number of rows of the FITS-oriented array.
+
+    Returns
+    -------
+    dict
+        ``{"r": (R,), "g": (G1, G2), "b": (B,)}``, each site a ``(row, column)`` offset within
+        the 2 x 2 cell.
+
+    Raises
+    ------
+    ValueError
+        If ``pattern`` is not a Bayer pattern.
+    """
+    sites = bayer_sites(pattern, rows)
+    return {"r": (sites["R"],), "g": (sites["G1"], sites["G2"]), "b": (sites["B"],)}
+
+
+#: The four Bayer sites of an RGGB frame with an even number of rows (the sensor of the
+#: simulated cameras): name -> (row, column) offset.
 BAYER_SITES: dict[str, tuple[int, int]] = bayer_sites("RGGB", SENSOR_SHAPE[0])
-#: ``(row, column)`` offsets of the sites of each colour (r, g, b): green has two (G1, G2).
-BAYER_PLANE_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = {
-    "r": (BAYER_SITES["R"],),
-    "g": (BAYER_SITES["G1"], BAYER_SITES["G2"]),
-    "b": (BAYER_SITES["B"],),
-}
+#: ``(row, column)`` offsets of each colour (r, g, b) of that frame: green has two (G1, G2).
+BAYER_PLANE_OFFSETS: dict[str, tuple[tuple[int, int], ...]] = plane_offsets("RGGB", SENSOR_SHAPE[0])
 #: Colour index (0 R, 1 G, 2 B) of a pixel by ``(row % 2, column % 2)``.
 BAYER_COLOUR: np.ndarray = np.empty((2, 2), dtype=np.int8)
 for _site, (_row, _col) in BAYER_SITES.items():

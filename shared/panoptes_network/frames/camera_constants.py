@@ -5,8 +5,11 @@ noises differ (real headers hold white levels of 11435, 11765, 11892 and 12277 A
 constant of a camera is a fleet-wide default. Each of :data:`CONSTANTS` is resolved per
 frame, in this order, and records where it came from (:class:`Resolved`):
 
-1. the frame's **header**, where it has the constant (:data:`HEADER_CARDS`: the white level
-   ``WHTLVLN`` as saturation, the colour filter array ``FILTER`` as the Bayer pattern);
+1. the frame's **header**, where it has the constant (:data:`HEADER_CARDS`): the Canon
+   white level ``WHTLVLN`` (or ``SATURATE``) as saturation, the colour filter array
+   ``FILTER`` as the Bayer pattern, the black level ``BLKLEVEL`` a frame made from a camera
+   raw file carries as bias, and the usual ``GAIN`` and ``RDNOISE`` cards where a unit
+   writes them;
 2. else a **measurement** of this camera (bias from dark or bias frames, saturation from the
    pixel histogram, gain and read noise by photon transfer from flat pairs), passed in by
    the caller with its own source;
@@ -39,6 +42,8 @@ __all__ = [
     "ConstantSource",
     "MissingCameraConstant",
     "Resolved",
+    "checked_constant",
+    "constants_from_record",
     "resolve_camera_constants",
 ]
 
@@ -54,7 +59,10 @@ CONSTANTS: tuple[str, ...] = (
 )
 #: Header cards that hold a constant, tried in order.
 HEADER_CARDS: Mapping[str, tuple[str, ...]] = {
-    "saturation_adu": ("WHTLVLN",),
+    "bias_adu": ("BLKLEVEL",),
+    "saturation_adu": ("WHTLVLN", "SATURATE"),
+    "gain_e_per_adu": ("GAIN",),
+    "read_noise_e": ("RDNOISE",),
     "bayer_pattern": ("FILTER",),
 }
 #: Relative difference between a header value and the registry's beyond which it is reported.
@@ -141,9 +149,70 @@ class CameraConstants:
         """Return the ``camera_constants`` record of the image document."""
         return {name: self.values[name].to_dict() for name in CONSTANTS}
 
+    def summary(self) -> dict[str, Any]:
+        """Return ``{name: value}`` and ``{name}_source`` (``header: WHTLVLN``...) per constant.
 
-def _checked(name: str, value: Any) -> float | str | None:
-    """Return a usable value of a constant, or None (wrong type, not finite, out of range)."""
+        Returns
+        -------
+        dict
+            Plain values, for a table's metadata.
+        """
+        out: dict[str, Any] = {}
+        for name in CONSTANTS:
+            resolved = self.values[name]
+            out[name] = resolved.value
+            out[f"{name}_source"] = f"{resolved.source}: {resolved.detail}"
+        return out
+
+
+def constants_from_record(camera_id: str, record: Any) -> CameraConstants | None:
+    """Rebuild the constants an image document holds (``camera_constants``).
+
+    Parameters
+    ----------
+    camera_id : str
+        The frame's camera.
+    record : Any
+        The document's ``camera_constants`` field (:meth:`CameraConstants.to_record`).
+
+    Returns
+    -------
+    CameraConstants or None
+        None when the record is absent, incomplete or holds an unusable value (the caller
+        resolves again).
+    """
+    if not isinstance(record, Mapping):
+        return None
+    values: dict[str, Resolved] = {}
+    for name in CONSTANTS:
+        entry = record.get(name)
+        if not isinstance(entry, Mapping):
+            return None
+        value = checked_constant(name, entry.get("value"))
+        source, detail = entry.get("source"), entry.get("detail")
+        if value is None or not isinstance(source, str) or not isinstance(detail, str):
+            return None
+        values[name] = Resolved(value, source, detail)
+    if float(values["saturation_adu"].value) <= float(values["bias_adu"].value):
+        return None
+    return CameraConstants(camera_id, values)
+
+
+def checked_constant(name: str, value: Any) -> float | str | None:
+    """Return a usable value of a constant, or None (wrong type, not finite, out of range).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`CONSTANTS`.
+    value : Any
+        The value (ADU, e-/ADU, e-, or the Bayer pattern's letters).
+
+    Returns
+    -------
+    float or str or None
+        The value as a float (the pattern upper-case), or None when unusable.
+    """
     if name == "bayer_pattern":
         text = value.strip().upper() if isinstance(value, str) else None
         return text if text in BAYER_PATTERNS else None
@@ -163,7 +232,7 @@ def _from_header(header: FitsHeader | None) -> dict[str, Resolved]:
         return found
     for name, cards in HEADER_CARDS.items():
         for card in cards:
-            value = _checked(name, header_value(header, card))
+            value = checked_constant(name, header_value(header, card))
             if value is not None:
                 found[name] = Resolved(value, ConstantSource.HEADER, card)
                 break
@@ -173,7 +242,7 @@ def _from_header(header: FitsHeader | None) -> dict[str, Resolved]:
 def _from_registry(camera_id: str, entry: Mapping[str, Any] | None) -> dict[str, Resolved]:
     found: dict[str, Resolved] = {}
     for name in CONSTANTS:
-        value = _checked(name, (entry or {}).get(name))
+        value = checked_constant(name, (entry or {}).get(name))
         if value is not None:
             note = (entry or {}).get(f"{name}_source")
             detail = f"cameras/{camera_id}" + (f" ({note})" if isinstance(note, str) else "")
@@ -232,7 +301,7 @@ def resolve_camera_constants(
         choice = from_header.get(name)
         if choice is None and measured is not None and name in measured:
             candidate = measured[name]
-            if _checked(name, candidate.value) is not None:
+            if checked_constant(name, candidate.value) is not None:
                 choice = candidate
         choice = choice or from_registry.get(name)
         if choice is None:

@@ -130,6 +130,8 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         refresh = {k: v for k, v in records.image.items() if k not in _LATER_FIELDS}
         return [DocWrite(IMAGES, records.image_id, refresh)]
     minutes = records.minutes_exptime
+    # A dark, bias or flat observation never gets light curves: the sweep leaves it alone.
+    pending = records.image.get("frame_type") in (None, "science")
     if image.exists:
         image_write = DocWrite(
             IMAGES,
@@ -147,7 +149,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
             records.sequence_id,
             {
                 "last_image_received_time": records.observation["received_time"],
-                "lightcurve_pending": True,
+                "lightcurve_pending": pending,
             },
             {"num_images": 1, "total_minutes_exptime": minutes},
             must_exist=True,
@@ -161,7 +163,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
                 "num_images": 1,
                 "total_minutes_exptime": minutes,
                 "last_image_received_time": records.observation["received_time"],
-                "lightcurve_pending": True,
+                "lightcurve_pending": pending,
             },
             must_not_exist=True,
         )

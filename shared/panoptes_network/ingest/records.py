@@ -5,6 +5,12 @@ datetimes (Firestore timestamps), a unit's location is a
 :class:`~panoptes_network.pipeline.ports.GeoPoint`, ra/dec are None until a plate solve, and
 empty-string header values become None.
 
+Every image says what kind of frame it is (``frame_type``: science, dark, bias or flat, with
+``frame_type_source`` and ``frame_type_reason``:
+:mod:`panoptes_network.calibration.calibration_frame`), and so does the observation its first
+frame creates. A dark, bias or flat is recorded with
+``status: "calibration_frame"``.
+
 The observation carries the sky index of its field (:mod:`panoptes_network.frames.sky_index`:
 ``sky_cells``, ``sky_ra``, ``sky_dec``, ``sky_radius``, ``sky_source``) from the frame's mount
 position (``RA-MNT``, ``DEC-MNT``) when the header has one: the fields are written when the
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from panoptes_network.calibration.calibration_frame import frame_kind_fields
+from panoptes_network.calibration.frame_kind import FrameKind, frame_kind
 from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.frames.fits_header import FitsHeader
 from panoptes_network.frames.header_values import header_value, parse_date_obs
@@ -71,6 +79,7 @@ def build_frame_records(
     bucket_path: str,
     public_url: str,
     received_time: datetime,
+    kind: FrameKind | None = None,
 ) -> FrameRecords:
     """Build the unit, observation and image documents of one frame.
 
@@ -88,6 +97,9 @@ def build_frame_records(
         When the network received the frame (aware, UTC). The image's ``updated_time`` and
         ``recorded_time`` are set to it too: a later recording of the same image keeps
         ``received_time`` and moves both (later steps move ``updated_time`` only).
+    kind : FrameKind, optional
+        What the frame is; by default told from the header and ``bucket_path``
+        (:func:`~panoptes_network.calibration.frame_kind.frame_kind`).
 
     Returns
     -------
@@ -97,6 +109,7 @@ def build_frame_records(
     """
     exptime = header_value(header, "EXPTIME", float)
     image_time = parse_date_obs(header.get("DATE-OBS")) or path.image_time
+    kind = kind or frame_kind(header, bucket_path)
     ra_mnt = header_value(header, "RA-MNT", float)
     dec_mnt = header_value(header, "DEC-MNT", float)
     unit = {
@@ -117,6 +130,7 @@ def build_frame_records(
         "camera_filter": header_value(header, "FILTER", str),
         "iso": header_value(header, "ISO", int),
         "software_version": header_value(header, "CREATOR", str),
+        "frame_type": kind.type.value,
         "ra": None,
         "dec": None,
         **_mount_sky_index(ra_mnt, dec_mnt),
@@ -129,7 +143,7 @@ def build_frame_records(
         "received_time": received_time,
         "updated_time": received_time,
         "recorded_time": received_time,
-        "status": ImageStatus.UPLOADED,
+        "status": ImageStatus.CALIBRATION_FRAME if kind.is_calibration else ImageStatus.UPLOADED,
         "solved": False,
         "exptime": exptime,
         "ra_mnt": ra_mnt,
@@ -143,6 +157,7 @@ def build_frame_records(
         "bucket_path": bucket_path,
         "public_url": public_url,
         "converted_from_raw": header.get("RAWCONV") is True,
+        **frame_kind_fields(kind, header, image_time),
     }
     raw_file = header_value(header, "RAWFILE", str)
     if raw_file:

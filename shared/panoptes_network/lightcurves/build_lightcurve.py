@@ -51,6 +51,7 @@ from astropy.table import Table
 
 from panoptes_network import __version__
 from panoptes_network.frames.bucket_path import format_timestamp
+from panoptes_network.lightcurves.calibrated_run import calibrate_run
 from panoptes_network.lightcurves.ensemble import differential_lightcurves
 from panoptes_network.lightcurves.flags import (
     MAX_LISTED,
@@ -68,7 +69,12 @@ from panoptes_network.lightcurves.products import (
     precision_statistics,
 )
 from panoptes_network.lightcurves.request import LightcurveRequest, parse_request
-from panoptes_network.lightcurves.stacking import TIME_KEY, frame_time_seconds
+from panoptes_network.lightcurves.stacking import (
+    TIME_KEY,
+    MissingFrameMetadata,
+    frame_time_seconds,
+    read_noise_of,
+)
 from panoptes_network.photometry.sources_table import read_sources_table
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import PermanentFailure
@@ -149,6 +155,11 @@ def read_observation_tables(
             unreadable.append({"image_id": image_id, "reasons": [f"unreadable: {exc}"]})
             continue
         table.meta.update(metadata)
+        try:
+            read_noise_of(table.meta)
+        except MissingFrameMetadata as exc:
+            unreadable.append({"image_id": str(metadata.get("image_id")), "reasons": [str(exc)]})
+            continue
         tables.append(table)
     return tables, unreadable
 
@@ -288,6 +299,7 @@ def build_lightcurve(
             f"observation {req.sequence_id}: no star is measured in {opts.min_coverage:.0%} "
             f"of the {n_frames} usable frames"
         )
+    calibrated = calibrate_run(lightcurves, points.tables)
 
     software = f"panoptes-network {__version__}"
     run_fields: dict[str, Any] = {
@@ -315,6 +327,7 @@ def build_lightcurve(
     bucket, name = ctx.settings.lightcurves_bucket, data_name(req.sequence_id, run_id)
     data = encode_lightcurve_data(
         lightcurves,
+        calibrated,
         {
             "sequence_id": req.sequence_id,
             "run_id": run_id,
@@ -340,7 +353,7 @@ def build_lightcurve(
         "data_path": name,
         "data_url": data_url,
     }
-    docs = lightcurve_docs(lightcurves, common, run_id)
+    docs = lightcurve_docs(lightcurves, calibrated, common, run_id)
     for batch in lightcurve_writes(docs):
         ctx.documents.commit(batch)
 
@@ -361,8 +374,15 @@ def build_lightcurve(
             "num_stars": n_stars,
             "num_variable_stars": int(sum(doc["variable"] for _, doc in docs)),
             "corrections": {c: v.correction for c, v in lightcurves.colours.items()},
+            "calibration": calibrated.record,
             "precision": precision_statistics(lightcurves),
-            "notes": [*quality.notes, *flags.notes(), *frames.notes, *points.notes],
+            "notes": [
+                *quality.notes,
+                *flags.notes(),
+                *frames.notes,
+                *points.notes,
+                *calibrated.notes,
+            ],
             "data_path": name,
             "data_url": data_url,
             "brightest_lightcurves": brightest_lightcurves(docs),

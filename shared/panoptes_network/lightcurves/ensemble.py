@@ -49,7 +49,6 @@ import numpy as np
 from astropy.table import Table
 from scipy.spatial import cKDTree
 
-from panoptes_network.frames.camera import READ_NOISE_E
 from panoptes_network.lightcurves.robust_stats import (
     isolated_outliers,
     nanmedian,
@@ -466,7 +465,6 @@ def _summary(
     detrended: np.ndarray,
     variable: np.ndarray,
     n_comparisons: int,
-    read_noise_e: float,
 ) -> Table:
     inlier = np.isfinite(flux) & ~outlier
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -474,7 +472,7 @@ def _summary(
         median_flux = nanmedian(stack.flux[colour], axis=0)
         expected = np.nanmedian(
             expected_relative_error(
-                stack.flux[colour], stack.bkg[colour], stack.npix[colour], read_noise_e
+                stack.flux[colour], stack.bkg[colour], stack.npix[colour], stack.frame_read_noise
             ),
             axis=0,
         )
@@ -508,7 +506,6 @@ def differential_lightcurves(
     position_scale: float | None = None,
     tol: float = 1e-3,
     max_iter: int = 20,
-    read_noise_e: float = READ_NOISE_E,
     comparisons: Mapping[str, Mapping[int, Sequence[int]]] | None = None,
 ) -> Lightcurves:
     """Build differential light curves of every star of one observation.
@@ -544,8 +541,6 @@ def differential_lightcurves(
         Relative weight change that ends the Broeg iteration.
     max_iter : int
         Most Broeg iterations.
-    read_noise_e : float
-        Read noise for the theoretical errors in the summary, e- per pixel.
     comparisons : Mapping or None
         Comparison stars to use instead of choosing them, per colour and target PICID
         (:meth:`Lightcurves.comparisons` of another build of the same stars): two builds of
@@ -605,9 +600,7 @@ def differential_lightcurves(
         else:
             method = "none"
         flux_err = flux * err
-        summary = _summary(
-            stack, c, flux, outlier, detrended, variable, ensemble.shape[1], read_noise_e
-        )
+        summary = _summary(stack, c, flux, outlier, detrended, variable, ensemble.shape[1])
         out[c] = ColourLightcurves(
             colour=c,
             correction=method,

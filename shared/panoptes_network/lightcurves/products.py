@@ -20,10 +20,15 @@ flux_c           float64  normalised differential flux (median 1; cotrended wher
 flux_err_c       float64  1-sigma error of ``flux_c`` (same units)
 outlier_c        bool     clipped point
 flux_raw_c       float64  ``flux_c`` before the correction
+mag_c            float64  calibrated magnitude (mag, catalog V scale): the star over its
+                          comparison ensemble, scaled by the ensemble's catalog brightness,
+                          not normalised to the star's median (:mod:`.calibrated_scale`)
+mag_err_c        float64  1-sigma error of ``mag_c`` from the photometric noise (mag)
 ===============  =======  ===============================================================
 
 Key-value metadata (JSON-encoded): ``sequence_id``, ``run_id``, ``colours``, ``corrections``
-(the correction applied per colour: ``"cotrend"`` or ``"none"``), ``lightcurves_schema``
+(the correction applied per colour: ``"cotrend"`` or ``"none"``), ``calibration`` (per colour
+the colour term of the calibrated magnitudes, :mod:`.calibrated_run`), ``lightcurves_schema``
 (:data:`SCHEMA_VERSION`).
 
 Documents: :func:`lightcurve_writes` plans the writes of a run's ``lightcurves/{lcid}`` docs,
@@ -51,8 +56,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.table import Table
 
-from panoptes_network.frames.camera import READ_NOISE_E
 from panoptes_network.lightcurves.barycentric import bjd_tdb
+from panoptes_network.lightcurves.calibrated_run import CalibratedRun
 from panoptes_network.lightcurves.ensemble import Lightcurves
 from panoptes_network.photometry.noise import theoretical_mag_error
 from panoptes_network.pipeline.key_index import add_ids
@@ -81,7 +86,7 @@ __all__ = [
 ]
 
 #: Version of the data file's layout, under the ``lightcurves_schema`` metadata key.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 #: Name of a run's data file inside ``<sequence_id>/<run_id>/``.
 DATA_NAME = "lightcurves.parquet"
 #: Most flux values (frames x colours) of a star embedded in its doc.
@@ -116,20 +121,24 @@ def data_columns(colours: Sequence[str]) -> tuple[str, ...]:
     -------
     tuple of str
         ``picid, time, bjd_tdb, airmass, x, y`` then per colour ``flux_c, flux_err_c, outlier_c,
-        flux_raw_c``.
+        flux_raw_c, mag_c, mag_err_c``.
     """
-    per_colour = ("flux", "flux_err", "outlier", "flux_raw")
+    per_colour = ("flux", "flux_err", "outlier", "flux_raw", "mag", "mag_err")
     colour_columns = (f"{k}_{c}" for c in colours for k in per_colour)
     return ("picid", "time", "bjd_tdb", "airmass", "x", "y", *colour_columns)
 
 
-def encode_lightcurve_data(lightcurves: Lightcurves, metadata: Mapping[str, Any]) -> bytes:
+def encode_lightcurve_data(
+    lightcurves: Lightcurves, calibrated: CalibratedRun, metadata: Mapping[str, Any]
+) -> bytes:
     """Encode every star's light curves as one Parquet file (layout in the module docstring).
 
     Parameters
     ----------
     lightcurves : Lightcurves
         The run's light curves.
+    calibrated : CalibratedRun
+        The same light curves on the calibrated magnitude scale.
     metadata : mapping
         Key-value metadata (JSON-serialisable values), e.g. sequence_id and run_id.
 
@@ -154,7 +163,10 @@ def encode_lightcurve_data(lightcurves: Lightcurves, metadata: Mapping[str, Any]
         columns[f"flux_err_{c}"] = curves.flux_err.T.ravel()
         columns[f"outlier_{c}"] = curves.outlier.T.ravel().astype(bool)
         columns[f"flux_raw_{c}"] = curves.flux_raw.T.ravel()
+        columns[f"mag_{c}"] = calibrated.colours[c].mag.T.ravel()
+        columns[f"mag_err_{c}"] = calibrated.colours[c].mag_err.T.ravel()
     encoded = {str(k): json.dumps(v) for k, v in metadata.items()}
+    encoded["calibration"] = json.dumps(calibrated.record)
     encoded["colours"] = json.dumps(list(lightcurves.colours))
     encoded["corrections"] = json.dumps({c: v.correction for c, v in lightcurves.colours.items()})
     encoded["lightcurves_schema"] = json.dumps(SCHEMA_VERSION)
@@ -196,13 +208,13 @@ def read_lightcurve_rows(data: bytes, row_start: int = 0, row_count: int | None 
 def precision_statistics(
     lightcurves: Lightcurves,
     edges: Sequence[float] = V_BIN_EDGES,
-    read_noise_e: float = READ_NOISE_E,
 ) -> dict[str, list[dict[str, Any]]]:
     """Return the light curves' precision per colour and V bin, with the theoretical noise.
 
     Stars flagged variable are left out. The theoretical noise of a star is the median over its
     frames of :func:`panoptes_network.photometry.noise.theoretical_mag_error` (its flux, sky and
-    aperture area, ``read_noise_e``, background known perfectly).
+    aperture area, the read noise of the camera that took each frame, background known
+    perfectly).
 
     Parameters
     ----------
@@ -210,8 +222,6 @@ def precision_statistics(
         The run's light curves.
     edges : sequence of float
         V bin edges (mag); bins without stars are left out.
-    read_noise_e : float
-        Read noise, e- per pixel.
 
     Returns
     -------
@@ -226,7 +236,7 @@ def precision_statistics(
         measured = np.isfinite(flux) & (flux > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             theory = theoretical_mag_error(
-                np.where(measured, flux, 1.0), stack.bkg[c], stack.npix[c], read_noise_e
+                np.where(measured, flux, 1.0), stack.bkg[c], stack.npix[c], stack.frame_read_noise
             )
         theory = np.where(measured, theory, np.nan)
         counted = measured.any(axis=0)
@@ -257,6 +267,7 @@ def precision_statistics(
 
 def lightcurve_docs(
     lightcurves: Lightcurves,
+    calibrated: CalibratedRun,
     common: Mapping[str, Any],
     lcid_suffix: str,
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -266,6 +277,8 @@ def lightcurve_docs(
     ----------
     lightcurves : Lightcurves
         The run's light curves.
+    calibrated : CalibratedRun
+        The same on the calibrated magnitude scale.
     common : mapping
         Fields every doc carries (sequence_id, processed_observation, data_path, data_url,
         run_time ...).
@@ -278,7 +291,9 @@ def lightcurve_docs(
         ``(lcid, fields)``: picid, ra, dec (deg), vmag (mag), num_points (frames with an
         inlier point in some colour), per colour ``num_points_c``, ``median_mag_c``
         (instrumental), ``rms_mag_c``, ``robust_rms_mag_c``, ``expected_rms_mag_c`` (mag),
-        ``detrended_c`` and ``correction_c`` (``"cotrend"`` or ``"none"``); ``variable``;
+        ``detrended_c`` and ``correction_c`` (``"cotrend"`` or ``"none"``), ``mag_c`` (median
+        calibrated magnitude, mag) and ``scale_err_c`` (its error common to all points, mag);
+        ``variable``;
         ``data_row_start`` and ``data_row_count``; ``points`` when small enough
         (:data:`MAX_EMBEDDED_VALUES`), else ``points_embedded`` false.
     """
@@ -296,6 +311,13 @@ def lightcurve_docs(
         c: {name: np.asarray(curves.summary[name]) for name in curves.summary.colnames}
         for c, curves in lightcurves.colours.items()
     }
+    with np.errstate(all="ignore"):
+        median_mag = {
+            c: np.nanmedian(np.where(curves.outlier, np.nan, calibrated.colours[c].mag), axis=0)
+            if np.isfinite(calibrated.colours[c].mag).any()
+            else np.full(n_stars, np.nan)
+            for c, curves in lightcurves.colours.items()
+        }
     docs = []
     for j in range(n_stars):
         picid = int(stack.picid[j])
@@ -317,6 +339,8 @@ def lightcurve_docs(
                 doc[f"{name}_{c}"] = _clean(columns[name][j])
             doc[f"detrended_{c}"] = bool(columns["detrended"][j])
             doc[f"correction_{c}"] = lightcurves.colours[c].correction
+            doc[f"mag_{c}"] = _clean(median_mag[c][j])
+            doc[f"scale_err_{c}"] = _clean(calibrated.colours[c].scale_err[j])
         if embed:
             points: dict[str, list[Any]] = {"time": times}
             for c, curves in lightcurves.colours.items():

@@ -5,8 +5,10 @@ per image with the columns ``picid, ra, dec, vmag, x, y, flux_<c>, flux_err_<c>,
 npix_<c>`` for ``c`` in r, g, b, fluxes in electrons, ``bkg_<c>`` the sky in e- per pixel,
 and ``flags``, a bit mask of :class:`~panoptes_network.photometry.flags.SourceFlag`), with the
 image metadata in ``table.meta``: ``image_id``, ``sequence_id``, ``mid_exposure_time``
-(:data:`TIME_KEY`: POSIX seconds, ISO UTC string, datetime or astropy Time), ``exptime`` (s)
-and ``airmass``. This is the schema of :mod:`panoptes_network.photometry.sources_table`:
+(:data:`TIME_KEY`: POSIX seconds, ISO UTC string, datetime or astropy Time), ``exptime`` (s),
+``airmass`` and ``camera``, the camera constants the frame was measured with (its
+``read_noise_e``, e-, sets the frame's expected noise). This is the schema of
+:mod:`panoptes_network.photometry.sources_table`:
 ``table, meta = read_sources_table(data); table.meta.update(meta)`` gives a usable table.
 
 :func:`stack_frames` makes (n_frames x n_stars) arrays per colour; flagged rows and
@@ -24,7 +26,6 @@ import numpy as np
 from astropy.table import Table
 from astropy.time import Time
 
-from panoptes_network.frames.camera import READ_NOISE_E
 from panoptes_network.lightcurves.barycentric import Site, site_of
 from panoptes_network.photometry.flags import DEFAULT_BAD_FLAGS
 from panoptes_network.photometry.noise import theoretical_flux_error
@@ -32,9 +33,11 @@ from panoptes_network.photometry.noise import theoretical_flux_error
 __all__ = [
     "COLOURS",
     "TIME_KEY",
+    "MissingFrameMetadata",
     "PhotometryStack",
     "expected_relative_error",
     "frame_time_seconds",
+    "read_noise_of",
     "stack_frames",
 ]
 
@@ -44,9 +47,11 @@ TIME_KEY = "mid_exposure_time"
 COLOURS: tuple[str, ...] = ("r", "g", "b")
 
 
-def expected_relative_error(
-    flux_e, sky_e_per_pix, npix, read_noise_e: float = READ_NOISE_E
-) -> np.ndarray:
+class MissingFrameMetadata(ValueError):
+    """A frame's table lacks metadata the light curves need (named in the message)."""
+
+
+def expected_relative_error(flux_e, sky_e_per_pix, npix, read_noise_e) -> np.ndarray:
     """Return the theoretical relative error of an aperture flux (the CCD equation).
 
     ``sigma_F / F`` with ``sigma_F`` from
@@ -61,8 +66,9 @@ def expected_relative_error(
         Sky background, e- per pixel.
     npix : array_like
         Pixels in the aperture.
-    read_noise_e : float
-        Read noise, e- per pixel.
+    read_noise_e : array_like
+        Read noise, e- per pixel (per frame: shape ``(n_frames, 1)`` against
+        ``(n_frames, n_stars)`` fluxes).
 
     Returns
     -------
@@ -124,6 +130,9 @@ class PhotometryStack:
     flux, flux_err, bkg, npix : dict of str to numpy.ndarray
         Per colour: flux and its error (e-), sky (e- per pixel), aperture pixels; NaN where
         not measured or flagged.
+    read_noise_e : numpy.ndarray
+        Per frame, the read noise of the camera that took it, e- per pixel; NaN where the
+        table does not say it (:attr:`frame_read_noise` then refuses).
     site : Site or None
         The unit's site, from the first frame whose metadata names one (``site``).
     """
@@ -143,12 +152,63 @@ class PhotometryStack:
     flux_err: dict[str, np.ndarray]
     bkg: dict[str, np.ndarray]
     npix: dict[str, np.ndarray]
+    read_noise_e: np.ndarray
     site: Site | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         """(n_frames, n_stars)."""
         return self.x.shape
+
+    @property
+    def frame_read_noise(self) -> np.ndarray:
+        """Read noise per frame as a column, shape ``(n_frames, 1)``, e- per pixel.
+
+        Raises
+        ------
+        MissingFrameMetadata
+            When a frame's table did not say its camera's read noise, naming the image.
+        """
+        missing = ~np.isfinite(self.read_noise_e)
+        if missing.any():
+            read_noise_of({"image_id": str(self.image_ids[np.flatnonzero(missing)[0]])})
+        return self.read_noise_e[:, None]
+
+
+def read_noise_of(meta: dict) -> float:
+    """Return the read noise a frame was measured with, from its table's metadata.
+
+    Parameters
+    ----------
+    meta : dict
+        The table's metadata; ``camera.read_noise_e`` is used.
+
+    Returns
+    -------
+    float
+        Read noise, e- per pixel.
+
+    Raises
+    ------
+    MissingFrameMetadata
+        When the metadata does not say it (a table measured before cameras had their own
+        constants), naming the image.
+    """
+    camera = meta.get("camera")
+    value = camera.get("read_noise_e") if isinstance(camera, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise MissingFrameMetadata(
+            f"the sources table of image {meta.get('image_id', '?')} does not say its camera's "
+            "read noise (metadata camera.read_noise_e): measure the frame again"
+        )
+    return float(value)
+
+
+def _read_noise_or_nan(meta: dict) -> float:
+    try:
+        return read_noise_of(meta)
+    except MissingFrameMetadata:
+        return float("nan")
 
 
 def stack_frames(
@@ -227,5 +287,6 @@ def stack_frames(
         flux_err={c: a[:, keep] for c, a in flux_err.items()},
         bkg={c: a[:, keep] for c, a in bkg.items()},
         npix={c: a[:, keep] for c, a in npix.items()},
+        read_noise_e=np.array([_read_noise_or_nan(m) for m in meta]),
         site=next((site for site in (site_of(m.get("site")) for m in meta) if site), None),
     )

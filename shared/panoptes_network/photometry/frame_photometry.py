@@ -39,13 +39,7 @@ import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from panoptes_network.frames.camera import (
-    BAYER_PLANE_OFFSETS,
-    BIAS_ADU,
-    GAIN_E_PER_ADU,
-    READ_NOISE_E,
-    SATURATION_ADU,
-)
+from panoptes_network.frames.camera import plane_offsets
 from panoptes_network.photometry.aperture import (
     annulus_values,
     aperture_sums,
@@ -125,7 +119,7 @@ def refine_centroids(
     background_adu: np.ndarray,
     variance_adu2: np.ndarray,
     *,
-    gain: float = GAIN_E_PER_ADU,
+    gain: float,
     min_snr: float = 10.0,
     max_shift: float = 1.5,
 ) -> Centroids:
@@ -141,7 +135,7 @@ def refine_centroids(
         Background of a superpixel per star (ADU, the bias of its four pixels included).
     variance_adu2 : numpy.ndarray
         Background variance of a superpixel per star (ADU^2).
-    gain : float, optional
+    gain : float
         Gain (e- / ADU), for the source's shot noise in the signal-to-noise ratio.
     min_snr : float, optional
         Smallest signal-to-noise ratio in the box for which the centroid is used.
@@ -197,17 +191,39 @@ def _wcs_positions(wcs: WCS | None, catalog_rows: Table) -> tuple[np.ndarray, np
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
+def _aperture_response(
+    flat: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    offsets: tuple[tuple[int, int], ...],
+    radius: float,
+) -> np.ndarray:
+    """Mean of a colour's flat values over each star's aperture (dimensionless; 1 off frame)."""
+    total, area = np.zeros(x.size), np.zeros(x.size)
+    for offset in offsets:
+        sums = aperture_sums(
+            bayer_plane(flat, offset), *plane_coordinates(x, y, offset), radius / 2.0
+        )
+        total += sums.total
+        area += sums.area
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / area
+    return np.where(np.isfinite(mean) & (mean > 0), mean, 1.0)
+
+
 def measure_frame(
     pixels: np.ndarray,
     wcs: WCS | None,
     catalog_rows: Table,
     *,
+    gain: float,
+    read_noise: float,
+    bias: float,
+    saturation: float,
+    bayer_pattern: str,
     aperture_radius: float = DEFAULT_APERTURE_RADIUS,
     annulus: tuple[float, float] = DEFAULT_ANNULUS,
-    gain: float = GAIN_E_PER_ADU,
-    read_noise: float = READ_NOISE_E,
-    bias: float = BIAS_ADU,
-    saturation: float = SATURATION_ADU,
+    flat: np.ndarray | None = None,
     refine_centroid: bool = True,
     min_centroid_snr: float = 10.0,
     max_centroid_shift: float = 1.5,
@@ -218,24 +234,35 @@ def measure_frame(
     Parameters
     ----------
     pixels : numpy.ndarray
-        Raw RGGB frame, shape ``(rows, columns)``, ``uint16`` (ADU).
+        Raw Bayer frame, shape ``(rows, columns)``, ``uint16`` (ADU), or a calibrated one
+        (float, the bias added back).
     wcs : astropy.wcs.WCS or None
         The frame's WCS; used only when ``catalog_rows`` has no ``x``, ``y`` columns.
     catalog_rows : astropy.table.Table
         Stars with ``picid``, ``ra`` (deg), ``dec`` (deg), ``vmag`` (mag) and, optionally,
         ``x``, ``y`` (0-based frame pixels).
+    gain : float
+        The camera's gain (e- / ADU).
+    read_noise : float
+        The camera's read noise (e- rms per pixel).
+    bias : float
+        The camera's bias level (ADU).
+    saturation : float
+        The camera's saturation level (ADU); an aperture pixel at or above it sets
+        ``SATURATED``.
+    bayer_pattern : str
+        The camera's colour filter array from the top-left of the upright image (e.g.
+        ``"RGGB"``): places each colour's pixels.
     aperture_radius : float, optional
         Aperture radius (frame pixels).
     annulus : (float, float), optional
         Inner and outer radii of the background annulus (frame pixels).
-    gain : float, optional
-        Gain (e- / ADU).
-    read_noise : float, optional
-        Read noise (e- rms per pixel).
-    bias : float, optional
-        Bias level (ADU).
-    saturation : float, optional
-        Saturation level (ADU); an aperture pixel at or above it sets ``SATURATED``.
+    flat : numpy.ndarray, optional
+        The flat master the pixels were divided by (dimensionless, shape of ``pixels``;
+        :func:`panoptes_network.calibration.apply.calibrate_frame`). The fluxes are those of
+        the flat-fielded pixels; their errors count the electrons the pixels really held
+        (each colour's flux, sky and read noise times the flat's mean over the aperture,
+        the error divided back), not the flat-fielded values.
     refine_centroid : bool, optional
         Whether to refine positions with :func:`refine_centroids`.
     min_centroid_snr : float, optional
@@ -257,10 +284,11 @@ def measure_frame(
         raise ValueError("need 0 < aperture_radius <= annulus[0] < annulus[1]")
     x_wcs, y_wcs = _wcs_positions(wcs, catalog_rows)
     n = x_wcs.size
+    offsets_of = plane_offsets(bayer_pattern, pixels.shape[0])
 
     background: dict[str, np.ndarray] = {}
     sky_count: dict[str, np.ndarray] = {}
-    for colour, offsets in BAYER_PLANE_OFFSETS.items():
+    for colour, offsets in offsets_of.items():
         values = [
             annulus_values(
                 bayer_plane(pixels, offset),
@@ -280,7 +308,7 @@ def measure_frame(
         cell_variance = sum(
             len(offsets) * ((background[c] - bias) * gain + read_noise**2) / gain**2
             + len(offsets) / 12.0
-            for c, offsets in BAYER_PLANE_OFFSETS.items()
+            for c, offsets in offsets_of.items()
         )
         centroids = refine_centroids(
             superpixel_image(pixels),
@@ -306,7 +334,7 @@ def measure_frame(
     for name in ("ra", "dec", "vmag"):
         table[name] = np.asarray(catalog_rows[name], dtype=float)
     table["x"], table["y"], table["x_wcs"], table["y_wcs"] = x, y, x_wcs, y_wcs
-    for colour, offsets in BAYER_PLANE_OFFSETS.items():
+    for colour, offsets in offsets_of.items():
         total = np.zeros(n)
         area = np.zeros(n)
         for offset in offsets:
@@ -320,8 +348,19 @@ def measure_frame(
             saturated |= sums.peak >= saturation
         flux = (total - area * background[colour]) * gain
         sky = (background[colour] - bias) * gain
-        error = theoretical_flux_error(
-            flux, sky, area, read_noise, sky_count[colour], gain_e_per_adu=gain
+        response = (
+            np.ones(n) if flat is None else _aperture_response(flat, x, y, offsets, aperture_radius)
+        )
+        error = (
+            theoretical_flux_error(
+                flux * response,
+                sky * response,
+                area,
+                read_noise,
+                sky_count[colour],
+                gain_e_per_adu=gain,
+            )
+            / response
         )
         table[f"flux_{colour}"] = np.where(off, np.nan, flux)
         table[f"flux_err_{colour}"] = np.where(off, np.nan, error)
@@ -334,7 +373,11 @@ def measure_frame(
     fwhm = np.full(n, np.nan, dtype=np.float32)
     if measurable.any():
         fwhm[measurable] = star_fwhm(
-            pixels, x[measurable], y[measurable], background["g"][measurable]
+            pixels,
+            x[measurable],
+            y[measurable],
+            background["g"][measurable],
+            green_offsets=offsets_of["g"],
         )
     table["fwhm"] = fwhm
     table["flags"] = flags.astype(np.int32)

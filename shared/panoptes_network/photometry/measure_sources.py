@@ -7,8 +7,26 @@ parquet table per image (:mod:`.sources_table`) to the sources bucket as
 ``<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.parquet``, and sets the image's ``status`` to
 ``measured`` with the table's path and row count.
 
+The camera's bias, saturation, gain, read noise and Bayer pattern are resolved for each frame
+(header, then the ``cameras`` registry: :mod:`panoptes_network.frames.camera_registry`), used
+to measure it, and recorded with their sources on the image document (``camera_constants``)
+and in the table's metadata (``camera``). A frame whose camera lacks one is recorded as
+``calibration_error`` with a reason naming it; nothing is measured with a guessed value.
+
+Each colour's photometric zero point (and colour term where it helps) is fitted against the
+catalog (:mod:`.zero_point`) and stored on the image document (``zero_points``) and in the
+table's metadata; a colour that cannot be fitted (too few good stars, e.g. under clouds) is
+recorded in ``zero_point_errors`` with the reason, and the frame is still measured.
+
+The frame is calibrated first with its camera's nearest valid masters, a dark (or bias) and a
+flat (:mod:`.frame_calibration`); which were applied, or why none was, and the note when the
+nearest master was refused and an older one used, is recorded on the image document and in
+the table's metadata (``calibration``). A frame without a master is measured raw and says so.
+
 Redelivery is harmless: a measured image whose table exists is skipped. A frame without a
-celestial WCS is recorded as ``measure_error`` and acknowledged.
+celestial WCS is recorded as ``measure_error`` and acknowledged. A calibration frame (dark,
+bias or flat, by its image document's ``frame_type``) is skipped: it is never measured as
+science.
 """
 
 from __future__ import annotations
@@ -20,25 +38,49 @@ from typing import Any
 
 import numpy as np
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from panoptes_network import __version__
-from panoptes_network.astrometry.solved_frame import UnreadableFrame, read_stored_frame
+from panoptes_network.calibration.frame_kind import FrameType
 from panoptes_network.catalog.star_catalog import DEFAULT_VMAG_RANGE, Catalog
 from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
-from panoptes_network.frames.header_values import header_value, parse_date_obs
-from panoptes_network.photometry.frame_photometry import (
-    DEFAULT_ANNULUS,
-    DEFAULT_APERTURE_RADIUS,
-    measure_frame,
+from panoptes_network.frames.camera_constants import CameraConstants, MissingCameraConstant
+from panoptes_network.frames.camera_registry import (
+    calibration_error_fields,
+    camera_constants_for,
+    constants_fields,
 )
+from panoptes_network.frames.header_values import header_value, parse_date_obs
+from panoptes_network.frames.stored_frame import UnreadableFrame, read_stored_frame
+from panoptes_network.photometry.frame_calibration import (
+    FrameCalibration,
+    MasterLibrary,
+    calibrate_for_measurement,
+    library_for,
+)
+from panoptes_network.photometry.frame_photometry import measure_frame
 from panoptes_network.photometry.sources_table import write_sources_table
+from panoptes_network.photometry.zero_point import ZeroPointError, fit_zero_point
 from panoptes_network.pipeline.context import ChainContext, StepResult, StoredObject
 from panoptes_network.pipeline.errors import ObjectNotFoundError, PermanentFailure
 from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.schema import IMAGES, PARQUET_CONTENT_TYPE, ImageStatus
 from panoptes_network.pipeline.storage import quarantine, write_verified
 
-__all__ = ["MeasureOptions", "sources_name", "measure_sources"]
+__all__ = [
+    "DEFAULT_ANNULUS_ARCSEC",
+    "DEFAULT_APERTURE_ARCSEC",
+    "MeasureOptions",
+    "measure_sources",
+    "sources_name",
+]
+
+
+#: Default aperture radius on the sky (arcsec): 5 pixels of the units' 10.3 arcsec pixels,
+#: more than 99.9 % of a star of FWHM 2.5 pixels.
+DEFAULT_APERTURE_ARCSEC: float = 51.5
+#: Default background annulus on the sky (arcsec): 9 to 14 pixels of 10.3 arcsec.
+DEFAULT_ANNULUS_ARCSEC: tuple[float, float] = (92.7, 144.2)
 
 
 @dataclass(frozen=True)
@@ -52,16 +94,32 @@ class MeasureOptions:
     neighbour_depth : float
         Stars up to this many magnitudes fainter than ``vmag_range[1]`` are looked up too, so
         that the contamination flag sees them; they are not measured.
-    aperture_radius : float
-        Aperture radius, in full-frame pixels.
-    annulus : (float, float)
-        Background annulus radii, in full-frame pixels.
+    aperture_arcsec : float
+        Aperture radius on the sky, in arcsec; in pixels through each frame's own WCS.
+    annulus_arcsec : (float, float)
+        Background annulus radii on the sky, in arcsec.
     """
 
     vmag_range: tuple[float, float] = DEFAULT_VMAG_RANGE
     neighbour_depth: float = 2.5
-    aperture_radius: float = DEFAULT_APERTURE_RADIUS
-    annulus: tuple[float, float] = DEFAULT_ANNULUS
+    aperture_arcsec: float = DEFAULT_APERTURE_ARCSEC
+    annulus_arcsec: tuple[float, float] = DEFAULT_ANNULUS_ARCSEC
+
+    def in_pixels(self, pixel_scale: float) -> tuple[float, tuple[float, float]]:
+        """Return the aperture and annulus radii in pixels of a frame.
+
+        Parameters
+        ----------
+        pixel_scale : float
+            The frame's pixel scale, in arcsec per pixel (from its WCS).
+
+        Returns
+        -------
+        (float, (float, float))
+            Aperture radius and annulus radii, in full-frame pixels.
+        """
+        inner, outer = self.annulus_arcsec
+        return self.aperture_arcsec / pixel_scale, (inner / pixel_scale, outer / pixel_scale)
 
 
 def sources_name(path: ImagePath) -> str:
@@ -80,7 +138,15 @@ def sources_name(path: ImagePath) -> str:
     return f"{path.unit_id}/{path.camera_id}/{path.sequence_start}/{path.image_start}.parquet"
 
 
-def _metadata(path: ImagePath, header: Any, options: MeasureOptions) -> dict[str, Any]:
+def _metadata(
+    path: ImagePath,
+    header: Any,
+    options: MeasureOptions,
+    constants: CameraConstants,
+    calibration: FrameCalibration,
+    pixel_scale: float,
+) -> dict[str, Any]:
+    aperture, annulus = options.in_pixels(pixel_scale)
     exptime = header_value(header, "EXPTIME", float) or 0.0
     start = parse_date_obs(header.get("DATE-OBS")) or path.image_time
     return {
@@ -94,10 +160,39 @@ def _metadata(path: ImagePath, header: Any, options: MeasureOptions) -> dict[str
             "longitude": header_value(header, "LONG-OBS", float),
             "elevation": header_value(header, "ELEV-OBS", float),
         },
-        "aperture_radius": options.aperture_radius,
-        "annulus": list(options.annulus),
+        "aperture_radius": round(aperture, 4),
+        "annulus": [round(r, 4) for r in annulus],
+        "aperture_arcsec": options.aperture_arcsec,
+        "annulus_arcsec": list(options.annulus_arcsec),
+        "pixel_scale_arcsec": round(pixel_scale, 5),
+        "camera": {"camera_id": path.camera_id, **constants.summary()},
+        "calibration": calibration.to_record(),
         "software_version": f"panoptes-network {__version__}",
     }
+
+
+def _zero_points(table: Any, metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Fit each colour's zero point; return the records and, per failed colour, the reason."""
+    records: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    exptime = metadata["exptime"]
+    if not exptime or exptime <= 0:
+        reason = f"image {metadata['image_id']}: no exposure time (EXPTIME) to fit against"
+        return records, {c: reason for c in ("r", "g", "b")}
+    for colour in ("r", "g", "b"):
+        try:
+            zero_point = fit_zero_point(
+                table,
+                colour,
+                exptime=exptime,
+                airmass=metadata["airmass"],
+                image_id=metadata["image_id"],
+            )
+        except ZeroPointError as exc:
+            errors[colour] = str(exc)
+        else:
+            records[colour] = zero_point.to_record()
+    return records, errors
 
 
 def measure_sources(
@@ -105,6 +200,7 @@ def measure_sources(
     obj: StoredObject,
     catalog: Catalog,
     options: MeasureOptions | None = None,
+    masters: MasterLibrary | None = None,
 ) -> StepResult:
     """Measure the catalog stars of one solved frame and store the table.
 
@@ -118,12 +214,15 @@ def measure_sources(
         Where the stars come from.
     options : MeasureOptions, optional
         Magnitude range, aperture and annulus.
+    masters : MasterLibrary, optional
+        The calibration masters' cache; by default the process's one for ``ctx.documents``
+        (:func:`.frame_calibration.library_for`).
 
     Returns
     -------
     StepResult
-        ``measured`` (rows, flagged rows, table path), ``skipped``, ``measure_error`` or
-        ``quarantined``.
+        ``measured`` (rows, flagged rows, table path, ``calibration`` status), ``skipped``,
+        ``measure_error``, ``calibration_error`` or ``quarantined``.
     """
     if ctx.documents is None:
         raise ValueError("measure_sources needs a document store")
@@ -141,6 +240,10 @@ def measure_sources(
         return StepResult("skipped", {"object": obj.uri, "why": "no images document"})
     if image.get("status") == ImageStatus.MEASURED and ctx.store.stat(target.bucket, target.name):
         return StepResult("skipped", {"object": obj.uri, "why": "already measured"})
+    if image.get("frame_type", FrameType.SCIENCE.value) != FrameType.SCIENCE.value:
+        why = f"a {image['frame_type']} frame is a calibration frame, not measured as science"
+        ctx.documents.merge(IMAGES, path.image_id, {"due_time": None})  # nothing to re-queue
+        return StepResult("skipped", {"object": obj.uri, "why": why})
     try:
         frame = read_stored_frame(ctx.store.read(obj.bucket, obj.name), obj.uri)
     except ObjectNotFoundError:
@@ -171,24 +274,52 @@ def measure_sources(
             },
         )
         return StepResult(ImageStatus.MEASURE_ERROR, {"object": obj.uri, "reason": reason})
+    try:
+        constants = camera_constants_for(ctx.documents, path.camera_id, frame.header)
+    except MissingCameraConstant as exc:
+        ctx.documents.merge(IMAGES, path.image_id, calibration_error_fields(exc))
+        return StepResult(ImageStatus.CALIBRATION_ERROR, {"object": obj.uri, "reason": str(exc)})
+    calibrated = calibrate_for_measurement(
+        ctx,
+        masters if masters is not None else library_for(ctx.documents),
+        path.camera_id,
+        frame.header,
+        frame.pixels,
+        constants,
+        parse_date_obs(frame.header.get("DATE-OBS")) or path.image_time,
+    )
+    pixel_scale = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
+    aperture, annulus = options.in_pixels(pixel_scale)
     bright, faint = options.vmag_range
     rows = catalog.footprint_search(
         wcs,
         frame.pixels.shape,
-        margin=options.annulus[1] + 2,
+        margin=annulus[1] + 2,
         vmag_range=(bright, faint + options.neighbour_depth),
     )
     table = measure_frame(
-        frame.pixels,
+        calibrated.pixels,
         wcs,
         rows,
-        aperture_radius=options.aperture_radius,
-        annulus=options.annulus,
+        gain=float(constants["gain_e_per_adu"]),
+        read_noise=float(constants["read_noise_e"]),
+        bias=float(constants["bias_adu"]),
+        saturation=calibrated.saturation_adu,
+        bayer_pattern=str(constants["bayer_pattern"]),
+        flat=calibrated.flat,
+        aperture_radius=aperture,
+        annulus=annulus,
     )
     vmag = np.asarray(table["vmag"], dtype=float)
     table = table[(vmag >= bright) & (vmag <= faint)]
-    data = write_sources_table(table, _metadata(path, frame.header, options))
-    del frame
+    metadata = _metadata(
+        path, frame.header, options, constants, calibrated.calibration, pixel_scale
+    )
+    zero_points, zero_point_errors = _zero_points(table, metadata)
+    metadata.update(zero_points=zero_points, zero_point_errors=zero_point_errors)
+    data = write_sources_table(table, metadata)
+    calibration = calibrated.calibration
+    del frame, calibrated
     write_verified(
         ctx,
         target,
@@ -208,11 +339,21 @@ def measure_sources(
             "sources_url": ctx.settings.public_url(target.bucket, target.name),
             "num_sources": len(table),
             "num_sources_flagged": flagged,
+            **constants_fields(constants),
+            "zero_points": zero_points,
+            "zero_point_errors": zero_point_errors,
+            "calibration": calibration.to_record(),
             "measured_time": now,
             "updated_time": now,
         },
     )
     return StepResult(
         "measured",
-        {"object": obj.uri, "to": target.uri, "rows": len(table), "flagged": flagged},
+        {
+            "object": obj.uri,
+            "to": target.uri,
+            "rows": len(table),
+            "flagged": flagged,
+            "calibration": calibration.status,
+        },
     )

@@ -32,7 +32,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS
 from panoptes_network.photometry.aperture import bayer_plane, plane_coordinates
 
 __all__ = ["DEFAULT_WIDTH_WINDOW", "SIGMA_TO_FWHM", "star_fwhm"]
@@ -48,7 +47,11 @@ _SIGMA_LIMITS = (0.3, 6.0)  # plausible Gaussian sigmas (frame pixels)
 
 
 def _green_samples(
-    pixels: np.ndarray, x: np.ndarray, y: np.ndarray, window: int
+    pixels: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    window: int,
+    green_offsets: tuple[tuple[int, int], ...],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Green pixel values and their offsets from ``(x, y)`` (frame pixels) in a square window.
 
@@ -58,7 +61,7 @@ def _green_samples(
     half = (window + 1) // 2
     steps = np.arange(-half, half + 1)
     values, dxs, dys, inside = [], [], [], np.ones(x.size, dtype=bool)
-    for offset in BAYER_PLANE_OFFSETS["g"]:
+    for offset in green_offsets:
         plane = bayer_plane(pixels, offset)
         px, py = plane_coordinates(x, y, offset)
         cols = (np.floor(px + 0.5).astype(np.int64)[:, None] + steps)[:, None, :]
@@ -86,6 +89,7 @@ def star_fwhm(
     y: ArrayLike,
     background: ArrayLike,
     *,
+    green_offsets: tuple[tuple[int, int], ...],
     window: int = DEFAULT_WIDTH_WINDOW,
     iterations: int = 6,
     max_shift: float = 2.0,
@@ -95,11 +99,15 @@ def star_fwhm(
     Parameters
     ----------
     pixels : numpy.ndarray
-        Raw RGGB frame, shape ``(rows, columns)`` (ADU).
+        Raw Bayer frame, shape ``(rows, columns)`` (ADU).
     x, y : array_like
         Star positions, 0-based frame coordinates (frame pixels); the centre is refined.
     background : array_like
         Local level of a green pixel per star (ADU, bias included), e.g. the annulus level.
+    green_offsets : tuple of (int, int)
+        ``(row, column)`` offsets of the two green sites in the 2 x 2 cell
+        (:func:`~panoptes_network.frames.camera.plane_offsets` of the frame's Bayer pattern,
+        its ``"g"`` entry).
     window : int, optional
         Half-size of the square window of pixels used (frame pixels).
     iterations : int, optional
@@ -122,7 +130,7 @@ def star_fwhm(
     if not usable.any():
         return fwhm
     index = np.flatnonzero(usable)
-    values, dx, dy, inside = _green_samples(pixels, x[index], y[index], window)
+    values, dx, dy, inside = _green_samples(pixels, x[index], y[index], window, green_offsets)
     signal = values - background[index, None]
 
     n = index.size

@@ -8,7 +8,9 @@ literals.
 from __future__ import annotations
 
 __all__ = [
+    "CALIBRATIONS",
     "CAMERAS",
+    "CalibrationStatus",
     "FINAL_UPLOAD_STATES",
     "FLAGS",
     "FlagTarget",
@@ -27,6 +29,7 @@ __all__ = [
     "UNITS",
     "UPLOADS",
     "ImageStatus",
+    "MasterStatus",
     "PreviewSource",
     "UploadState",
     "ObservationStatus",
@@ -53,6 +56,18 @@ WEEKLY_STATS = "weekly_stats"
 #: ``gain_e_per_adu``, ``read_noise_e``, ``bayer_pattern``; each may have a
 #: ``<name>_source``), see :mod:`panoptes_network.frames.camera_constants`.
 CAMERAS = "cameras"
+#: Calibration masters: one document per dark, bias or flat master of a camera, valid or
+#: refused (id: the master id ``<bin key>_<first frame start>``, e.g.
+#: ``14d3bd_dark_120s_10C_20160909T081152``), see
+#: :mod:`panoptes_network.calibration.build_masters`. Fields: those of
+#: :meth:`panoptes_network.calibration.master_record.Master.to_record` (``kind``,
+#: ``camera_id``, ``status``, ``reason``, ``time``, bins, ``frames_used``, ``rejection``,
+#: ``quality``, ``quality_figure``), and where the master's FITS file is (``fits_path`` in
+#: the calibrations bucket, ``fits_md5``), the frames it was built from (``input_frames``,
+#: ``input_key``), its ``group_key`` and ``built_time``; a flat's ``dark_note`` (which dark
+#: or bias was subtracted, or why none); ``superseded_by`` and ``superseded_time`` once a
+#: later build of the same group replaces it.
+CALIBRATIONS = "calibrations"
 #: People's flags on bad data, written by the Data Explorer, honoured by build-lightcurve
 #: (random document ids). Fields: ``target`` (``"observation"``, ``"image"`` or
 #: ``"points"``), ``sequence_id`` (always), ``image_id`` (an image flag), ``picid`` (int) and
@@ -95,6 +110,12 @@ class ImageStatus:
     MEASURED = "measured"
     #: The solved frame could not be measured (``measure_error_reason`` says why).
     MEASURE_ERROR = "measure_error"
+    #: A camera constant (bias, saturation, gain, read noise, Bayer pattern) is in neither the
+    #: frame's header nor the camera registry (``calibration_error_reason`` names it).
+    CALIBRATION_ERROR = "calibration_error"
+    #: A dark, bias or flat (``frame_type`` says which, ``frame_type_reason`` why): recorded
+    #: and kept for the calibration masters, neither plate-solved nor measured.
+    CALIBRATION_FRAME = "calibration_frame"
     ERROR = "error"
     #: Only the camera raw file has arrived: products made, the FITS frame not recorded yet.
     RAW_RECEIVED = "raw_received"
@@ -103,6 +124,38 @@ class ImageStatus:
 #: Statuses of an image doc that holds no recorded frame: recording the frame replaces them
 #: and moves the counters.
 PLACEHOLDER_STATUSES = frozenset({ImageStatus.ERROR, ImageStatus.RAW_RECEIVED})
+
+
+class MasterStatus:
+    """Values of ``calibrations.status``.
+
+    The first two are :data:`~panoptes_network.calibration.master_record.STATUS_VALID` and
+    :data:`~panoptes_network.calibration.master_record.STATUS_REFUSED`.
+    """
+
+    #: The master can be applied; its FITS file is in the calibrations bucket.
+    VALID = "valid"
+    #: The sequence was unusable (``reason`` says why); no file. Frames fall back to the
+    #: nearest valid master and say so.
+    REFUSED = "refused"
+    #: Replaced by a master of the same frames and more (``superseded_by`` names it); never
+    #: applied, never a reason to fall back.
+    SUPERSEDED = "superseded"
+
+
+class CalibrationStatus:
+    """Values of ``images.calibration.status`` (and of a sources table's ``calibration``).
+
+    What measure-sources applied to the frame before measuring it (the ``calibration`` map
+    names the masters and, in its notes, why one was not applied).
+    """
+
+    #: A dark (or bias) master and a flat master were applied.
+    CALIBRATED = "calibrated"
+    #: Only one of them was.
+    PARTLY_CALIBRATED = "partly_calibrated"
+    #: No master was applied: the raw frame was measured.
+    UNCALIBRATED = "uncalibrated"
 
 
 class PreviewSource:

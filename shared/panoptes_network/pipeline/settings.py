@@ -107,6 +107,9 @@ class Settings:
         Per-image photometry tables (parquet).
     lightcurves_bucket : str
         Light-curve data of processing runs (parquet, one file per run).
+    calibrations_bucket : str
+        Calibration masters (FITS, ``<CAMERA>/<KIND>/<MASTER_ID>.fits``), built from the
+        units' darks and flats (``bin/calibration-masters``) and applied by measure-sources.
     rgb_bucket, preview_bucket : str
         Colour products of camera raw files: RGB FITS and JPEG previews.
     raw_fits_bucket : str
@@ -174,6 +177,7 @@ class Settings:
     solved_bucket: str = "panoptes-images-solved"
     sources_bucket: str = "panoptes-sources"
     lightcurves_bucket: str = "panoptes-lightcurves"
+    calibrations_bucket: str = "panoptes-calibrations"
     rgb_bucket: str = "panoptes-images-rgb"
     preview_bucket: str = "panoptes-images-preview"
     raw_fits_bucket: str = "panoptes-images-raw-fits"

@@ -8,9 +8,14 @@ data the colours sit at
 - G1 = ``[1::2, 1::2]`` and G2 = ``[0::2, 0::2]``,
 - B  = ``[0::2, 1::2]``.
 
-The electronics add a bias (black level) of 2048 ADU and Gaussian read noise of 10.5 e-; the
-gain is 1.5 e-/ADU and pixels saturate at 11530 ADU. The lens vignettes: a smooth loss of
-light growing with the square of the distance from the centre (:meth:`CameraModel.vignetting`).
+The units carry different Canon bodies, so every simulated camera has its own electronics:
+unless given, its bias (black level), white level (saturation), gain and read noise are drawn
+from its id (:func:`camera_electronics`) within the spread of the fleet (black levels 2030 to
+2070 ADU, white levels 11400 to 12300 ADU as real headers show, gains 1.2 to 1.9 e-/ADU, read
+noise 6 to 12 e-). A pipeline that used one camera's constants for another would be wrong on
+simulated data, and the tests would see it. The lens vignettes: a smooth loss of light growing
+towards the corners as a fast lens wide open does, about a third of it at the corners
+(:meth:`CameraModel.vignetting`, :func:`.detector_response.fast_lens_vignetting`).
 
 Hot pixels are fixed for a camera: their places and dark currents are drawn from a generator
 seeded by the camera id (:func:`hot_pixels`), so every frame of every sequence of one camera
@@ -20,6 +25,7 @@ shows the same ones.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 
@@ -28,24 +34,27 @@ import numpy as np
 from panoptes_network.frames.camera import (
     BAYER_COLOUR,
     BAYER_SITES,
-    BIAS_ADU,
-    GAIN_E_PER_ADU,
     PIXEL_SCALE_ARCSEC,
-    READ_NOISE_E,
-    SATURATION_ADU,
     SENSOR_SHAPE,
 )
+from panoptes_network.frames.camera_constants import resolve_camera_constants
+from panoptes_network.simulation.detector_response import CORNER_LOSS, fast_lens_vignetting
 
 __all__ = [
     "BAYER_COLOUR",
     "BAYER_SITES",
     "COLOURS",
+    "SIMULATED_SOURCE",
+    "CameraElectronics",
     "CameraModel",
     "HotPixels",
     "bayer_colour_index",
+    "camera_electronics",
     "hot_pixels",
 ]
 
+#: Where a simulated camera's registry entry says its constants come from.
+SIMULATED_SOURCE = "the simulated camera's electronics"
 #: The colour channels, in the order used by every per-colour array: R, G, B.
 COLOURS: tuple[str, ...] = ("R", "G", "B")
 
@@ -69,6 +78,54 @@ def bayer_colour_index(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class CameraElectronics:
+    """The electronics of one simulated camera.
+
+    Attributes
+    ----------
+    bias_adu : float
+        Bias (black level), in ADU.
+    saturation_adu : int
+        White level: the highest value a pixel takes, in ADU (bias included).
+    gain : float
+        Gain, in electrons per ADU.
+    read_noise : float
+        Read noise (RMS), in electrons per pixel.
+    """
+
+    bias_adu: float
+    saturation_adu: int
+    gain: float
+    read_noise: float
+
+
+def camera_electronics(camera_id: str) -> CameraElectronics:
+    """Return the electronics a simulated camera has, drawn from its id.
+
+    The same id always gives the same values; different ids differ, within the spread of the
+    fleet's Canon bodies.
+
+    Parameters
+    ----------
+    camera_id : str
+        Six lower-case hex characters.
+
+    Returns
+    -------
+    CameraElectronics
+        Bias 2030 to 2070 ADU (whole), white level 11400 to 12300 ADU, gain 1.2 to 1.9 e-/ADU
+        (0.01 steps), read noise 6 to 12 e- (0.1 steps).
+    """
+    rng = np.random.default_rng([0xE1E, int(camera_id, 16)])
+    return CameraElectronics(
+        bias_adu=float(rng.integers(2030, 2071)),
+        saturation_adu=int(rng.integers(11400, 12301)),
+        gain=round(float(rng.uniform(1.2, 1.9)), 2),
+        read_noise=round(float(rng.uniform(6.0, 12.0)), 1),
+    )
+
+
+@dataclass(frozen=True)
 class CameraModel:
     """One camera of a unit.
 
@@ -79,13 +136,14 @@ class CameraModel:
     width, height : int
         Image size in pixels (``NAXIS1``, ``NAXIS2``).
     bias_adu : float
-        Bias (black level), in ADU.
+        Bias (black level), in ADU; NaN (the default): drawn from the id
+        (:func:`camera_electronics`), like ``gain``, ``read_noise`` and ``saturation_adu``.
     gain : float
-        Gain, in electrons per ADU.
+        Gain, in electrons per ADU (NaN: drawn).
     read_noise : float
-        Read noise (RMS), in electrons.
+        Read noise (RMS), in electrons (NaN: drawn).
     saturation_adu : int
-        Highest value a pixel can take, in ADU (bias included).
+        Highest value a pixel can take, in ADU (bias included; 0: drawn).
     pixel_scale : float
         Pixel scale on the sky, in arcsec per pixel.
     vignetting_loss : float
@@ -97,12 +155,12 @@ class CameraModel:
     camera_id: str = "14d3bd"
     width: int = SENSOR_SHAPE[1]
     height: int = SENSOR_SHAPE[0]
-    bias_adu: float = BIAS_ADU
-    gain: float = GAIN_E_PER_ADU
-    read_noise: float = READ_NOISE_E
-    saturation_adu: int = SATURATION_ADU
+    bias_adu: float = math.nan
+    gain: float = math.nan
+    read_noise: float = math.nan
+    saturation_adu: int = 0
     pixel_scale: float = PIXEL_SCALE_ARCSEC
-    vignetting_loss: float = 0.25
+    vignetting_loss: float = CORNER_LOSS
     hot_pixel_count: int = 300
 
     def __post_init__(self) -> None:
@@ -112,6 +170,17 @@ class CameraModel:
             )
         if self.width < 2 or self.height < 2 or self.width % 2 or self.height % 2:
             raise ValueError(f"image size {self.width} x {self.height} must be even and >= 2")
+        drawn = camera_electronics(self.camera_id)
+        for name in ("bias_adu", "gain", "read_noise"):
+            if math.isnan(getattr(self, name)):
+                object.__setattr__(self, name, getattr(drawn, name))
+        if not self.saturation_adu:
+            object.__setattr__(self, "saturation_adu", drawn.saturation_adu)
+        if not self.bias_adu < self.saturation_adu <= 16383:
+            raise ValueError(
+                f"saturation {self.saturation_adu} ADU must lie above the bias {self.bias_adu} "
+                "ADU and at most 16383 ADU"
+            )
         if self.gain <= 0 or self.read_noise < 0 or self.pixel_scale <= 0:
             raise ValueError("gain and pixel scale must be positive, read noise >= 0")
         if not 0 <= self.vignetting_loss < 1:
@@ -133,7 +202,7 @@ class CameraModel:
         return (self.saturation_adu - self.bias_adu) * self.gain
 
     def vignetting(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Return the fraction of light reaching pixels: ``1 - loss * (r / r_corner)**2``.
+        """Return the fraction of light reaching pixels through the fast lens.
 
         Parameters
         ----------
@@ -143,11 +212,76 @@ class CameraModel:
         Returns
         -------
         numpy.ndarray
-            Relative throughput, 1 at the image centre, ``1 - vignetting_loss`` at corners.
+            Relative throughput, 1 at the image centre, ``1 - vignetting_loss`` at the
+            corners (:func:`.detector_response.fast_lens_vignetting`).
         """
-        cx, cy = self.centre
-        r2 = ((np.asarray(x) - cx) ** 2 + (np.asarray(y) - cy) ** 2) / (cx**2 + cy**2)
-        return 1.0 - self.vignetting_loss * r2
+        return fast_lens_vignetting(
+            np.asarray(x, dtype=float),
+            np.asarray(y, dtype=float),
+            self.centre,
+            self.vignetting_loss,
+        )
+
+    def registry_entry(self, source: str) -> dict[str, object]:
+        """Return this camera's ``cameras/{camera_id}`` registry document.
+
+        Parameters
+        ----------
+        source : str
+            Where the values come from, recorded beside each (``<name>_source``).
+
+        Returns
+        -------
+        dict
+            ``bias_adu``, ``saturation_adu``, ``gain_e_per_adu``, ``read_noise_e`` and
+            ``bayer_pattern`` (the simulated sensor is RGGB), each with its source, and
+            ``camera_id``.
+        """
+        values: dict[str, object] = {
+            "bias_adu": float(self.bias_adu),
+            "saturation_adu": float(self.saturation_adu),
+            "gain_e_per_adu": float(self.gain),
+            "read_noise_e": float(self.read_noise),
+            "bayer_pattern": "RGGB",
+        }
+        entry: dict[str, object] = {"camera_id": self.camera_id, **values}
+        entry.update({f"{name}_source": source for name in values})
+        return entry
+
+    def measure_constants(self) -> dict[str, float | str]:
+        """Return this camera's constants as the keyword arguments of the measuring code.
+
+        Returns
+        -------
+        dict
+            ``gain`` (e-/ADU), ``read_noise`` (e-), ``bias`` and ``saturation`` (ADU) and
+            ``bayer_pattern`` (``"RGGB"``), as
+            :func:`~panoptes_network.photometry.frame_photometry.measure_frame` takes them.
+        """
+        return {
+            "gain": float(self.gain),
+            "read_noise": float(self.read_noise),
+            "bias": float(self.bias_adu),
+            "saturation": float(self.saturation_adu),
+            "bayer_pattern": "RGGB",
+        }
+
+    def table_metadata(self) -> dict[str, object]:
+        """Return the ``camera`` metadata a sources table of this camera's frames carries.
+
+        The constants go through the network's own resolution
+        (:func:`~panoptes_network.frames.camera_constants.resolve_camera_constants`) with
+        this camera's registry entry, as measure-sources does.
+
+        Returns
+        -------
+        dict
+            ``camera_id`` and, per constant, its value and ``<name>_source``.
+        """
+        constants = resolve_camera_constants(
+            self.camera_id, None, registry=self.registry_entry(SIMULATED_SOURCE)
+        )
+        return {"camera_id": self.camera_id, **constants.summary()}
 
     def serial_numbers(self) -> tuple[str, str]:
         """Return the camera's internal and body serial numbers (``INTSN``, ``CAMSN``).
@@ -182,7 +316,7 @@ def hot_pixels(camera: CameraModel) -> HotPixels:
     """Return the hot pixels of a camera, fixed by its id.
 
     Dark currents are log-uniform between 4 and 150 e-/s: 300 to 12000 ADU above bias in a
-    120 s exposure at gain 1.5, from barely visible to saturated.
+    120 s exposure at a gain of 1.5 e-/ADU, from barely visible to saturated.
 
     Parameters
     ----------

@@ -4,9 +4,11 @@
 its Bayer sites (a :class:`~.smooth_field.SmoothField` per colour), the stars as
 pixel-integrated Gaussian stamps (:mod:`.psf`) in which a pixel of colour ``c`` gets the PSF
 fraction times ``F_c / pixel_share_c`` (so the sum over a star's colour-``c`` pixels is
-``F_c``, up to Bayer sampling), and the hot pixels' dark current. It also returns, per star and
-colour, the exact sum of its noiseless electrons over the image's pixels of that colour:
-the expectation of a large aperture sum, which the truth tables record.
+``F_c``, up to Bayer sampling), both times each pixel's response (the camera's pixel response
+non-uniformity, when the scene has one), then the mean dark current and the hot pixels' dark
+current. It also returns, per star and colour, the exact sum of its noiseless electrons over
+the image's pixels of that colour: the expectation of a large aperture sum, which the truth
+tables record.
 
 :func:`digitise` adds Poisson noise (shot noise of sky, stars and dark current), Gaussian
 read noise, divides by the gain, adds the bias, rounds and clips at 0 and the saturation.
@@ -52,6 +54,13 @@ class FrameScene:
         Exposure time, in seconds.
     pixel_shares : (float, float, float)
         Fraction of the pixels of each colour.
+    response : numpy.ndarray or None
+        Each pixel's sensitivity relative to the smooth throughput (the camera's pixel
+        response non-uniformity, :func:`.detector_response.prnu_map`), shape
+        ``camera.shape``, dimensionless; None: uniform.
+    dark_electrons : float
+        Mean dark current of a pixel over the exposure (:func:`.detector_response.
+        dark_current` at the sensor's temperature times the exposure), in electrons.
     """
 
     camera: CameraModel
@@ -64,6 +73,8 @@ class FrameScene:
     hot: HotPixels
     exptime: float
     pixel_shares: tuple[float, float, float] = (0.25, 0.5, 0.25)
+    response: np.ndarray | None = None
+    dark_electrons: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,10 @@ def _add_stars(image: np.ndarray, scene: FrameScene) -> StarPixels:
     stamps = (gy[:, :, None] * gx[:, None, :] * scale).astype(np.float32)
     inside = ((py >= 0) & (py < rows))[:, :, None] & ((px >= 0) & (px < cols))[:, None, :]
     stamps[~inside] = 0.0
+    if scene.response is not None:
+        stamps *= scene.response[
+            np.clip(py, 0, rows - 1)[:, :, None], np.clip(px, 0, cols - 1)[:, None, :]
+        ]
     pixel_fluxes = np.stack(
         [np.where(colour == c, stamps, 0.0).sum(axis=(1, 2)) for c in range(len(COLOURS))],
         axis=1,
@@ -126,12 +141,17 @@ def expected_electrons(scene: FrameScene) -> tuple[np.ndarray, StarPixels]:
     Returns
     -------
     (numpy.ndarray, StarPixels)
-        The float32 image of shape ``camera.shape`` (electrons per pixel) and the stars'
-        per-colour pixel sums and peaks.
+        The float32 image of shape ``camera.shape`` (electrons per pixel: sky and stars
+        times the pixel response, plus dark current and hot pixels) and the stars' per-colour
+        pixel sums and peaks (the pixel response included).
     """
     image = np.empty(scene.camera.shape, dtype=np.float32)
     _add_sky(image, scene.sky)
+    if scene.response is not None:
+        image *= scene.response
     stars = _add_stars(image, scene)
+    if scene.dark_electrons:
+        image += np.float32(scene.dark_electrons)
     hot = scene.hot
     image[hot.rows, hot.cols] += (hot.dark_current * scene.exptime).astype(np.float32)
     return image, stars

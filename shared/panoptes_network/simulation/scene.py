@@ -177,6 +177,9 @@ def frame_scene(
     clouds: CloudScreen | None,
     hot: HotPixels,
     grid: tuple[int, int] = DEFAULT_GRID,
+    *,
+    response: np.ndarray | None = None,
+    dark_electrons: float = 0.0,
 ) -> FramePhysics:
     """Compute what one exposure puts on the sensor.
 
@@ -200,6 +203,11 @@ def frame_scene(
         The camera's hot pixels.
     grid : (int, int)
         Nodes of the smooth maps (rows, columns).
+    response : numpy.ndarray or None
+        The camera's pixel response non-uniformity (a map of ``camera.shape``); None:
+        uniform.
+    dark_electrons : float
+        Mean dark current of a pixel over the exposure, in electrons.
 
     Returns
     -------
@@ -281,6 +289,8 @@ def frame_scene(
         hot=hot,
         exptime=conditions.exptime,
         pixel_shares=tuple(band.pixel_share for band in PASSBANDS),
+        response=response,
+        dark_electrons=dark_electrons,
     )
     return FramePhysics(
         scene=scene,

@@ -41,6 +41,7 @@ from panoptes_network.frames.bucket_path import ImagePath
 from panoptes_network.simulation.camera import hot_pixels
 from panoptes_network.simulation.clouds import CloudScreen
 from panoptes_network.simulation.demo_events import choose_demo_events
+from panoptes_network.simulation.detector_response import dark_current, prnu_map
 from panoptes_network.simulation.observing import (
     altaz,
     kasten_young_airmass,
@@ -61,7 +62,13 @@ from panoptes_network.simulation.truth import (
     stars_table,
     write_table,
 )
-from panoptes_network.simulation.unit_header import exif_cards, fits_bytes, unit_cards, written_time
+from panoptes_network.simulation.unit_header import (
+    exif_cards,
+    fits_bytes,
+    sensor_temperature,
+    unit_cards,
+    written_time,
+)
 from panoptes_network.simulation.variability import Event, events_table, exposure_mean
 
 __all__ = ["SimulationResult", "read_frame", "simulate_sequence"]
@@ -337,8 +344,21 @@ def simulate_sequence(
             variability=variability,
         )
 
-    def physics_of(conditions: FrameConditions) -> FramePhysics:
-        return frame_scene(stars, conditions, unit, camera, spec.sky, psf, clouds, hot)
+    response = prnu_map(camera, spec.prnu_rms) if spec.prnu_rms > 0 else None
+
+    def physics_of(conditions: FrameConditions, temperature_c: float = 0.0) -> FramePhysics:
+        return frame_scene(
+            stars,
+            conditions,
+            unit,
+            camera,
+            spec.sky,
+            psf,
+            clouds,
+            hot,
+            response=response,
+            dark_electrons=float(dark_current(temperature_c)) * spec.exptime,
+        )
 
     if spec.demo_events:
         first = physics_of(conditions_of(0, np.ones(len(stars))))
@@ -352,7 +372,8 @@ def simulate_sequence(
     for i, (path, start) in enumerate(zip(paths, starts, strict=True)):
         variability = exposure_mean(events, stars.picid, start.timestamp(), spec.exptime)
         conditions = conditions_of(i, variability)
-        physics = physics_of(conditions)
+        exif = exif_cards(camera, (start - t0).total_seconds() / 3600.0, _rng(spec.seed, _EXIF, i))
+        physics = physics_of(conditions, sensor_temperature(exif))
         electrons, star_pixels = expected_electrons(physics.scene)
         pixels = digitise(electrons, camera, _rng(spec.seed, _NOISE, i), spec.noise)
         del electrons
@@ -362,7 +383,6 @@ def simulate_sequence(
                 f"the Sun is at {header.sun_altitude:.1f} deg at {start:%Y-%m-%dT%H:%M:%S} UTC: "
                 "the sky model ignores twilight"
             )
-        exif = exif_cards(camera, (start - t0).total_seconds() / 3600.0, _rng(spec.seed, _EXIF, i))
         cards = unit_cards(path, unit, spec.exptime, spec.field_card, header, exif)
         target = folder / Path(path.object_name).name
         _write_atomically(target, fits_bytes(pixels, cards, written_time(start, spec.exptime)))

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
 from panoptes_network.simulation.camera import CameraModel
+from panoptes_network.simulation.detector_response import PRNU_RMS
 from panoptes_network.simulation.psf import PsfModel
 from panoptes_network.simulation.render import NOISE_MODELS
 from panoptes_network.simulation.sky import SkyModel
@@ -87,6 +88,10 @@ class SequenceSpec:
         Shot noise, ``"poisson"`` (default) or ``"gaussian"``: with ``"gaussian"`` two
         sequences of one seed share their noise and differ only by what was injected
         (:func:`.render.digitise`).
+    prnu_rms : float
+        RMS of the camera's pixel response non-uniformity (a fraction; 0: none), its map
+        fixed by the camera id (:func:`.detector_response.prnu_map`). Dark current follows
+        each frame's sensor temperature (``CAMTEMP``) in any case.
     """
 
     ra: float
@@ -106,6 +111,7 @@ class SequenceSpec:
     sky: SkyModel = field(default_factory=SkyModel)
     psf: PsfModel | None = None
     noise: str = "poisson"
+    prnu_rms: float = PRNU_RMS
 
     def validate(self) -> None:
         """Check the inputs.
@@ -135,6 +141,8 @@ class SequenceSpec:
         low, high = self.vmag_range
         if not low <= high:
             raise SimulationInputError("vmag_range", f"{self.vmag_range} must be (bright, faint)")
+        if not (math.isfinite(self.prnu_rms) and 0.0 <= self.prnu_rms <= 0.2):
+            raise SimulationInputError("prnu_rms", f"{self.prnu_rms} must be in [0, 0.2]")
         if self.noise not in NOISE_MODELS:
             raise SimulationInputError("noise", f"{self.noise!r} is not one of {NOISE_MODELS}")
         if len(self.field_name) > 68 or not self.field_name.isprintable():

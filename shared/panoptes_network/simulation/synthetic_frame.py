@@ -4,7 +4,10 @@ A PANOPTES unit takes 5208 x 3476 raw Bayer frames (Canon EOS 100D, RGGB), writt
 as 16-bit FITS with ``BZERO = 32768``: about 36 MB each. :func:`make_full_frame` renders one
 with numpy in a few seconds, deterministic for a seed:
 
-- bias 2048 ADU, gain 1.5 e-/ADU, read noise 10.5 e- (Gaussian), saturation 11530 ADU;
+- the electronics of the frame's camera (``INSTRUME``; ``14d3bd`` when the cards name none):
+  its own bias, gain, read noise (Gaussian) and saturation
+  (:func:`~panoptes_network.simulation.camera.camera_electronics`), its white level written
+  as ``WHTLVLN`` as a Canon camera does;
 - a smooth sky gradient of 300 to 1500 e- (green pixels; red and blue pixels see 0.75 and
   0.6 of it, the Bayer pattern of a colour sensor), with Poisson noise;
 - about 5000 Gaussian stars, FWHM 2 to 3 px, whose total fluxes follow a power law
@@ -30,14 +33,13 @@ import numpy as np
 from astropy.io import fits
 
 from panoptes_network.frames.bucket_path import ImagePath
-from panoptes_network.frames.camera import (
-    BIAS_ADU,
-    GAIN_E_PER_ADU,
-    READ_NOISE_E,
-    SATURATION_ADU,
-    SENSOR_SHAPE,
-)
+from panoptes_network.frames.camera import SENSOR_SHAPE
 from panoptes_network.frames.checksum import uint16_frame_bytes, uint16_frame_header
+from panoptes_network.simulation.camera import (
+    CameraElectronics,
+    CameraModel,
+    camera_electronics,
+)
 
 __all__ = [
     "HEIGHT",
@@ -139,19 +141,33 @@ def _add_stars(image: np.ndarray, rng: np.random.Generator) -> int:
     return n
 
 
-def render_pixels(seed: int = 0) -> np.ndarray:
+def _camera_id(cards: Mapping[str, object] | None) -> str:
+    """Return the camera id the cards name (``INSTRUME``), else the default camera's."""
+    named = str((cards or {}).get("INSTRUME", "")).strip()
+    try:
+        return CameraModel(named, width=2, height=2, hot_pixel_count=0).camera_id
+    except ValueError:
+        return CameraModel.__dataclass_fields__["camera_id"].default
+
+
+def render_pixels(seed: int = 0, electronics: CameraElectronics | None = None) -> np.ndarray:
     """Render the pixels of a raw frame.
 
     Parameters
     ----------
     seed : int
         Seed of the random generator; the same seed gives the same pixels.
+    electronics : CameraElectronics, optional
+        The camera's bias, gain, read noise and saturation (those of the default simulated
+        camera, ``14d3bd``, when omitted).
 
     Returns
     -------
     numpy.ndarray
-        ``uint16`` image of shape (3476, 5208), in ADU (bias included, clipped at 11530).
+        ``uint16`` image of shape (3476, 5208), in ADU (bias included, clipped at the
+        camera's saturation).
     """
+    camera = electronics or camera_electronics(_camera_id(None))
     rng = np.random.default_rng(seed)
     electrons = _sky_electrons(rng)
     _add_stars(electrons, rng)
@@ -163,17 +179,19 @@ def render_pixels(seed: int = 0) -> np.ndarray:
     for start in range(0, HEIGHT, _CHUNK_ROWS):
         stop = min(start + _CHUNK_ROWS, HEIGHT)
         counts = rng.poisson(electrons[start:stop]).astype(np.float32)
-        counts += rng.standard_normal(counts.shape, dtype=np.float32) * np.float32(READ_NOISE_E)
-        counts /= np.float32(GAIN_E_PER_ADU)
-        counts += np.float32(BIAS_ADU)
-        np.clip(np.rint(counts, out=counts), 0, SATURATION_ADU, out=counts)
+        counts += rng.standard_normal(counts.shape, dtype=np.float32) * np.float32(
+            camera.read_noise
+        )
+        counts /= np.float32(camera.gain)
+        counts += np.float32(camera.bias_adu)
+        np.clip(np.rint(counts, out=counts), 0, camera.saturation_adu, out=counts)
         pixels[start:stop] = counts
     del electrons
 
     hot = rng.choice(HEIGHT * WIDTH, size=_N_HOT, replace=False)
     excess = np.exp(rng.uniform(np.log(300.0), np.log(12000.0), _N_HOT))  # ADU
     flat = pixels.reshape(-1)
-    flat[hot] = np.minimum(flat[hot] + excess, SATURATION_ADU).astype(np.uint16)
+    flat[hot] = np.minimum(flat[hot] + excess, camera.saturation_adu).astype(np.uint16)
     return pixels
 
 
@@ -208,8 +226,11 @@ def frame_header(
 
 def _build_frame(seed: int, cards: tuple[tuple[str, object], ...] = ()) -> bytes:
     overrides = dict(cards)
+    electronics = camera_electronics(_camera_id(overrides))
+    overrides.setdefault("WHTLVLN", electronics.saturation_adu)
     return uint16_frame_bytes(
-        render_pixels(seed), lambda checksum, datasum: frame_header(checksum, datasum, overrides)
+        render_pixels(seed, electronics),
+        lambda checksum, datasum: frame_header(checksum, datasum, overrides),
     )
 
 
@@ -255,7 +276,8 @@ def make_full_frame(seed: int = 0, cards: Mapping[str, object] | None = None) ->
         cached, so benchmarks run in one process share it.
     cards : Mapping, optional
         Values for the unit's cards (see :func:`frame_cards_for`); others keep those of a
-        real PAN001 frame.
+        real PAN001 frame, except ``WHTLVLN``: the white level of the camera ``INSTRUME``
+        names, whose electronics the pixels have.
 
     Returns
     -------

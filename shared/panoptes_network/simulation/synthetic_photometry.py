@@ -38,8 +38,9 @@ from datetime import datetime, timezone
 import numpy as np
 from astropy.table import Table
 
-from panoptes_network.frames.camera import PIXEL_SCALE_ARCSEC, READ_NOISE_E
+from panoptes_network.frames.camera import PIXEL_SCALE_ARCSEC
 from panoptes_network.lightcurves.stacking import TIME_KEY
+from panoptes_network.simulation.camera import CameraModel
 
 __all__ = [
     "CLOUD_TRANSMISSION",
@@ -129,7 +130,7 @@ def synthetic_observation(
     transit_duration_min: float = 120.0,
     exptime: float = 120.0,
     cadence: float = 135.0,
-    read_noise_e: float = READ_NOISE_E,
+    camera: CameraModel | None = None,
 ) -> SyntheticObservation:
     """Draw per-frame photometry tables of one observation.
 
@@ -151,14 +152,17 @@ def synthetic_observation(
         Transit duration, minutes.
     exptime, cadence : float
         Exposure time and time between frames, seconds.
-    read_noise_e : float
-        Read noise, e- per pixel.
+    camera : CameraModel, optional
+        The camera (its read noise, e- per pixel, and the ``camera`` metadata of the tables);
+        the default simulated camera when omitted.
 
     Returns
     -------
     SyntheticObservation
         The tables and the truth.
     """
+    camera = camera or CameraModel()
+    read_noise_e = camera.read_noise
     rng = np.random.default_rng(seed)
     vmag = rng.uniform(7.0, 12.0, n_stars)
     colour = rng.uniform(0.0, 1.2, n_stars)
@@ -254,10 +258,11 @@ def synthetic_observation(
         data["flags"] = flags[t]
         table = Table(data)
         table.meta.update(
-            image_id=f"PAN001_14d3bd_{moment:%Y%m%dT%H%M%S}",
-            sequence_id="PAN001_14d3bd_20260101T040000",
+            image_id=f"PAN001_{camera.camera_id}_{moment:%Y%m%dT%H%M%S}",
+            sequence_id=f"PAN001_{camera.camera_id}_20260101T040000",
             exptime=exptime,
             airmass=float(airmass[t]),
+            camera=camera.table_metadata(),
         )
         table.meta[TIME_KEY] = moment.isoformat()
         tables.append(table)

@@ -30,7 +30,14 @@ from panoptes_network.simulation.observing import ObservingConditions
 from panoptes_network.simulation.synthetic_frame import frame_header
 from panoptes_network.simulation.unit import Unit
 
-__all__ = ["CREATOR", "exif_cards", "fits_bytes", "unit_cards", "written_time"]
+__all__ = [
+    "CREATOR",
+    "exif_cards",
+    "fits_bytes",
+    "sensor_temperature",
+    "unit_cards",
+    "written_time",
+]
 
 #: The ``CREATOR`` card of simulated frames.
 CREATOR = "panoptes-network simulate 0.1"
@@ -42,7 +49,7 @@ def exif_cards(camera: CameraModel, hours: float, rng: np.random.Generator) -> d
     Parameters
     ----------
     camera : CameraModel
-        The camera (its serial numbers).
+        The camera (its serial numbers, and its white level as ``WHTLVLN``).
     hours : float
         Time since the start of the sequence, in hours (the sensor warms up).
     rng : numpy.random.Generator
@@ -68,12 +75,28 @@ def exif_cards(camera: CameraModel, hours: float, rng: np.random.Generator) -> d
         "MEASEV": round(measev2 + 0.005, 2),
         "MEASEV2": measev2,
         "MEASRGGB": f"{int(rng.integers(466, 478))} 1024 1024 {int(rng.integers(715, 740))}",
-        "WHTLVLN": 11765,
-        "WHTLVLS": 12277,
+        "WHTLVLN": int(camera.saturation_adu),
+        "WHTLVLS": int(camera.saturation_adu) + 512,
         "REDBAL": round(int(rng.integers(514, 519)) / 256.0, 6),
         "BLUEBAL": round(int(rng.integers(759, 767)) / 512.0, 6),
         "WBRGGB": "",
     }
+
+
+def sensor_temperature(exif: dict[str, object]) -> float:
+    """Return the sensor temperature of a frame's EXIF cards (``CAMTEMP = '11 C'``).
+
+    Parameters
+    ----------
+    exif : dict
+        The cards :func:`exif_cards` returns.
+
+    Returns
+    -------
+    float
+        Degrees Celsius.
+    """
+    return float(str(exif["CAMTEMP"]).split()[0])
 
 
 def unit_cards(

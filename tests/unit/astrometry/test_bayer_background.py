@@ -14,7 +14,7 @@ from panoptes_network.astrometry.bayer_background import calibrate_superpixels
 from panoptes_network.astrometry.star_count import count_star_like_sources
 from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS
 
-BIAS = 2048.0
+BIAS = 2061.0  # a camera's own black level, not a fleet default
 SKY = {"r": 310.0, "g": 545.0, "b": 190.0}  # ADU above bias
 GAIN, READ_NOISE = 1.5, 10.5  # e-/ADU, e-
 
@@ -37,6 +37,11 @@ def add_gaussian_star(image, x, y, flux, sigma=1.1, half=12):
     rows, cols = np.mgrid[y0 - half : y0 + half + 1, x0 - half : x0 + half + 1]
     stamp = np.exp(-((cols - x) ** 2 + (rows - y) ** 2) / (2 * sigma**2))
     image[rows, cols] += flux * stamp / stamp.sum()
+
+
+def calibrate(pixels, **options):
+    """Calibrate a frame of this camera (bias BIAS, RGGB)."""
+    return calibrate_superpixels(pixels, bias=BIAS, bayer_pattern="RGGB", **options)
 
 
 def synthetic_frame(shape=(1200, 1600), stars=(), seed=3, hot=()):
@@ -80,7 +85,7 @@ def frame() -> np.ndarray:
 
 
 def test_sky_per_colour_matches_an_independent_clipped_median_and_the_truth(frame):
-    result = calibrate_superpixels(frame)
+    result = calibrate(frame)
     colours = colour_map(frame.shape)
     for name in "rgb":
         reference_median, reference_std = clipped_stats(frame[colours == name] - BIAS)
@@ -100,13 +105,21 @@ def test_colours_are_told_apart(frame):
     # Swapping the red and blue planes swaps their statistics: the planes are the right ones.
     swapped = frame.copy()
     swapped[1::2, 0::2], swapped[0::2, 1::2] = frame[0::2, 1::2], frame[1::2, 0::2]
-    result = calibrate_superpixels(swapped).background
+    result = calibrate(swapped).background
     assert result.r.median == pytest.approx(SKY["b"], abs=1.0)
     assert result.b.median == pytest.approx(SKY["r"], abs=1.0)
 
 
+def test_the_cameras_bayer_pattern_says_which_plane_is_which_colour(frame):
+    # The same pixels read as a BGGR camera's: red and blue trade places.
+    result = calibrate_superpixels(frame, bias=BIAS, bayer_pattern="BGGR").background
+    assert result.r.median == pytest.approx(SKY["b"], abs=1.0)
+    assert result.b.median == pytest.approx(SKY["r"], abs=1.0)
+    assert result.g.median == pytest.approx(SKY["g"], abs=1.0)
+
+
 def test_superpixels_sum_each_bayer_cell_above_the_sky(frame):
-    result = calibrate_superpixels(frame)
+    result = calibrate(frame)
     image = result.image
     assert image.dtype == np.float32 and image.shape == (600, 800)
     # Away from stars, the sky is gone: the mean is 0 within its error.
@@ -133,16 +146,18 @@ def test_superpixels_sum_each_bayer_cell_above_the_sky(frame):
 
 def test_odd_sizes_and_small_crops(frame):
     crop = frame[:201, :303]
-    result = calibrate_superpixels(crop)
+    # With an odd number of rows the upright top-left cell starts on the G2/B row: the crop is
+    # a GBRG frame (FITS row 1 is the bottom of the image).
+    result = calibrate_superpixels(crop, bias=BIAS, bayer_pattern="GBRG")
     assert result.image.shape == (100, 151)
     assert result.background.g.median == pytest.approx(SKY["g"], abs=2.0)
     with pytest.raises(ValueError, match="4 x 4"):
-        calibrate_superpixels(frame[:3, :10])
+        calibrate(frame[:3, :10])
 
 
 def test_star_count_finds_the_injected_stars_but_not_noise_or_hot_pixels(frame):
-    result = calibrate_superpixels(frame)
+    result = calibrate(frame)
     noise = result.background.superpixel_rms
     assert count_star_like_sources(result.image, noise) == len(STARS)
-    blank = calibrate_superpixels(synthetic_frame(hot=[(11, 13), (600, 801)], seed=8))
+    blank = calibrate(synthetic_frame(hot=[(11, 13), (600, 801)], seed=8))
     assert count_star_like_sources(blank.image, blank.background.superpixel_rms) == 0

@@ -38,6 +38,7 @@ from panoptes_network.ingest.record import record_image
 from panoptes_network.pipeline.context import ChainContext, StoredObject
 from panoptes_network.pipeline.ports import DocWrite
 from panoptes_network.pipeline.settings import Settings
+from tests.unit.cameras import REAL_CAMERA, register_cameras
 from tests.unit.fakes import CountingRunner, MemoryDocuments, ReplayRunner
 
 pytestmark = pytest.mark.skipif(
@@ -56,10 +57,19 @@ NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module")
 def solver_ctx(make_ctx):
-    """Return ``(documents=None) -> ChainContext``: plate-solve's context, its clock at NOW."""
+    """Return ``(documents=None) -> ChainContext``: plate-solve's context, its clock at NOW.
+
+    The real frames' camera (Canon EOS 100D) is in the registry as 14d3bd, the camera of
+    their paths.
+    """
 
     def make(documents: MemoryDocuments | None = None) -> ChainContext:
-        return make_ctx(documents=documents, service="plate-solve", now=lambda: NOW)
+        return make_ctx(
+            documents=documents,
+            service="plate-solve",
+            now=lambda: NOW,
+            cameras={"14d3bd": REAL_CAMERA},
+        )
 
     return make
 
@@ -117,7 +127,9 @@ def solved_a(unsolved, solver_ctx) -> dict:
 @pytest.fixture(scope="module")
 def solution_header(unsolved, tmp_path_factory) -> fits.Header:
     """A real solve-field .wcs header of unsolved.fits' superpixels, for replayed runs."""
-    image = calibrate_superpixels(unsolved["pixels"]).image
+    image = calibrate_superpixels(
+        unsolved["pixels"], bias=REAL_CAMERA["bias_adu"], bayer_pattern="RGGB"
+    ).image
     run = solve_field(
         image,
         tmp_path_factory.mktemp("solve"),
@@ -469,3 +481,54 @@ def test_the_mount_index_is_replaced_by_the_solved_one(unsolved, solution_header
     assert solved["sky_source"] == "solved" and solved["sky_ra"] == solved["ra"]
     assert solved["sky_cells"] != recorded["sky_cells"]
     assert solved["sky_radius"] < recorded["sky_radius"]
+
+
+def test_the_constants_used_are_recorded_with_their_sources(solved_a):
+    image = solved_a["ctx"].documents.get("images", "PAN001_14d3bd_20160909T081226")
+    constants = image["camera_constants"]
+    assert constants["saturation_adu"] == {
+        "value": 11765.0,
+        "source": "header",
+        "detail": "WHTLVLN",
+    }
+    assert constants["bayer_pattern"]["value"] == "RGGB"
+    assert constants["bayer_pattern"]["source"] == "header"
+    assert constants["bias_adu"]["value"] == REAL_CAMERA["bias_adu"]
+    assert constants["bias_adu"]["source"] == "registry"
+    assert constants["bias_adu"]["detail"].startswith("cameras/14d3bd (Canon EOS 100D")
+    assert image["camera_warnings"] == []
+
+
+def test_a_camera_missing_from_the_registry_is_a_calibration_error(unsolved, make_ctx):
+    ctx, runner = make_ctx(service="plate-solve", now=lambda: NOW, cameras={}), CountingRunner()
+    ctx.store.put(S.images_bucket, A, unsolved["fz"])
+    obj = StoredObject(S.images_bucket, A)
+    image_id = "PAN001_14d3bd_20160909T081226"
+    # record-image: the frame is recorded, but not sent to plate-solve
+    recorded = record_image(ctx, obj)
+    assert recorded.action == "recorded" and not recorded.detail["sent_to_solve"]
+    assert "no bias_adu" in recorded.detail["calibration_error"]
+    image = ctx.documents.get("images", image_id)
+    assert image["status"] == "calibration_error" and image["due_time"] is None
+    assert image["missing_camera_constant"] == "bias_adu"
+    reason = image["calibration_error_reason"]
+    assert "camera 14d3bd: no bias_adu" in reason and "cameras/14d3bd" in reason
+    assert ctx.bus.on(S.solve_topic) == []
+    # the camera is registered and the frame delivered again: recorded and sent on
+    register_cameras(ctx.documents, {"14d3bd": REAL_CAMERA})
+    again = record_image(ctx, obj)
+    assert again.detail["sent_to_solve"] and "calibration_error" not in again.detail
+    image = ctx.documents.get("images", image_id)
+    assert image["status"] == "uploaded" and image["calibration_error_reason"] is None
+    assert image["camera_constants"]["gain_e_per_adu"]["source"] == "registry"
+    # plate-solve resolves again: a registry entry that became unusable stops it too
+    ctx.documents.merge("cameras", "14d3bd", {"gain_e_per_adu": -1.0})
+    result = plate_solve(ctx, obj, PlateSolver(runner=runner))
+    assert result.action == "calibration_error" and runner.calls == []
+    image = ctx.documents.get("images", image_id)
+    assert image["status"] == "calibration_error" and not image.get("solved")
+    assert image["missing_camera_constant"] == "gain_e_per_adu"
+    assert "the registry's value is unusable" in image["calibration_error_reason"]
+    # the frame stays where it is, and nothing was quarantined
+    assert ctx.store.stat(obj.bucket, obj.name) is not None
+    assert not list(ctx.store.list(S.quarantine_bucket, ""))

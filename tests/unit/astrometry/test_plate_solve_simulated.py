@@ -44,7 +44,9 @@ S = Settings()
 START = datetime(2024, 9, 12, 6, 30, 0, tzinfo=timezone.utc)
 FIELD = (301.564, 44.457)
 WIDTH, HEIGHT = 5208, 3476
-GAIN = 1.5
+#: The default simulated camera's own electronics.
+CAMERA = CameraModel()
+GAIN = CAMERA.gain
 
 
 @pytest.fixture(scope="module")
@@ -145,11 +147,11 @@ def overcast(simulated, transmission=10 ** (-0.4 * 8.0), seed=5):
     rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
     colour = bayer_colour_index(rows, cols)
     clear_sky = np.array([truth["sky_r"], truth["sky_g"], truth["sky_b"]])[colour]
-    stars = np.clip((pixels.astype(np.float32) - 2048) * GAIN - clear_sky, 0, None)
+    stars = np.clip((pixels.astype(np.float32) - CAMERA.bias_adu) * GAIN - clear_sky, 0, None)
     cloud = 3000.0 * np.array([0.8, 1.0, 0.7])[colour] * (1 + 0.5 * cols / WIDTH)
     cloud *= 1 + 0.1 * np.sin(rows / 300.0)
     electrons = (cloud + transmission * stars).astype(np.float32)
-    noisy = digitise(electrons, CameraModel(), np.random.default_rng(seed))
+    noisy = digitise(electrons, CAMERA, np.random.default_rng(seed))
     out = io.BytesIO()
     fits.PrimaryHDU(noisy, simulated["header"]).writeto(out)
     return compress_frame(out.getvalue()).data, cloud, colour

@@ -48,14 +48,14 @@ def frames():
 
 def test_gain_and_read_noise_are_measured_within_5_percent(frames):
     biases, pairs, _, _ = frames
-    found = photon_transfer(biases, pairs)
+    found = photon_transfer(biases, pairs, pattern="RGGB")
     assert found.gain_e_per_adu == pytest.approx(CAMERA.gain, rel=0.05)
     assert found.read_noise_e == pytest.approx(CAMERA.read_noise, rel=0.05)
     assert found.bias_adu == pytest.approx(CAMERA.bias_adu, abs=0.5)
     assert set(found.planes) == {"R", "G1", "G2", "B"}
     assert found.gain_scatter < 0.05
     # one pair alone gives it too
-    alone = photon_transfer(biases, pairs[1:2])
+    alone = photon_transfer(biases, pairs[1:2], pattern="RGGB")
     assert alone.gain_e_per_adu == pytest.approx(CAMERA.gain, rel=0.05)
 
 
@@ -64,7 +64,7 @@ def test_a_hot_pixel_and_a_cosmic_ray_do_not_bias_the_gain(frames):
     f1, f2 = (f.copy() for f in pairs[1])
     f1[200:203, 300:303] = 11000  # a cosmic ray in one flat only
     f1[100, 100] = f2[100, 100] = 9000  # a hot pixel in both
-    found = photon_transfer(biases, [(f1, f2)])
+    found = photon_transfer(biases, [(f1, f2)], pattern="RGGB")
     assert found.gain_e_per_adu == pytest.approx(CAMERA.gain, rel=0.05)
 
 
@@ -79,10 +79,10 @@ def test_the_white_level_comes_from_an_over_exposed_flat_within_1_percent(frames
 def test_bad_calibration_frames_are_refused_with_the_reason(frames):
     biases, pairs, _, _ = frames
     with pytest.raises(ValueError, match="at least one pair"):
-        photon_transfer(biases, [])
+        photon_transfer(biases, [], pattern="RGGB")
     with pytest.raises(ValueError, match="different shapes"):
-        photon_transfer(biases, [(pairs[0][0], pairs[0][1][:-2])])
+        photon_transfer(biases, [(pairs[0][0], pairs[0][1][:-2])], pattern="RGGB")
     with pytest.raises(ValueError, match="flat pair 0: no signal above the bias"):
-        photon_transfer(biases, [biases])
+        photon_transfer(biases, [biases], pattern="RGGB")
     with pytest.raises(ValueError, match="no bias frame"):
         measure_bias([])

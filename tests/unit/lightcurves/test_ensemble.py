@@ -245,7 +245,7 @@ def test_expected_relative_error_is_the_ccd_equation():
     flux, sky, npix, read = 50_000.0, 200.0, 30, 10.5
     expected = np.sqrt(flux + npix * sky + npix * read**2) / flux
     assert expected_relative_error(flux, sky, npix, read) == pytest.approx(expected, rel=1e-12)
-    assert np.isnan(expected_relative_error(-5.0, sky, npix))
+    assert np.isnan(expected_relative_error(-5.0, sky, npix, read))
 
 
 def test_lightcurve_table(observation, curves):

@@ -122,7 +122,7 @@ def simulated_observation(n_frames: int, defocused: tuple[int, ...]) -> list[Tab
         )
         electrons, _ = expected_electrons(scene)
         pixels = digitise(electrons, camera, np.random.default_rng(100 + i))
-        table = measure_frame(pixels, None, rows)
+        table = measure_frame(pixels, None, rows, **camera.measure_constants())
         table.meta["image_id"] = f"frame{i:02d}"
         tables.append(table)
     return tables

@@ -3,7 +3,8 @@
 One module fixture simulates a 48-frame observation of the HD 189733 field (full-size raw
 Bayer frames, Tycho-2 stars from the local catalog, 120 s exposures every 128 s, the field
 rising) with a 2 % box transit lasting half the observation, centred on it, on an isolated
-V 9.5-10 star. Every frame is measured at its true WCS; the tables go into the sources bucket
+V 9.5-10 star. Every frame is flat-fielded with the camera's flat master (built from its
+simulated twilight flats) and measured at its true WCS; the tables go into the sources bucket
 of an in-memory chain exactly as measure-sources writes them, and build-lightcurve (the
 step its service calls) makes the run. The star's ``lightcurves`` document is read back.
 
@@ -47,7 +48,12 @@ from panoptes_network.simulation import (
     simulate_sequence,
 )
 from panoptes_network.simulation.fields import field_position
-from panoptes_network.simulation.measured import field_stars, isolated_stars, measure_sequence
+from panoptes_network.simulation.measured import (
+    camera_flat,
+    field_stars,
+    isolated_stars,
+    measure_sequence,
+)
 from panoptes_network.simulation.observing import darkest_time
 from tests.unit.fakes import MemoryStore
 
@@ -87,7 +93,9 @@ def run(local_catalog, tmp_path_factory, make_ctx):
     )
     spec = dataclasses.replace(quiet, events=(transit,))
     result = simulate_sequence(spec, catalog, tmp_path_factory.mktemp("transit"))
-    tables = measure_sequence(result.folder, catalog, vmag_range=spec.vmag_range)
+    # the camera's pixel response non-uniformity out, as measure-sources does with its masters
+    flat = camera_flat(spec.camera, start=highest - timedelta(hours=6))
+    tables = measure_sequence(result.folder, catalog, vmag_range=spec.vmag_range, flat=flat)
     store = MemoryStore()
     settings = make_ctx().settings
     for table, name in zip(tables, SequenceTruth.read(result.folder).frames["file"], strict=True):

@@ -50,7 +50,14 @@ NO_HOT = HotPixels(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
 SKY = (150.0, 300.0, 200.0)  # e- per pixel, R G B
 COLOUR_FLUX = np.array([8_000.0, 30_000.0, 11_000.0])  # e- of a V = 10 star, R G B
 KIC = (301.564, 44.457)
-GAIN, BIAS = 1.5, 2048.0
+#: The constants of the test camera: its own, drawn from its id, not a fleet default.
+CONSTANTS = CameraModel("0abcde", width=2, height=2, hot_pixel_count=0).measure_constants()
+GAIN, BIAS = CONSTANTS["gain"], CONSTANTS["bias"]
+
+
+def measure(pixels, wcs, rows, **options):
+    """Measure a frame of the test camera with its constants."""
+    return measure_frame(pixels, wcs, rows, **CONSTANTS, **options)
 
 
 def render(camera, x, y, fluxes, seed, sigma=1.1):
@@ -107,7 +114,7 @@ def pulls(table, truth):
 
 def test_fluxes_agree_with_the_truth_within_their_errors(grid_frame):
     pixels, rows, _, _, truth = grid_frame
-    table = measure_frame(pixels, None, rows)
+    table = measure(pixels, None, rows)
     assert table.colnames == list(SOURCES_COLUMNS)
     assert np.all(table["flags"] == 0)
     for pull in pulls(table, truth):
@@ -122,14 +129,14 @@ def test_fluxes_agree_with_the_truth_within_their_errors(grid_frame):
 
 def test_errors_are_the_theoretical_noise_of_the_true_flux_and_sky(grid_frame):
     pixels, rows, _, _, truth = grid_frame
-    table = measure_frame(pixels, None, rows)
+    table = measure(pixels, None, rows)
     annulus_area = np.pi * (7.0**2 - 4.5**2)  # plane pixels of one site in the annulus
     for i, (c, sky, sites) in enumerate(zip("rgb", SKY, (1, 2, 1), strict=True)):
         expected = theoretical_flux_error(
             truth[:, i],
             sky,
             table[f"npix_{c}"],
-            10.5,
+            CONSTANTS["read_noise"],
             sites * annulus_area,
             gain_e_per_adu=GAIN,
         )
@@ -140,7 +147,7 @@ def test_errors_are_the_theoretical_noise_of_the_true_flux_and_sky(grid_frame):
 
 def test_npix_is_the_aperture_area_on_each_colour(grid_frame):
     pixels, rows, _, _, _ = grid_frame
-    table = measure_frame(pixels, None, rows, aperture_radius=4.0, annulus=(8.0, 12.0))
+    table = measure(pixels, None, rows, aperture_radius=4.0, annulus=(8.0, 12.0))
     quarter = np.pi * 4.0**2 / 4  # a colour site is a quarter of the pixels; green two
     assert np.allclose(table["npix_r"], quarter) and np.allclose(table["npix_b"], quarter)
     assert np.allclose(table["npix_g"], 2 * quarter)
@@ -148,7 +155,7 @@ def test_npix_is_the_aperture_area_on_each_colour(grid_frame):
 
 def test_centroids_recover_the_true_positions_of_bright_stars(grid_frame):
     pixels, rows, x, y, _ = grid_frame
-    table = measure_frame(pixels, None, rows)
+    table = measure(pixels, None, rows)
     refined = table["x"] != table["x_wcs"]
     bright = rows["vmag"] < 12.5
     assert refined[bright].all()
@@ -156,14 +163,14 @@ def test_centroids_recover_the_true_positions_of_bright_stars(grid_frame):
     wcs_error = np.hypot(table["x_wcs"] - x, table["y_wcs"] - y)[bright]
     assert np.median(error) < 0.15 < np.median(wcs_error)
     assert np.hypot(table["x"] - table["x_wcs"], table["y"] - table["y_wcs"]).max() <= 1.5
-    unrefined = measure_frame(pixels, None, rows, refine_centroid=False)
+    unrefined = measure(pixels, None, rows, refine_centroid=False)
     assert np.array_equal(unrefined["x"], unrefined["x_wcs"])
 
 
 def test_faint_stars_keep_their_wcs_position():
     camera = CameraModel("0abcde", width=200, height=200, hot_pixel_count=0)
     pixels, _ = render(camera, [100.0], [100.0], [[50.0, 150.0, 60.0]], seed=1)
-    table = measure_frame(pixels, None, catalog([100.3], [99.8], [16.5]))
+    table = measure(pixels, None, catalog([100.3], [99.8], [16.5]))
     assert (table["x"][0], table["y"][0]) == (100.3, 99.8)
 
 
@@ -175,7 +182,7 @@ def test_errors_match_the_scatter_of_repeated_exposures():
     fluxes = COLOUR_FLUX * 10 ** (-0.4 * (vmag - 10))[:, None]
     rows = catalog(x, y, vmag)
     runs = [
-        measure_frame(render(camera, x, y, fluxes, seed)[0], None, rows, refine_centroid=False)
+        measure(render(camera, x, y, fluxes, seed)[0], None, rows, refine_centroid=False)
         for seed in range(40)
     ]
     for c in "rgb":
@@ -185,6 +192,42 @@ def test_errors_match_the_scatter_of_repeated_exposures():
         # 40 samples: the std of one star's scatter is ~11 %; over 35 stars the mean ~2 %.
         assert np.median(ratio) == pytest.approx(1.0, abs=0.1)
         assert ratio.min() > 0.6 and ratio.max() < 1.45
+
+
+def test_errors_of_flat_fielded_frames_count_the_electrons_the_pixels_held():
+    # A corner of a fast lens: the pixels see 0.6 of the light; the flat divides it back.
+    camera = CameraModel("0abcde", width=400, height=300, hot_pixel_count=0)
+    gx, gy = np.meshgrid(np.arange(40, 380, 50), np.arange(40, 280, 50))
+    x, y = gx.ravel() + 0.3, gy.ravel() - 0.2
+    vmag = np.linspace(10.0, 14.0, x.size)
+    fluxes = COLOUR_FLUX * 10 ** (-0.4 * (vmag - 10))[:, None]
+    rows = catalog(x, y, vmag)
+    flat = np.full(camera.shape, 0.6, dtype=np.float32)
+    runs, unaware = [], []
+    for seed in range(40):
+        electrons, _ = expected_electrons(
+            FrameScene(
+                camera=camera, x=x, y=y, fluxes=fluxes, sigma_x=np.full(x.size, 1.1),
+                sigma_y=np.full(x.size, 1.1),
+                sky=tuple(SmoothField(np.full((3, 3), v), camera.shape) for v in SKY),
+                hot=NO_HOT, exptime=120.0,
+            )
+        )  # fmt: skip
+        raw = digitise(electrons * flat, camera, np.random.default_rng(seed))
+        pixels = (raw.astype(np.float32) - BIAS) / flat + np.float32(BIAS)
+        runs.append(measure(pixels, None, rows, refine_centroid=False, flat=flat))
+        unaware.append(measure(pixels, None, rows, refine_centroid=False))
+    for c in "rgb":
+        flux = np.array([run[f"flux_{c}"] for run in runs])
+        error = np.array([run[f"flux_err_{c}"] for run in runs])
+        ratio = flux.std(axis=0, ddof=1) / error.mean(axis=0)
+        assert np.median(ratio) == pytest.approx(1.0, abs=0.1), c
+        # Unaware of the flat, the errors are those of pixels that held 1 / 0.6 the electrons:
+        # too small by sqrt(1 / 0.6) (shot noise) to 1 / 0.6 (read noise); the scatter says so.
+        naive = np.array([run[f"flux_err_{c}"] for run in unaware]).mean(axis=0)
+        under = error.mean(axis=0) / naive
+        assert (under > 0.98 / np.sqrt(0.6)).all() and (under < 1.02 / 0.6).all(), c
+        assert np.median(flux.std(axis=0, ddof=1) / naive) > 1.2, c
 
 
 def test_fluxes_agree_with_the_truth_of_a_simulated_sequence(tmp_path):
@@ -215,7 +258,7 @@ def test_fluxes_agree_with_the_truth_of_a_simulated_sequence(tmp_path):
     expected = truth.frame_stars(0)
     expected = expected[np.searchsorted(expected["picid"], rows["picid"])]
     assert np.array_equal(expected["picid"], rows["picid"])
-    table = measure_frame(pixels, wcs, rows)
+    table = measure(pixels, wcs, rows)
     clean = (table["flags"] == 0) & ~expected["saturated"]
     assert clean.sum() > 400
     for c in "rgb":
@@ -277,7 +320,7 @@ def test_frame_fluxes_equal_photutils_on_the_bayer_planes(grid_frame):
     rng = np.random.default_rng(7)
     x, y = edge_positions(rng, pixels.shape, 200)
     rows = catalog(x, y, np.full(x.size, 30.0))  # no contamination
-    table = measure_frame(pixels, None, rows, refine_centroid=False)
+    table = measure(pixels, None, rows, refine_centroid=False)
     on = (table["flags"] & SourceFlag.OFF_FRAME) == 0
     assert on.sum() >= 205
     for colour, offsets in BAYER_PLANE_OFFSETS.items():
@@ -323,7 +366,7 @@ def test_flags_mark_saturated_edge_off_frame_and_contaminated_stars():
     vmag = [10.0, 6.0, 10.0, 10.0, 10.0, 11.0, 10.0, 13.0, 10.0, 10.0]
     fluxes = COLOUR_FLUX * 10 ** (-0.4 * (np.array(vmag) - 10))[:, None]
     pixels, _ = render(camera, x, y, fluxes, seed=2)
-    table = measure_frame(pixels, None, catalog(x, y, vmag), aperture_radius=4.0)
+    table = measure(pixels, None, catalog(x, y, vmag), aperture_radius=4.0)
     flags = [SourceFlag(int(f)) for f in table["flags"]]
     assert flags[0] == 0 and flags[8] == 0 and flags[9] == 0
     assert flags[1] == SourceFlag.SATURATED  # V = 6: peaks above 11530 ADU
@@ -355,7 +398,7 @@ METADATA = {
 def test_parquet_round_trip_keeps_columns_values_and_metadata(grid_frame):
     pixels, rows, _, _, _ = grid_frame
     extra = catalog([-30.0], [10.0], [9.0], picid=np.array([7], dtype=np.int64))
-    table = measure_frame(pixels, None, vstack([rows, extra]))
+    table = measure(pixels, None, vstack([rows, extra]))
     data = write_sources_table(table, {**METADATA, "annulus": [9.0, 14.0]})
     back, metadata = read_sources_table(data)
     assert back.colnames == list(SOURCES_COLUMNS)
@@ -369,7 +412,7 @@ def test_parquet_round_trip_keeps_columns_values_and_metadata(grid_frame):
 
 def test_parquet_reader_fills_the_width_of_schema_1_files_with_nan(grid_frame):
     pixels, rows, _, _, _ = grid_frame
-    table = measure_frame(pixels, None, rows[:20])
+    table = measure(pixels, None, rows[:20])
     arrow = pq.read_table(io.BytesIO(write_sources_table(table, METADATA)))
     meta = {**arrow.schema.metadata, b"sources_schema": b'"1"'}
     old = arrow.drop_columns(["fwhm"]).replace_schema_metadata(meta)
@@ -384,7 +427,7 @@ def test_parquet_reader_fills_the_width_of_schema_1_files_with_nan(grid_frame):
 
 def test_parquet_writer_refuses_incomplete_tables_and_metadata(grid_frame):
     pixels, rows, _, _, _ = grid_frame
-    table = measure_frame(pixels, None, rows[:3])
+    table = measure(pixels, None, rows[:3])
     with pytest.raises(SourcesTableError, match="airmass"):
         write_sources_table(table, {k: v for k, v in METADATA.items() if k != "airmass"})
     table.remove_column("flux_err_b")

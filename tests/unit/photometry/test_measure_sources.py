@@ -10,20 +10,25 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from panoptes_network.catalog.star_catalog import InMemoryCatalog
 from panoptes_network.photometry.flags import SourceFlag
-from panoptes_network.photometry.measure_sources import measure_sources
+from panoptes_network.photometry.measure_sources import MeasureOptions, measure_sources
 from panoptes_network.photometry.sources_table import read_sources_table
 from panoptes_network.pipeline.context import ChainContext, StoredObject
 from panoptes_network.pipeline.schema import ImageStatus
 from panoptes_network.pipeline.settings import Settings
+from panoptes_network.simulation.camera import CameraModel
 
 S = Settings()
 NAME = "PAN001/14d3bd/20180216T110623/20180216T112430.fits.fz"
 IMAGE_ID = "PAN001_14d3bd_20180216T112430"
 SHAPE = (480, 640)
-SKY_E, GAIN, BIAS = 300.0, 1.5, 2048
+#: The camera of NAME as the test registry has it (tests/unit/cameras.py): its own constants.
+CAMERA = CameraModel("14d3bd", width=2, height=2, hot_pixel_count=0)
+SKY_E, GAIN, BIAS, READ_NOISE = 300.0, CAMERA.gain, CAMERA.bias_adu, CAMERA.read_noise
+SATURATION = CAMERA.saturation_adu
 
 
 def frame_wcs() -> WCS:
@@ -61,8 +66,8 @@ def scene():
             * np.exp(-((xx - xi) ** 2 + (yy - yi) ** 2) / (2 * sigma**2))
             / (2 * np.pi * sigma**2)
         )
-    counts = rng.poisson(electrons) + rng.normal(0, 10.5, SHAPE)
-    pixels = np.clip(np.rint(counts / GAIN + BIAS), 0, 65535).astype(np.uint16)
+    counts = rng.poisson(electrons) + rng.normal(0, READ_NOISE, SHAPE)
+    pixels = np.clip(np.rint(counts / GAIN + BIAS), 0, SATURATION).astype(np.uint16)
     return wcs, catalog, pixels, flux
 
 
@@ -105,8 +110,8 @@ def test_measures_every_star_stores_the_table_and_marks_the_image(scene, ctx):
     sigma = 2.5 / 2.3548
     peak_adu = BIAS + (SKY_E + flux / (2 * np.pi * sigma**2)) / GAIN
     flags = np.asarray(table["flags"])
-    assert np.all(flags[peak_adu > 1.1 * 11530] == SourceFlag.SATURATED)
-    assert np.all(flags[peak_adu < 0.9 * 11530] == 0)
+    assert np.all(flags[peak_adu > 1.1 * SATURATION] == SourceFlag.SATURATED)
+    assert np.all(flags[peak_adu < 0.9 * SATURATION] == 0)
     # G holds both greens: half the pixels, so half the light of a grey star.
     assert np.median(np.asarray(table["flux_g"]) / total) == pytest.approx(0.5, abs=0.02)
     image = ctx.documents.get("images", IMAGE_ID)
@@ -137,3 +142,95 @@ def test_unreadable_frames_are_quarantined(scene, ctx):
     assert kept.startswith(f"{NAME}@")
     image = ctx.documents.get("images", "PAN001_14d3bd_20180216T112430")
     assert image["status"] == "measure_error" and image["due_time"] is None
+
+
+def test_the_cameras_own_constants_are_used_and_recorded(scene, ctx):
+    wcs, catalog, pixels, _ = scene
+    stage_solved(ctx, solved_fz(pixels, wcs))
+    measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    _, metadata = read_sources_table(
+        ctx.store.read(S.sources_bucket, NAME.replace(".fits.fz", ".parquet"))
+    )
+    camera = metadata["camera"]
+    assert camera["camera_id"] == "14d3bd"
+    assert (camera["gain_e_per_adu"], camera["bias_adu"]) == (GAIN, BIAS)
+    assert (camera["read_noise_e"], camera["saturation_adu"]) == (READ_NOISE, SATURATION)
+    assert camera["gain_e_per_adu_source"].startswith("registry: cameras/14d3bd")
+    image = ctx.documents.get("images", IMAGE_ID)
+    assert image["camera_constants"]["read_noise_e"]["value"] == READ_NOISE
+
+
+def test_a_header_that_contradicts_the_registry_is_used_and_warned_about(scene, ctx):
+    wcs, catalog, pixels, _ = scene
+    data = solved_fz(pixels, wcs)
+    with fits.open(io.BytesIO(data)) as hdus:
+        hdus[1].header["WHTLVLN"] = SATURATION - 500  # a different body than registered
+        out = io.BytesIO()
+        hdus.writeto(out)
+    stage_solved(ctx, out.getvalue())
+    assert measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog).action == "measured"
+    image = ctx.documents.get("images", IMAGE_ID)
+    assert image["camera_constants"]["saturation_adu"]["value"] == SATURATION - 500
+    assert image["camera_constants"]["saturation_adu"]["source"] == "header"
+    (warning,) = image["camera_warnings"]
+    assert "saturation_adu" in warning and "WHTLVLN" in warning and "cameras/14d3bd" in warning
+
+
+def test_a_camera_without_constants_is_a_calibration_error_and_nothing_is_measured(scene, make_ctx):
+    wcs, catalog, pixels, _ = scene
+    ctx = make_ctx(cameras={})
+    stage_solved(ctx, solved_fz(pixels, wcs))
+    result = measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    assert result.action == ImageStatus.CALIBRATION_ERROR
+    image = ctx.documents.get("images", IMAGE_ID)
+    assert image["status"] == "calibration_error"
+    assert "camera 14d3bd: no bias_adu" in image["calibration_error_reason"]
+    assert ctx.store.names(S.sources_bucket) == []
+    assert ctx.store.stat(S.solved_bucket, NAME) is not None
+
+
+def test_each_colours_zero_point_is_fitted_and_stored(scene, ctx):
+    wcs, catalog, pixels, _ = scene
+    stage_solved(ctx, solved_fz(pixels, wcs))
+    measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog)
+    image = ctx.documents.get("images", IMAGE_ID)
+    _, metadata = read_sources_table(
+        ctx.store.read(S.sources_bucket, NAME.replace(".fits.fz", ".parquet"))
+    )
+    assert metadata["zero_points"] == image["zero_points"] and image["zero_point_errors"] == {}
+    # Grey stars of 64,000 e- (all four sites) at V = 10 in 120 s: G holds half, R and B a
+    # quarter each, so V - m_inst = 10 + 2.5 log10(rate at V = 10).
+    for colour, share in (("r", 0.25), ("g", 0.5), ("b", 0.25)):
+        found = image["zero_points"][colour]
+        truth = 10 + 2.5 * np.log10(64_000 * share / 120.0)
+        assert found["zero_point"] == pytest.approx(truth, abs=0.01), colour
+        assert found["zero_point_err"] < 0.01 and found["n_stars"] >= 20
+
+
+def test_too_few_stars_for_a_zero_point_is_recorded_and_the_frame_still_measured(scene, ctx):
+    wcs, catalog, pixels, _ = scene
+    faint = InMemoryCatalog(catalog.table[:4])
+    stage_solved(ctx, solved_fz(pixels, wcs))
+    assert measure_sources(ctx, StoredObject(S.solved_bucket, NAME), faint).action == "measured"
+    image = ctx.documents.get("images", IMAGE_ID)
+    assert image["zero_points"] == {} and set(image["zero_point_errors"]) == {"r", "g", "b"}
+    assert IMAGE_ID in image["zero_point_errors"]["g"]
+
+
+def test_the_aperture_is_given_on_the_sky_and_set_in_pixels_by_the_frames_wcs(scene, ctx):
+    wcs, catalog, pixels, _ = scene
+    stage_solved(ctx, solved_fz(pixels, wcs))
+    options = MeasureOptions(aperture_arcsec=41.2, annulus_arcsec=(82.4, 123.6))
+    measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog, options)
+    table, metadata = read_sources_table(
+        ctx.store.read(S.sources_bucket, NAME.replace(".fits.fz", ".parquet"))
+    )
+    scale = metadata["pixel_scale_arcsec"]
+    assert scale == pytest.approx(np.mean(proj_plane_pixel_scales(wcs)) * 3600, rel=1e-4)
+    assert metadata["aperture_radius"] == pytest.approx(41.2 / scale, rel=1e-3)
+    assert metadata["annulus"] == pytest.approx([82.4 / scale, 123.6 / scale], rel=1e-3)
+    assert metadata["aperture_arcsec"] == 41.2
+    # the aperture's area on each colour's pixels: pi r^2 / 4 for R
+    unflagged = np.asarray(table["flags"]) == 0
+    area = np.asarray(table["npix_r"])[unflagged]
+    assert np.median(area) == pytest.approx(np.pi * (41.2 / scale) ** 2 / 4, rel=0.02)

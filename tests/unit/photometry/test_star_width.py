@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from panoptes_network.frames.camera import plane_offsets
 from panoptes_network.photometry.flags import SourceFlag
 from panoptes_network.photometry.frame_photometry import measure_frame
 from panoptes_network.photometry.star_width import star_fwhm
@@ -78,7 +79,7 @@ def test_median_fwhm_recovers_the_simulated_psf(grid, centre_fwhm):
         centre_fwhm=centre_fwhm, corner_fwhm=centre_fwhm * 2.8 / 2.25, fwhm_range=(1.0, 10.0)
     )
     pixels = render_psf(camera, x, y, vmag, psf, seed=8)
-    table = measure_frame(pixels, None, rows)
+    table = measure_frame(pixels, None, rows, **camera.measure_constants())
     true = psf.fwhm(x, y, camera.shape, 0.0)
     measured = np.asarray(table["fwhm"], float)
     assert table["fwhm"].dtype == np.float32 and table["fwhm"].unit == "pix"
@@ -100,7 +101,7 @@ def test_width_is_nan_off_frame_saturated_and_faint():
     y = np.array([100.0, 200.0, 150.0, 80.0, 150.0, 150.0])
     vmag = np.array([10.0, 6.0, 10.0, 17.0, 10.0, 11.0])
     pixels = render_psf(camera, x, y, vmag, PsfModel(), seed=2)
-    table = measure_frame(pixels, None, catalog(x, y, vmag))
+    table = measure_frame(pixels, None, catalog(x, y, vmag), **camera.measure_constants())
     fwhm = np.asarray(table["fwhm"], float)
     assert table["flags"][1] & SourceFlag.SATURATED
     assert table["flags"][2] & SourceFlag.OFF_FRAME
@@ -110,5 +111,6 @@ def test_width_is_nan_off_frame_saturated_and_faint():
 
 def test_star_fwhm_is_nan_where_the_window_leaves_the_frame_or_there_is_no_star():
     pixels = np.full((60, 80), 2048, dtype=np.uint16)
-    fwhm = star_fwhm(pixels, [3.0, 40.0, np.nan], [30.0, 30.0, 30.0], 2048.0)
+    greens = plane_offsets("RGGB", pixels.shape[0])["g"]
+    fwhm = star_fwhm(pixels, [3.0, 40.0, np.nan], [30.0, 30.0, 30.0], 2048.0, green_offsets=greens)
     assert fwhm.dtype == np.float32 and np.isnan(fwhm).all()

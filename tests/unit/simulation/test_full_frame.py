@@ -44,7 +44,9 @@ SEED = 7
 INTERVAL = 600.0
 EXPTIME = 120.0
 DEPTH = 0.03
-GAIN, BIAS, READ_NOISE = 1.5, 2048.0, 10.5
+# The default simulated camera's own electronics (SequenceSpec's camera): not fleet defaults.
+_CAMERA = SequenceSpec.__dataclass_fields__["camera"].default_factory()
+GAIN, BIAS, READ_NOISE = _CAMERA.gain, _CAMERA.bias_adu, _CAMERA.read_noise
 
 
 @pytest.fixture(scope="module")

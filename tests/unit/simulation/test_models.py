@@ -49,11 +49,31 @@ def test_bayer_colour_index_follows_the_rggb_layout_of_the_design():
     assert BAYER_SITES == {"R": (1, 0), "G1": (1, 1), "G2": (0, 0), "B": (0, 1)}
 
 
-def test_camera_defaults_are_the_panoptes_constants():
+def test_each_camera_has_its_own_electronics_within_the_fleets_spread():
     camera = CameraModel()
     assert camera.shape == (3476, 5208)
-    assert (camera.bias_adu, camera.gain, camera.read_noise) == (2048, 1.5, 10.5)
-    assert camera.saturation_adu == 11530
+    ids = ["14d3bd", "ee04d1", "95cdbc", "0a0b0c", "358d0f", "abcdef"]
+    cameras = [CameraModel(i, width=2, height=2) for i in ids]
+    for c in cameras:
+        assert 2030 <= c.bias_adu <= 2070 and 11400 <= c.saturation_adu <= 12300
+        assert 1.2 <= c.gain <= 1.9 and 6.0 <= c.read_noise <= 12.0
+        # the same id, the same camera
+        assert CameraModel(c.camera_id, width=2, height=2) == c
+    # no two cameras share their constants: a fleet-wide default would be wrong for most
+    for name in ("bias_adu", "saturation_adu", "gain", "read_noise"):
+        assert len({getattr(c, name) for c in cameras}) >= 4, name
+    # given values win over the drawn ones
+    given = CameraModel("14d3bd", bias_adu=1024.0, gain=2.0, read_noise=3.0, saturation_adu=4000)
+    assert (given.bias_adu, given.gain, given.read_noise, given.saturation_adu) == (
+        1024.0,
+        2.0,
+        3.0,
+        4000,
+    )
+    with pytest.raises(ValueError, match="saturation"):
+        CameraModel("14d3bd", bias_adu=5000.0, saturation_adu=4000)
+    entry = camera.registry_entry("test")
+    assert entry["gain_e_per_adu"] == camera.gain and entry["gain_e_per_adu_source"] == "test"
     assert camera.vignetting(*camera.centre) == pytest.approx(1.0)
     assert camera.vignetting(0, 0) == pytest.approx(1 - camera.vignetting_loss, rel=1e-3)
 
