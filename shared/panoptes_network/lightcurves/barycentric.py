@@ -14,12 +14,18 @@ into astropy, the site's geocentric position included). The correction depends o
 star's direction, so it is computed per star: across a 15 degree field it differs by up to
 about two minutes.
 
+The site's position needs the Earth's rotation (UT1 - UTC). Where astropy's IERS table does
+not cover a time (a service without network access, dates past the table's predictions),
+UT1 is taken as UTC and astropy warns: at most 0.9 s of rotation moves the site by 0.4 km,
+which changes the light travel time by less than 2 microseconds.
+
 The site comes from the frames' headers (``LAT-OBS``, ``LONG-OBS`` in degrees, ``ELEV-OBS``
 in metres, see :func:`site_of`); without one the dates are NaN and say so, never a guess.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +34,8 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import EarthLocation, SkyCoord
 from astropy.time import Time
+from astropy.utils import iers
+from astropy.utils.exceptions import AstropyWarning
 
 __all__ = ["Site", "bjd_tdb", "site_of"]
 
@@ -112,6 +120,12 @@ def bjd_tdb(times: np.ndarray, ra: np.ndarray, dec: np.ndarray, site: Site | Non
         return out
     moments = Time(times, format="unix", scale="utc", location=site.location())
     stars = SkyCoord(ra=ra * u.deg, dec=dec * u.deg, frame="icrs")
-    delay = moments[:, None].light_travel_time(stars[None, :], kind="barycentric")
-    tdb = moments.tdb[:, None] + delay
+    with (
+        iers.conf.set_temp("auto_max_age", None),
+        iers.conf.set_temp("iers_degraded_accuracy", "warn"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", AstropyWarning)  # UT1 taken as UTC: said above
+        delay = moments[:, None].light_travel_time(stars[None, :], kind="barycentric")
+        tdb = moments.tdb[:, None] + delay
     return tdb.jd1 + tdb.jd2

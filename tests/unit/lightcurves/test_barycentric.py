@@ -10,6 +10,7 @@ import pytest
 from astropy.constants import c
 from astropy.coordinates import get_body_barycentric
 from astropy.time import Time
+from astropy.utils import iers
 
 from panoptes_network.lightcurves.barycentric import Site, bjd_tdb, site_of
 
@@ -70,3 +71,17 @@ def test_without_a_site_the_dates_are_nan_not_a_guess():
 )
 def test_a_site_needs_a_usable_latitude_and_longitude(values, expected):
     assert site_of(values) == expected
+
+
+def test_dates_past_the_earth_rotation_table_are_computed_not_refused():
+    # Years past astropy's bundled IERS predictions and with no network: UT1 is taken as UTC,
+    # which moves the site by at most 0.4 km: microseconds of light travel time.
+    times = datetime(2031, 3, 1, 8, 0, tzinfo=timezone.utc).timestamp() + np.arange(3) * 600.0
+    ours = bjd_tdb(times, np.array([303.21]), np.array([46.02]), SITE)
+    assert np.isfinite(ours).all()
+    with (
+        iers.conf.set_temp("auto_max_age", None),
+        iers.conf.set_temp("iers_degraded_accuracy", "ignore"),
+    ):
+        theirs = _independent(times, 303.21, 46.02, SITE)
+    assert np.max(np.abs(ours[:, 0] - theirs)) * 86400.0 < 1e-3
