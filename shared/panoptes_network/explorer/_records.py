@@ -26,6 +26,7 @@ from panoptes_network.pipeline.settings import Settings
 
 __all__ = [
     "HEADER_FIELDS",
+    "calibration_summary",
     "frame_summary",
     "header_fields",
     "header_request",
@@ -372,3 +373,98 @@ def header_fields(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             value = None
         out.append({"keyword": keyword, "field": name, "value": value, "unit": unit})
     return out
+
+
+#: Fields of an image document about its camera and calibration; an image with none of them
+#: has no calibration summary.
+_CALIBRATION_FIELDS = (
+    "frame_type",
+    "camera_constants",
+    "camera_warnings",
+    "calibration",
+    "zero_points",
+    "zero_point_errors",
+    "calibration_error_reason",
+)
+_CONSTANT_NAMES = ("bias_adu", "saturation_adu", "gain_e_per_adu", "read_noise_e", "bayer_pattern")
+
+
+def _constants(record: Any) -> list[dict[str, Any]]:
+    if not isinstance(record, Mapping):
+        return []
+    rows = []
+    for name in _CONSTANT_NAMES:
+        entry = record.get(name)
+        if isinstance(entry, Mapping):
+            value = entry.get("value")
+            rows.append(
+                {
+                    "name": name,
+                    "value": value if isinstance(value, str) else number(value),
+                    "source": text(entry.get("source")),
+                    "detail": text(entry.get("detail")),
+                }
+            )
+    return rows
+
+
+def _zero_points(record: Any) -> list[dict[str, Any]]:
+    if not isinstance(record, Mapping):
+        return []
+    rows = []
+    for colour in ("r", "g", "b"):
+        entry = record.get(colour)
+        if isinstance(entry, Mapping):
+            rows.append(
+                {
+                    "colour": colour,
+                    "zero_point": number(entry.get("zero_point")),
+                    "zero_point_err": number(entry.get("zero_point_err")),
+                    "colour_term": number(entry.get("colour_term")),
+                    "n_stars": integer(entry.get("n_stars")),
+                    "rms": number(entry.get("rms")),
+                }
+            )
+    return rows
+
+
+def calibration_summary(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return an image's camera constants, masters applied and zero points, or None.
+
+    Parameters
+    ----------
+    doc : Mapping
+        The image document.
+
+    Returns
+    -------
+    dict or None
+        ``frame_type``; ``constants`` (per constant its value, source and detail, as
+        resolved for the frame); ``warnings`` (the header's contradictions of the registry);
+        ``status`` and ``summary`` of the masters applied, ``dark_master_id``,
+        ``flat_master_id`` and their notes; ``zero_points`` (per colour, mag);
+        ``zero_point_errors`` (by colour); ``calibration_error_reason``.
+    """
+    if not any(doc.get(name) is not None for name in _CALIBRATION_FIELDS):
+        return None
+    applied = doc.get("calibration") if isinstance(doc.get("calibration"), Mapping) else {}
+    warnings = doc.get("camera_warnings")
+    errors = doc.get("zero_point_errors")
+    return {
+        "frame_type": text(doc.get("frame_type")),
+        "constants": _constants(doc.get("camera_constants")),
+        "warnings": [w for w in warnings if isinstance(w, str)]
+        if isinstance(warnings, list)
+        else [],
+        "status": text(applied.get("status")),
+        "summary": text(applied.get("summary")),
+        "dark_master_id": text(applied.get("dark_master_id")),
+        "dark_note": text(applied.get("dark_note")),
+        "flat_master_id": text(applied.get("flat_master_id")),
+        "flat_note": text(applied.get("flat_note")),
+        "zero_points": _zero_points(doc.get("zero_points")),
+        "zero_point_errors": {str(k): v for k, v in errors.items() if isinstance(v, str)}
+        if isinstance(errors, Mapping)
+        else {},
+        "calibration_error_reason": text(doc.get("calibration_error_reason")),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from panoptes_network.explorer._records import (
+    calibration_summary,
     header_fields,
     header_request,
     photometry_summary,
@@ -27,7 +28,12 @@ from panoptes_network.pipeline.settings import Settings
 __all__ = ["image"]
 
 #: Reasons a step recorded for giving up on an image.
-_ERROR_FIELDS = ("error_reason", "solve_error_reason", "measure_error_reason")
+_ERROR_FIELDS = (
+    "error_reason",
+    "solve_error_reason",
+    "measure_error_reason",
+    "calibration_error_reason",
+)
 #: Stored files of an image, by the field that holds their public URL.
 _FILE_FIELDS = ("public_url", "solved_url", "rgb_url", "preview_url", "sources_url")
 
@@ -60,6 +66,8 @@ def image(
         stored, see :func:`~._records.header_fields`); ``pointing``
         (:func:`~._records.pointing_summary`); ``photometry``
         (:func:`~._records.photometry_summary`, None before measure-sources);
+        ``calibration`` (:func:`~._records.calibration_summary`: camera constants with their
+        sources, masters applied, zero points; None for an image recorded before them);
         ``errors`` (the reasons steps recorded, by field); ``header`` (how to ask
         get-fits-header for the full header, see :func:`~._records.header_request`);
         ``document`` (every field, as JSON); and ``flags`` (its active flags, see
@@ -89,6 +97,7 @@ def image(
         "header_fields": header_fields(doc),
         "pointing": pointing_summary(doc),
         "photometry": photometry_summary(doc),
+        "calibration": calibration_summary(doc),
         "errors": {name: doc[name] for name in _ERROR_FIELDS if isinstance(doc.get(name), str)},
         "header": header_request(doc, settings),
         "document": json_value(doc),
