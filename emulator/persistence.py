@@ -213,7 +213,7 @@ class KeptData:
     def _storage_objects(self) -> tuple[int, int, int, int]:
         """Count fake-gcs-server's buckets, the ones holding objects, objects and their bytes."""
         if not self.storage.is_dir():
-            return 0, 0, 0
+            return 0, 0, 0, 0
         buckets = [p for p in self.storage.iterdir() if p.is_dir()]
         holding = objects = size = 0
         for bucket in buckets:
