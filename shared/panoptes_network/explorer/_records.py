@@ -21,6 +21,7 @@ from panoptes_network.explorer._values import (
     text,
     time_value,
 )
+from panoptes_network.frames.camera_constants import CONSTANTS
 from panoptes_network.pipeline.schema import PreviewSource
 from panoptes_network.pipeline.settings import Settings
 
@@ -386,14 +387,13 @@ _CALIBRATION_FIELDS = (
     "zero_point_errors",
     "calibration_error_reason",
 )
-_CONSTANT_NAMES = ("bias_adu", "saturation_adu", "gain_e_per_adu", "read_noise_e", "bayer_pattern")
 
 
 def _constants(record: Any) -> list[dict[str, Any]]:
     if not isinstance(record, Mapping):
         return []
     rows = []
-    for name in _CONSTANT_NAMES:
+    for name in CONSTANTS:
         entry = record.get(name)
         if isinstance(entry, Mapping):
             value = entry.get("value")

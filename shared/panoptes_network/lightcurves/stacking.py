@@ -171,7 +171,7 @@ class PhotometryStack:
         """
         missing = ~np.isfinite(self.read_noise_e)
         if missing.any():
-            read_noise_of({"image_id": str(self.image_ids[np.flatnonzero(missing)[0]])})
+            raise _missing_read_noise(str(self.image_ids[np.flatnonzero(missing)[0]]))
         return self.read_noise_e[:, None]
 
 
@@ -194,21 +194,26 @@ def read_noise_of(meta: dict) -> float:
         When the metadata does not say it (a table measured before cameras had their own
         constants), naming the image.
     """
+    value = _read_noise_value(meta)
+    if not np.isfinite(value):
+        raise _missing_read_noise(meta.get("image_id", "?"))
+    return value
+
+
+def _read_noise_value(meta: dict) -> float:
+    """Return a table's ``camera.read_noise_e`` (e- per pixel), NaN when it does not say it."""
     camera = meta.get("camera")
     value = camera.get("read_noise_e") if isinstance(camera, dict) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise MissingFrameMetadata(
-            f"the sources table of image {meta.get('image_id', '?')} does not say its camera's "
-            "read noise (metadata camera.read_noise_e): measure the frame again"
-        )
+        return float("nan")
     return float(value)
 
 
-def _read_noise_or_nan(meta: dict) -> float:
-    try:
-        return read_noise_of(meta)
-    except MissingFrameMetadata:
-        return float("nan")
+def _missing_read_noise(image_id: object) -> MissingFrameMetadata:
+    return MissingFrameMetadata(
+        f"the sources table of image {image_id} does not say its camera's read noise "
+        "(metadata camera.read_noise_e): measure the frame again"
+    )
 
 
 def stack_frames(
@@ -287,6 +292,6 @@ def stack_frames(
         flux_err={c: a[:, keep] for c, a in flux_err.items()},
         bkg={c: a[:, keep] for c, a in bkg.items()},
         npix={c: a[:, keep] for c, a in npix.items()},
-        read_noise_e=np.array([_read_noise_or_nan(m) for m in meta]),
+        read_noise_e=np.array([_read_noise_value(m) for m in meta]),
         site=next((site for site in (site_of(m.get("site")) for m in meta) if site), None),
     )

@@ -20,7 +20,12 @@ from panoptes_network.lightcurves.ensemble import (
     differential_lightcurves,
 )
 from panoptes_network.lightcurves.robust_stats import nanmedian
-from panoptes_network.lightcurves.stacking import expected_relative_error, stack_frames
+from panoptes_network.lightcurves.stacking import (
+    MissingFrameMetadata,
+    expected_relative_error,
+    read_noise_of,
+    stack_frames,
+)
 from panoptes_network.simulation.synthetic_photometry import synthetic_observation
 
 
@@ -277,3 +282,19 @@ def test_comparisons_missing_from_the_stack_fall_back_to_the_choice(observation,
     bad = {"g": {target: [-1] * curves.colours["g"].ensemble.shape[1]}}
     rebuilt = differential_lightcurves(observation.tables, comparisons=bad)
     assert np.array_equal(rebuilt.colours["g"].ensemble, curves.colours["g"].ensemble)
+
+
+def test_a_frame_that_does_not_say_its_read_noise_is_named_where_the_noise_is_needed():
+    few = synthetic_observation(n_frames=12, n_stars=60, seed=4).tables
+    camera_read_noise = few[0].meta["camera"]["read_noise_e"]
+    stack = stack_frames(few)
+    assert np.all(stack.frame_read_noise == camera_read_noise)
+    older = few[3].copy()
+    del older.meta["camera"]
+    stack = stack_frames([*few[:3], older, *few[4:]])
+    assert np.isnan(stack.read_noise_e[3]) and np.isfinite(np.delete(stack.read_noise_e, 3)).all()
+    with pytest.raises(MissingFrameMetadata, match=older.meta["image_id"]):
+        _ = stack.frame_read_noise
+    with pytest.raises(MissingFrameMetadata, match="camera.read_noise_e"):
+        read_noise_of(older.meta)
+    assert read_noise_of(few[0].meta) == camera_read_noise
