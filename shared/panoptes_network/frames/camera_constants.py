@@ -43,7 +43,6 @@ __all__ = [
     "MissingCameraConstant",
     "Resolved",
     "checked_constant",
-    "constants_from_record",
     "resolve_camera_constants",
 ]
 
@@ -163,39 +162,6 @@ class CameraConstants:
             out[name] = resolved.value
             out[f"{name}_source"] = f"{resolved.source}: {resolved.detail}"
         return out
-
-
-def constants_from_record(camera_id: str, record: Any) -> CameraConstants | None:
-    """Rebuild the constants an image document holds (``camera_constants``).
-
-    Parameters
-    ----------
-    camera_id : str
-        The frame's camera.
-    record : Any
-        The document's ``camera_constants`` field (:meth:`CameraConstants.to_record`).
-
-    Returns
-    -------
-    CameraConstants or None
-        None when the record is absent, incomplete or holds an unusable value (the caller
-        resolves again).
-    """
-    if not isinstance(record, Mapping):
-        return None
-    values: dict[str, Resolved] = {}
-    for name in CONSTANTS:
-        entry = record.get(name)
-        if not isinstance(entry, Mapping):
-            return None
-        value = checked_constant(name, entry.get("value"))
-        source, detail = entry.get("source"), entry.get("detail")
-        if value is None or not isinstance(source, str) or not isinstance(detail, str):
-            return None
-        values[name] = Resolved(value, source, detail)
-    if float(values["saturation_adu"].value) <= float(values["bias_adu"].value):
-        return None
-    return CameraConstants(camera_id, values)
 
 
 def checked_constant(name: str, value: Any) -> float | str | None:
