@@ -6,9 +6,10 @@ one row per star in the schema of :mod:`.sources_table`. The steps, vectorised o
 
 1. **Position.** The catalog ``x``, ``y`` (or the WCS applied to ``ra``, ``dec``) are the
    *WCS position*. :func:`refine_centroids` replaces it by a flux-weighted centroid on the
-   background-subtracted superpixel image (each 2 x 2 Bayer cell summed) within a
-   ``5 x 5``-superpixel box, when the star is bright enough (signal-to-noise in the box at
-   least ``min_centroid_snr``) and the shift is plausible (at most ``max_centroid_shift``
+   background-subtracted superpixel image (each 2 x 2 Bayer cell summed) within a box of
+   ``2 centroid_half_box + 1`` superpixels a side (``5 x 5`` by default, 10 x 10 frame
+   pixels), when the star is bright enough (signal-to-noise in the box at least
+   ``min_centroid_snr``) and the shift is plausible (at most ``max_centroid_shift`` frame
    pixels). Both positions are kept (``x``, ``y`` and ``x_wcs``, ``y_wcs``).
 2. **Background.** Per colour, the plane pixels whose centres lie in the annulus
    ``annulus = (r_in, r_out)`` (frame pixels) around the WCS position, both green sites pooled,
@@ -22,9 +23,10 @@ one row per star in the schema of :mod:`.sources_table`. The steps, vectorised o
    and the gain (quantisation).
 5. **Width.** :func:`.star_width.star_fwhm`: the FWHM of the star in the green light, in
    full-resolution frame pixels, from adaptive Gaussian-weighted second moments of the
-   background-subtracted G1 and G2 pixels at their frame positions. NaN for stars off the
-   frame or whose window leaves it, saturated stars, and stars whose green flux has a
-   signal-to-noise ratio below ``min_width_snr``.
+   background-subtracted G1 and G2 pixels at their frame positions, in a window reaching
+   ``width_window`` frame pixels from the star. NaN for stars off the frame or whose window
+   leaves it, saturated stars, and stars whose green flux has a signal-to-noise ratio below
+   ``min_width_snr``.
 6. **Flags.** :mod:`.flags`: ``SATURATED``, ``NEAR_EDGE`` (aperture or annulus leaves
    the frame), ``CONTAMINATED`` (a neighbour of the *given* table, at most 2.5 mag fainter,
    within two aperture radii: pass a catalog reaching fainter than the stars you care about
@@ -55,11 +57,13 @@ from panoptes_network.photometry.flags import (
 )
 from panoptes_network.photometry.noise import theoretical_flux_error
 from panoptes_network.photometry.sources_table import COLUMN_UNITS, SOURCES_COLUMNS
-from panoptes_network.photometry.star_width import star_fwhm
+from panoptes_network.photometry.star_width import DEFAULT_WIDTH_WINDOW, star_fwhm
 
 __all__ = [
     "DEFAULT_ANNULUS",
     "DEFAULT_APERTURE_RADIUS",
+    "DEFAULT_CENTROID_HALF_BOX",
+    "DEFAULT_MAX_CENTROID_SHIFT",
     "Centroids",
     "measure_frame",
     "refine_centroids",
@@ -70,7 +74,11 @@ __all__ = [
 DEFAULT_APERTURE_RADIUS: float = 5.0
 #: Default background annulus, inner and outer radii (frame pixels).
 DEFAULT_ANNULUS: tuple[float, float] = (9.0, 14.0)
-_CENTROID_HALF = 2  # superpixels either side of the centre: a 5 x 5 box (10 x 10 pixels)
+#: Default centroid box half-size (superpixels either side of the star's superpixel): a
+#: 5 x 5-superpixel box, 10 x 10 frame pixels.
+DEFAULT_CENTROID_HALF_BOX: int = 2
+#: Default largest accepted centroid shift from the WCS position (frame pixels).
+DEFAULT_MAX_CENTROID_SHIFT: float = 1.5
 
 
 def superpixel_image(pixels: np.ndarray) -> np.ndarray:
@@ -121,7 +129,8 @@ def refine_centroids(
     *,
     gain: float,
     min_snr: float = 10.0,
-    max_shift: float = 1.5,
+    max_shift: float = DEFAULT_MAX_CENTROID_SHIFT,
+    half_box: int = DEFAULT_CENTROID_HALF_BOX,
 ) -> Centroids:
     """Flux-weighted centroids on the superpixel image, falling back to the input position.
 
@@ -141,13 +150,19 @@ def refine_centroids(
         Smallest signal-to-noise ratio in the box for which the centroid is used.
     max_shift : float, optional
         Largest accepted distance from the starting position (frame pixels).
+    half_box : int, optional
+        Half-size of the box (superpixels either side of the superpixel nearest the starting
+        position, at least 1): the box is ``2 half_box + 1`` superpixels a side,
+        ``4 half_box + 2`` frame pixels.
 
     Returns
     -------
     Centroids
         The positions, whether each was refined, and the box signal-to-noise ratios.
     """
-    steps = np.arange(-_CENTROID_HALF, _CENTROID_HALF + 1)
+    if half_box < 1:
+        raise ValueError(f"half_box must be at least 1 superpixel, not {half_box}")
+    steps = np.arange(-half_box, half_box + 1)
     xs, ys = (x - 0.5) / 2.0, (y - 0.5) / 2.0  # superpixel coordinates
     finite = np.isfinite(xs) & np.isfinite(ys)
     cx = np.floor(np.where(finite, xs, -1e6) + 0.5).astype(np.int64)
@@ -226,8 +241,10 @@ def measure_frame(
     flat: np.ndarray | None = None,
     refine_centroid: bool = True,
     min_centroid_snr: float = 10.0,
-    max_centroid_shift: float = 1.5,
+    max_centroid_shift: float = DEFAULT_MAX_CENTROID_SHIFT,
+    centroid_half_box: int = DEFAULT_CENTROID_HALF_BOX,
     min_width_snr: float = 20.0,
+    width_window: int = DEFAULT_WIDTH_WINDOW,
 ) -> Table:
     """Measure per-colour aperture photometry of catalog stars on a raw Bayer frame.
 
@@ -269,8 +286,15 @@ def measure_frame(
         Smallest box signal-to-noise ratio for a refined centroid.
     max_centroid_shift : float, optional
         Largest accepted centroid shift from the WCS position (frame pixels).
+    centroid_half_box : int, optional
+        Half-size of the centroid box, in superpixels either side of the star's superpixel
+        (the box is ``2 centroid_half_box + 1`` superpixels, ``4 centroid_half_box + 2``
+        frame pixels, a side).
     min_width_snr : float, optional
         Smallest signal-to-noise ratio of the green flux for which the width is measured.
+    width_window : int, optional
+        Half-size of the width measurement window (frame pixels; ``window`` of
+        :func:`.star_width.star_fwhm`).
 
     Returns
     -------
@@ -319,6 +343,7 @@ def measure_frame(
             gain=gain,
             min_snr=min_centroid_snr,
             max_shift=max_centroid_shift,
+            half_box=centroid_half_box,
         )
         x, y = centroids.x, centroids.y
 
@@ -378,6 +403,7 @@ def measure_frame(
             y[measurable],
             background["g"][measurable],
             green_offsets=offsets_of["g"],
+            window=width_window,
         )
     table["fwhm"] = fwhm
     table["flags"] = flags.astype(np.int32)

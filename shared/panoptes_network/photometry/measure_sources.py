@@ -98,12 +98,25 @@ class MeasureOptions:
         Aperture radius on the sky, in arcsec; in pixels through each frame's own WCS.
     annulus_arcsec : (float, float)
         Background annulus radii on the sky, in arcsec.
+    centroid_box_arcsec : float
+        Side of the square box the centroid is measured in, on the sky, in arcsec; a whole odd
+        number of superpixels on each frame (:meth:`windows_in_pixels`). Default 103 arcsec:
+        10 pixels of the units' 10.3 arcsec pixels, a 5 x 5-superpixel box.
+    max_centroid_shift_arcsec : float
+        Largest accepted distance of the centroid from the WCS position, on the sky, in arcsec.
+        Default 15.45 arcsec: 1.5 pixels of 10.3 arcsec.
+    width_window_arcsec : float
+        Half-size of the window the star width (FWHM) is measured in, from the star to the
+        window's edge, on the sky, in arcsec. Default 103 arcsec: 10 pixels of 10.3 arcsec.
     """
 
     vmag_range: tuple[float, float] = DEFAULT_VMAG_RANGE
     neighbour_depth: float = 2.5
     aperture_arcsec: float = DEFAULT_APERTURE_ARCSEC
     annulus_arcsec: tuple[float, float] = DEFAULT_ANNULUS_ARCSEC
+    centroid_box_arcsec: float = 103.0
+    max_centroid_shift_arcsec: float = 15.45
+    width_window_arcsec: float = 103.0
 
     def in_pixels(self, pixel_scale: float) -> tuple[float, tuple[float, float]]:
         """Return the aperture and annulus radii in pixels of a frame.
@@ -120,6 +133,34 @@ class MeasureOptions:
         """
         inner, outer = self.annulus_arcsec
         return self.aperture_arcsec / pixel_scale, (inner / pixel_scale, outer / pixel_scale)
+
+    def windows_in_pixels(self, pixel_scale: float) -> tuple[int, float, int]:
+        """Return the centroid box, the largest centroid shift and the width window of a frame.
+
+        The centroid box is a whole odd number ``2 h + 1`` of superpixels (``4 h + 2`` frame
+        pixels) a side: the one nearest ``centroid_box_arcsec``, the larger on a tie, at least
+        3 x 3 superpixels (``h >= 1``). The width window is rounded to whole frame pixels (at
+        least 1); the shift to a micro-pixel, so that a default given in arcsec gives the
+        pixels it was written from (15.45 arcsec at 10.3 arcsec per pixel is 1.5 pixels).
+
+        Parameters
+        ----------
+        pixel_scale : float
+            The frame's pixel scale, in arcsec per pixel (from its WCS).
+
+        Returns
+        -------
+        (int, float, int)
+            Centroid box half-size ``h`` (superpixels either side of the star's superpixel),
+            largest centroid shift (full-frame pixels) and width window half-size
+            (full-frame pixels): ``centroid_half_box``, ``max_centroid_shift`` and
+            ``width_window`` of :func:`.frame_photometry.measure_frame`.
+        """
+        box = self.centroid_box_arcsec / pixel_scale  # frame pixels a side
+        half_box = max(1, int(np.floor(box / 4.0 + 1e-9)))  # nearest 4 h + 2, ties up
+        max_shift = round(self.max_centroid_shift_arcsec / pixel_scale, 6)
+        window = max(1, int(np.floor(self.width_window_arcsec / pixel_scale + 0.5)))
+        return half_box, max_shift, window
 
 
 def sources_name(path: ImagePath) -> str:
@@ -147,6 +188,7 @@ def _metadata(
     pixel_scale: float,
 ) -> dict[str, Any]:
     aperture, annulus = options.in_pixels(pixel_scale)
+    half_box, max_shift, window = options.windows_in_pixels(pixel_scale)
     exptime = header_value(header, "EXPTIME", float) or 0.0
     start = parse_date_obs(header.get("DATE-OBS")) or path.image_time
     return {
@@ -164,6 +206,12 @@ def _metadata(
         "annulus": [round(r, 4) for r in annulus],
         "aperture_arcsec": options.aperture_arcsec,
         "annulus_arcsec": list(options.annulus_arcsec),
+        "centroid_box": 4 * half_box + 2,  # frame pixels a side, 2 half_box + 1 superpixels
+        "centroid_box_arcsec": options.centroid_box_arcsec,
+        "max_centroid_shift": round(max_shift, 4),
+        "max_centroid_shift_arcsec": options.max_centroid_shift_arcsec,
+        "width_window": window,
+        "width_window_arcsec": options.width_window_arcsec,
         "pixel_scale_arcsec": round(pixel_scale, 5),
         "camera": {"camera_id": path.camera_id, **constants.summary()},
         "calibration": calibration.to_record(),
@@ -290,6 +338,7 @@ def measure_sources(
     )
     pixel_scale = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
     aperture, annulus = options.in_pixels(pixel_scale)
+    half_box, max_shift, window = options.windows_in_pixels(pixel_scale)
     bright, faint = options.vmag_range
     rows = catalog.footprint_search(
         wcs,
@@ -309,6 +358,9 @@ def measure_sources(
         flat=calibrated.flat,
         aperture_radius=aperture,
         annulus=annulus,
+        centroid_half_box=half_box,
+        max_centroid_shift=max_shift,
+        width_window=window,
     )
     vmag = np.asarray(table["vmag"], dtype=float)
     table = table[(vmag >= bright) & (vmag <= faint)]

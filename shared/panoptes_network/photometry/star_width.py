@@ -39,11 +39,16 @@ __all__ = ["DEFAULT_WIDTH_WINDOW", "SIGMA_TO_FWHM", "star_fwhm"]
 #: FWHM = SIGMA_TO_FWHM * sigma for a Gaussian.
 SIGMA_TO_FWHM: float = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 #: Default half-size of the measurement window (frame pixels): enough for a FWHM up to ~8 px.
+#: The measure-sources step sets it from the sky (``MeasureOptions.width_window_arcsec``).
 DEFAULT_WIDTH_WINDOW: int = 10
 _PIXEL_VARIANCE = 1.0 / 12.0  # variance added by integrating over a unit pixel (pixel^2)
-_START_SIGMA = 3.0  # first weight sigma (frame pixels): wide enough for defocused stars
+# The sizes of the star on the frame scale with the window (3, 6 and 2 frame pixels for the
+# default window of 10): a window set from the sky carries them to another pixel scale.
+_START_SIGMA_PER_WINDOW = 0.3  # first weight sigma: wide enough for defocused stars
+_MAX_SIGMA_PER_WINDOW = 0.6  # largest plausible Gaussian sigma
+_MAX_SHIFT_PER_WINDOW = 0.2  # default largest distance of the refined centre
 _WEIGHT_SCALE = 2.0  # weight sigma over the star's: less aliasing and noise gain than 1
-_SIGMA_LIMITS = (0.3, 6.0)  # plausible Gaussian sigmas (frame pixels)
+_MIN_SIGMA = 0.3  # smallest plausible Gaussian sigma (frame pixels): the detector's sampling
 
 
 def _green_samples(
@@ -92,7 +97,7 @@ def star_fwhm(
     green_offsets: tuple[tuple[int, int], ...],
     window: int = DEFAULT_WIDTH_WINDOW,
     iterations: int = 6,
-    max_shift: float = 2.0,
+    max_shift: float | None = None,
 ) -> np.ndarray:
     """Measure the FWHM of stars in the green light of a raw Bayer frame.
 
@@ -109,12 +114,14 @@ def star_fwhm(
         (:func:`~panoptes_network.frames.camera.plane_offsets` of the frame's Bayer pattern,
         its ``"g"`` entry).
     window : int, optional
-        Half-size of the square window of pixels used (frame pixels).
+        Half-size of the square window of pixels used (frame pixels, at least 1). The first
+        weight's sigma (``0.3 window``) and the largest plausible sigma (``0.6 window``) scale
+        with it; the smallest plausible sigma (0.3 frame pixels) does not.
     iterations : int, optional
         Passes of the adaptive weighting.
     max_shift : float, optional
         Largest distance of the refined centre from ``(x, y)`` (frame pixels); beyond it the
-        star gets NaN (a neighbour dominates the window).
+        star gets NaN (a neighbour dominates the window). Default: ``0.2 window``.
 
     Returns
     -------
@@ -122,6 +129,10 @@ def star_fwhm(
         FWHM per star (full-resolution frame pixels), ``float32``; NaN where it could not be
         measured.
     """
+    if window < 1:
+        raise ValueError(f"window must be at least 1 frame pixel, not {window}")
+    if max_shift is None:
+        max_shift = _MAX_SHIFT_PER_WINDOW * window
     x = np.atleast_1d(np.asarray(x, dtype=float))
     y = np.atleast_1d(np.asarray(y, dtype=float))
     background = np.broadcast_to(np.asarray(background, dtype=float), x.shape)
@@ -135,10 +146,10 @@ def star_fwhm(
 
     n = index.size
     cx, cy = np.zeros(n), np.zeros(n)
-    weight_var = np.full(n, _START_SIGMA**2)
+    weight_var = np.full(n, (_START_SIGMA_PER_WINDOW * window) ** 2)
     star_var = np.full(n, np.nan)
     ok = inside.copy()
-    low, high = (s * s for s in _SIGMA_LIMITS)
+    low, high = _MIN_SIGMA * _MIN_SIGMA, (_MAX_SIGMA_PER_WINDOW * window) ** 2
     for _ in range(iterations):
         ux, uy = dx - cx[:, None], dy - cy[:, None]
         weighted = signal * np.exp(-(ux * ux + uy * uy) / (2.0 * weight_var[:, None]))

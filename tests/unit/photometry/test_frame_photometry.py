@@ -174,6 +174,22 @@ def test_faint_stars_keep_their_wcs_position():
     assert (table["x"][0], table["y"][0]) == (100.3, 99.8)
 
 
+def test_the_centroid_box_and_largest_shift_are_parameters():
+    """A star 4.5 px from its WCS position: a 5 x 5-superpixel box cuts it, a 9 x 9 one not."""
+    camera = CameraModel("0abcde", width=200, height=200, hot_pixel_count=0)
+    pixels, _ = render(camera, [100.0], [100.0], [COLOUR_FLUX], seed=3)
+    start = catalog([104.5], [100.0], [10.0])
+    narrow = measure(pixels, None, start, max_centroid_shift=6.0)
+    wide = measure(pixels, None, start, max_centroid_shift=6.0, centroid_half_box=4)
+    assert abs(wide["x"][0] - 100.0) < 0.1 and abs(wide["y"][0] - 100.0) < 0.1
+    assert abs(narrow["x"][0] - 100.0) > 0.5
+    # the shift limit: 4.5 px is more than 4
+    limited = measure(pixels, None, start, max_centroid_shift=4.0, centroid_half_box=4)
+    assert (limited["x"][0], limited["y"][0]) == (104.5, 100.0)
+    with pytest.raises(ValueError, match="half_box"):
+        measure(pixels, None, start, centroid_half_box=0)
+
+
 def test_errors_match_the_scatter_of_repeated_exposures():
     camera = CameraModel("0abcde", width=400, height=300, hot_pixel_count=0)
     gx, gy = np.meshgrid(np.arange(40, 380, 50), np.arange(40, 280, 50))

@@ -31,14 +31,30 @@ SKY_E, GAIN, BIAS, READ_NOISE = 300.0, CAMERA.gain, CAMERA.bias_adu, CAMERA.read
 SATURATION = CAMERA.saturation_adu
 
 
-def frame_wcs() -> WCS:
+def frame_wcs(scale_arcsec: float = 10.3) -> WCS:
+    """A TAN WCS of the test frame with square pixels of ``scale_arcsec`` arcsec."""
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crval = [150.0, 30.0]
     wcs.wcs.crpix = [SHAPE[1] / 2 + 0.5, SHAPE[0] / 2 + 0.5]
-    scale = 10.3 / 3600
+    scale = scale_arcsec / 3600
     wcs.wcs.cd = [[-scale, 0.0], [0.0, scale]]
     return wcs
+
+
+def render(x, y, flux, fwhm, rng) -> np.ndarray:
+    """Raw frame (ADU) of round Gaussian stars of ``flux`` e- and ``fwhm`` pixels on the sky."""
+    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
+    electrons = np.full(SHAPE, SKY_E)
+    sigma = fwhm / 2.3548
+    for xi, yi, fi in zip(x, y, flux, strict=True):
+        electrons += (
+            fi
+            * np.exp(-((xx - xi) ** 2 + (yy - yi) ** 2) / (2 * sigma**2))
+            / (2 * np.pi * sigma**2)
+        )
+    counts = rng.poisson(electrons) + rng.normal(0, READ_NOISE, SHAPE)
+    return np.clip(np.rint(counts / GAIN + BIAS), 0, SATURATION).astype(np.uint16)
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +73,7 @@ def scene():
             {"picid": np.arange(1, x.size + 1, dtype=np.int64), "ra": ra, "dec": dec, "vmag": vmag}
         )
     )
-    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
-    electrons = np.full(SHAPE, SKY_E)
-    sigma = 2.5 / 2.3548
-    for xi, yi, fi in zip(x, y, flux, strict=True):
-        electrons += (
-            fi
-            * np.exp(-((xx - xi) ** 2 + (yy - yi) ** 2) / (2 * sigma**2))
-            / (2 * np.pi * sigma**2)
-        )
-    counts = rng.poisson(electrons) + rng.normal(0, READ_NOISE, SHAPE)
-    pixels = np.clip(np.rint(counts / GAIN + BIAS), 0, SATURATION).astype(np.uint16)
-    return wcs, catalog, pixels, flux
+    return wcs, catalog, render(x, y, flux, 2.5, rng), flux
 
 
 def solved_fz(pixels: np.ndarray, wcs: WCS | None) -> bytes:
@@ -234,3 +239,81 @@ def test_the_aperture_is_given_on_the_sky_and_set_in_pixels_by_the_frames_wcs(sc
     unflagged = np.asarray(table["flags"]) == 0
     area = np.asarray(table["npix_r"])[unflagged]
     assert np.median(area) == pytest.approx(np.pi * (41.2 / scale) ** 2 / 4, rel=0.02)
+
+
+def test_the_centroid_box_shift_and_width_window_are_given_on_the_sky():
+    options = MeasureOptions()
+    # at the units' 10.3 arcsec: today's 5 x 5-superpixel box, 1.5 px shift, 10 px window
+    assert options.windows_in_pixels(10.3) == (2, 1.5, 10)
+    aperture, annulus = options.in_pixels(10.3)
+    assert aperture == pytest.approx(5.0) and annulus == pytest.approx((9.0, 14.0))
+    # at half the pixel scale every size is twice the pixels; the box stays an odd number of
+    # superpixels, the nearest to 10 (20 px) on the larger side: 11 (22 px)
+    assert options.windows_in_pixels(5.15) == (5, 3.0, 20)
+    aperture, annulus = options.in_pixels(5.15)
+    assert aperture == pytest.approx(10.0) and annulus == pytest.approx((18.0, 28.0))
+    # the box side nearest the request: 14 px is 7 x 7 superpixels, 15 px too
+    assert MeasureOptions(centroid_box_arcsec=14 * 10.3).windows_in_pixels(10.3)[0] == 3
+    assert MeasureOptions(centroid_box_arcsec=15 * 10.3).windows_in_pixels(10.3)[0] == 3
+    # never smaller than 3 x 3 superpixels, nor a window under one pixel
+    tiny = MeasureOptions(centroid_box_arcsec=5.0, width_window_arcsec=2.0)
+    assert tiny.windows_in_pixels(10.3) == (1, 1.5, 1)
+
+
+@pytest.fixture(scope="module")
+def fine_stars():
+    """Stars of FWHM 5 px: the sky of the 10.3 arcsec frames sampled at 5.15 arcsec.
+
+    A grid of isolated V 10 to 11 stars and one 15 px from the left edge (the last row).
+    """
+    rng = np.random.default_rng(7)
+    xs, ys = np.meshgrid(np.arange(80, 600, 90.0), np.arange(80, 420, 90.0))
+    x = np.r_[xs.ravel() + rng.uniform(-0.5, 0.5, xs.size), 15.2]
+    y = np.r_[ys.ravel() + rng.uniform(-0.5, 0.5, ys.size), 240.3]
+    vmag = rng.uniform(10.0, 11.0, x.size)
+    flux = 32_000 * 10 ** (-0.4 * (vmag - 10)) * 2
+    return x, y, vmag, render(x, y, flux, 5.0, rng)
+
+
+def test_the_centroid_and_width_sizes_are_set_in_pixels_by_the_frames_wcs(fine_stars, make_ctx):
+    """Catalog positions 2.5 px from the stars: within 15.45 arcsec only at 5.15 arcsec/px."""
+    x, y, vmag, pixels = fine_stars
+    measured = {}
+    for scale in (10.3, 5.15):
+        ctx = make_ctx()
+        wcs = frame_wcs(scale)
+        ra, dec = wcs.all_pix2world(x + 2.0, y + 1.5, 0)
+        picid = np.arange(1, x.size + 1, dtype=np.int64)
+        catalog = InMemoryCatalog(Table({"picid": picid, "ra": ra, "dec": dec, "vmag": vmag}))
+        stage_solved(ctx, solved_fz(pixels, wcs))
+        assert measure_sources(ctx, StoredObject(S.solved_bucket, NAME), catalog).action == (
+            "measured"
+        )
+        table, metadata = read_sources_table(
+            ctx.store.read(S.sources_bucket, NAME.replace(".fits.fz", ".parquet"))
+        )
+        table.sort("picid")
+        assert len(table) == x.size
+        measured[scale] = table, metadata
+    on_sky = {"centroid_box_arcsec": 103.0, "max_centroid_shift_arcsec": 15.45}
+    on_sky["width_window_arcsec"] = 103.0
+    coarse, coarse_metadata = measured[10.3]
+    fine, fine_metadata = measured[5.15]
+    # the sizes each table was measured with: on the sky, and in the frame's pixels
+    for metadata, pixel_sizes in ((coarse_metadata, (10, 1.5, 10)), (fine_metadata, (22, 3.0, 20))):
+        assert {key: metadata[key] for key in on_sky} == on_sky
+        recorded = (metadata["centroid_box"], metadata["max_centroid_shift"])
+        assert recorded + (metadata["width_window"],) == pixel_sizes
+    # 2.5 px is more than 1.5 px: every star keeps its WCS position
+    assert np.array_equal(coarse["x"], coarse["x_wcs"])
+    assert np.array_equal(coarse["y"], coarse["y_wcs"])
+    # at most 3 px: every star is refined, onto the star (a 5 x 5 box would cut the star off:
+    # 0.6 px median error here)
+    assert np.all(np.asarray(fine["x"]) != np.asarray(fine["x_wcs"]))
+    error = np.hypot(np.asarray(fine["x"]) - x, np.asarray(fine["y"]) - y)
+    assert np.median(error) < 0.3 and error.max() < 0.5
+    # widths in a 20 px window: the star 15 px from the edge has none (in 10 px it would)
+    fwhm = np.asarray(fine["fwhm"], dtype=float)
+    assert np.isnan(fwhm[-1])
+    assert np.nanmedian(fwhm[:-1]) == pytest.approx(5.0, rel=0.05)
+    assert np.isfinite(fwhm[:-1]).all()

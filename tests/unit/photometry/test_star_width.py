@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from astropy.table import Table
+from scipy.special import erf
 
 from panoptes_network.frames.camera import plane_offsets
 from panoptes_network.photometry.flags import SourceFlag
 from panoptes_network.photometry.frame_photometry import measure_frame
-from panoptes_network.photometry.star_width import star_fwhm
+from panoptes_network.photometry.star_width import SIGMA_TO_FWHM, star_fwhm
 from panoptes_network.simulation import CameraModel
 from panoptes_network.simulation.camera import HotPixels
 from panoptes_network.simulation.psf import PsfModel
@@ -114,3 +115,38 @@ def test_star_fwhm_is_nan_where_the_window_leaves_the_frame_or_there_is_no_star(
     greens = plane_offsets("RGGB", pixels.shape[0])["g"]
     fwhm = star_fwhm(pixels, [3.0, 40.0, np.nan], [30.0, 30.0, 30.0], 2048.0, green_offsets=greens)
     assert fwhm.dtype == np.float32 and np.isnan(fwhm).all()
+
+
+def test_the_width_window_is_passed_to_the_width_measurement():
+    """A star 15 px from the edge: inside a 10 px window, not inside a 20 px one."""
+    camera = CameraModel("0abcde", width=400, height=300, hot_pixel_count=0)
+    x, y, vmag = np.array([15.0, 200.0]), np.array([150.0, 150.0]), np.array([10.0, 10.0])
+    pixels = render_psf(camera, x, y, vmag, PsfModel(), seed=2)
+    rows, constants = catalog(x, y, vmag), camera.measure_constants()
+    default = np.asarray(measure_frame(pixels, None, rows, **constants)["fwhm"], float)
+    wide = np.asarray(measure_frame(pixels, None, rows, **constants, width_window=20)["fwhm"])
+    assert np.isfinite(default).all()
+    assert np.isnan(wide[0]) and wide[1] == pytest.approx(default[1], rel=0.01)
+
+
+def gaussian_frame(shape, x, y, fwhm, flux, sky, seed):
+    """Raw frame (ADU, bias 2048, gain 1) of one round pixel-integrated Gaussian star."""
+    sigma = fwhm / SIGMA_TO_FWHM
+    columns = np.diff(0.5 * erf((np.arange(shape[1] + 1) - 0.5 - x) / (np.sqrt(2) * sigma)))
+    rows = np.diff(0.5 * erf((np.arange(shape[0] + 1) - 0.5 - y) / (np.sqrt(2) * sigma)))
+    electrons = sky + flux * rows[:, None] * columns[None, :]
+    return np.random.default_rng(seed).poisson(electrons) + 2048
+
+
+def test_the_star_sizes_scale_with_the_window():
+    """The same star at half the pixel scale, in a window twice as large, has twice the FWHM.
+
+    A FWHM of 16 px (sigma 6.8 px) is beyond the 6 px sigma of a 10 px window, not of 20 px.
+    """
+    greens = plane_offsets("RGGB", 120)["g"]
+    for fwhm, window in ((8.0, 10), (16.0, 20)):
+        pixels = gaussian_frame((120, 160), 80.3, 60.6, fwhm, 4e6, 300.0, seed=1)
+        found = star_fwhm(pixels, [80.3], [60.6], 2348.0, green_offsets=greens, window=window)
+        assert found[0] == pytest.approx(fwhm, rel=0.01), window
+    with pytest.raises(ValueError, match="window"):
+        star_fwhm(pixels, [80.3], [60.6], 2348.0, green_offsets=greens, window=0)
