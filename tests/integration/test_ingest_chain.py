@@ -259,3 +259,60 @@ def test_undeliverable_message_ends_in_dead_letter(stack):
         int(attributes["CloudPubSubDeadLetterSourceDeliveryCount"]) == entry.max_delivery_attempts
     )
     stack.subscriber.delete_subscription(subscription=request["name"])
+
+
+def test_a_frame_of_an_unregistered_camera_waits_until_bin_cameras_registers_it(
+    stack, unit_ids, panoptes_data
+):
+    import subprocess
+    import sys
+
+    unit, camera = unit_ids
+    stack.firestore.collection("cameras").document(camera).delete()  # a camera never seen
+    image_id = f"{unit}_{camera}_20160909T081300"
+    stack.upload(
+        f"{unit}/{camera}/20160909T081152/20160909T081300.fits",
+        (panoptes_data / "tiny.fits").read_bytes(),
+    )
+
+    def waiting():
+        doc = stack.doc("images", image_id)
+        return doc if doc and doc.get("status") == "calibration_error" else None
+
+    doc = wait_for("the frame to wait for its camera", waiting)
+    assert f"cameras/{camera}" in doc["calibration_error_reason"]
+    assert doc["missing_camera_constant"] == "bias_adu" and doc["due_time"] is None
+    assert stack.blob(stack.settings.images_bucket, doc["bucket_path"]) is not None  # kept
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "panoptes_network.cli.cameras",
+            "set",
+            camera,
+            "--source",
+            "integration test",
+            "--bias",
+            "2048",
+            "--gain",
+            "1.5",
+            "--read-noise",
+            "10.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sent on: 1 to record-image" in done.stdout, done.stdout
+
+    def moved_on():
+        doc = stack.doc("images", image_id)
+        return doc if doc and doc.get("status") not in ("calibration_error", None) else None
+
+    doc = wait_for("the frame to be recorded and sent on", moved_on, 120)
+    assert doc["calibration_error_reason"] is None
+    assert doc["camera_constants"]["bias_adu"]["source"] == "registry"
+    assert doc["camera_constants"]["saturation_adu"]["source"] == "header"

@@ -1,5 +1,9 @@
 """Building a camera's calibration masters from its recorded darks, biases and flats.
 
+First the camera's constants are measured for each night that has both darks and flats
+(:mod:`.measured_constants`): the masters, and every frame of that camera whose header lacks
+a constant, use them.
+
 record-image records calibration frames (``status: "calibration_frame"``, ``frame_type``
 ``dark``, ``bias`` or ``flat``, with ``camera_temperature_c`` and ``night``:
 :mod:`.calibration_frame`). :func:`build_camera_masters` plans a camera's masters from those
@@ -67,6 +71,10 @@ from panoptes_network.calibration.master_store import (
     stored_fields,
 )
 from panoptes_network.calibration.masters import build_dark_master, build_flat_master
+from panoptes_network.calibration.measured_constants import (
+    ConstantsOutcome,
+    measure_nightly_constants,
+)
 from panoptes_network.frames.camera_constants import CameraConstants, MissingCameraConstant
 from panoptes_network.frames.camera_registry import camera_constants_for
 from panoptes_network.frames.stored_frame import UnreadableFrame, read_stored_frame
@@ -258,6 +266,8 @@ class MasterBuildReport:
         One per group done, in order.
     skipped_frames : list of SkippedFrame
         Frames left out, with the reasons.
+    constants : list of ConstantsOutcome
+        The camera's constants measured per night (:mod:`.measured_constants`).
     """
 
     camera_id: str
@@ -266,6 +276,7 @@ class MasterBuildReport:
     groups: int = 0
     outcomes: list[MasterOutcome] = field(default_factory=list)
     skipped_frames: list[SkippedFrame] = field(default_factory=list)
+    constants: list[ConstantsOutcome] = field(default_factory=list)
 
     def with_status(self, status: str) -> list[MasterOutcome]:
         """Return the outcomes of one status (``valid``, ``refused``, ``unchanged``...)."""
@@ -280,6 +291,7 @@ class MasterBuildReport:
             "groups": self.groups,
             "outcomes": [o.to_dict() for o in self.outcomes],
             "skipped_frames": [s.__dict__ for s in self.skipped_frames],
+            "constants": [c.to_dict() for c in self.constants],
         }
 
 
@@ -323,9 +335,11 @@ def calibration_frame_docs(
     Returns
     -------
     frames : list of CalibrationFrameDoc
-        Frames with ``status: "calibration_frame"``, by time.
+        Frames with ``status: "calibration_frame"``, or ``calibration_error`` (their camera's
+        constants are missing: the nightly measurement needs none, and a master built while
+        they are still missing is skipped with the reason), by time.
     skipped : list of SkippedFrame
-        The others (e.g. ``calibration_error``: their camera constants are missing).
+        The others (e.g. ``error``: unreadable), with the reasons.
     """
     frames: list[CalibrationFrameDoc] = []
     skipped: list[SkippedFrame] = []
@@ -333,7 +347,7 @@ def calibration_frame_docs(
         rows = documents.query(IMAGES, [("camera_id", "==", camera_id), ("frame_type", "==", kind)])
         for image_id, doc in rows:
             status = doc.get("status")
-            if status != ImageStatus.CALIBRATION_FRAME:
+            if status not in (ImageStatus.CALIBRATION_FRAME, ImageStatus.CALIBRATION_ERROR):
                 why = doc.get("calibration_error_reason") or doc.get("error_reason") or ""
                 skipped.append(
                     SkippedFrame(image_id, f"status {status!r}{': ' + why if why else ''}")
@@ -742,6 +756,9 @@ def build_camera_masters(
         f"{camera_id}: {report.frames_found} calibration frames, {len(groups)} masters to "
         f"build or check, {len(report.skipped_frames)} frames left out"
     )
+    # The constants first: the masters are built with them (the bias a dark master is
+    # measured above, the gain of its noise model).
+    report.constants = measure_nightly_constants(ctx, camera_id, frames, progress=say)
     records = camera_masters(ctx.documents, camera_id)
     for k, group in enumerate(groups, start=1):
         outcome = _build_group(ctx, group, records, report, say, scratch_dir)

@@ -144,7 +144,9 @@ def _time(frame: CalibrationFrameFile) -> str:
     return str(frame.header.get("DATE-OBS") or "")
 
 
-def measure_camera(frames: Sequence[CalibrationFrameFile], camera_id: str) -> CameraMeasurement:
+def measure_camera(
+    frames: Sequence[CalibrationFrameFile], camera_id: str, *, pattern_required: bool = True
+) -> CameraMeasurement:
     """Measure a camera's registry entry from its calibration frames.
 
     Parameters
@@ -153,6 +155,9 @@ def measure_camera(frames: Sequence[CalibrationFrameFile], camera_id: str) -> Ca
         The camera's bias or dark frames and flats (science frames are left out).
     camera_id : str
         The camera.
+    pattern_required : bool, optional
+        Whether frames without a ``FILTER`` card are an error. When False the entry has no
+        Bayer pattern and a note says so (the pattern then comes from the registry).
 
     Returns
     -------
@@ -184,14 +189,18 @@ def measure_camera(frames: Sequence[CalibrationFrameFile], camera_id: str) -> Ca
     biases = [darks[0][1], darks[1][1]]
     patterns = {str(header_value(f.header, "FILTER") or "").strip().upper() for f in frames}
     patterns.discard("")
-    if len(patterns) != 1:
+    pattern: str | None = None
+    if len(patterns) > 1 or (pattern_required and not patterns):
         raise ValueError(
             f"camera {camera_id}: the frames' FILTER cards give {sorted(patterns) or 'no'} "
             "Bayer pattern; one is needed"
         )
-    (pattern,) = patterns
-    if checked_constant("bayer_pattern", pattern) is None:
-        raise ValueError(f"camera {camera_id}: FILTER = {pattern!r} is not a Bayer pattern")
+    if patterns:
+        (pattern,) = patterns
+        if checked_constant("bayer_pattern", pattern) is None:
+            raise ValueError(f"camera {camera_id}: FILTER = {pattern!r} is not a Bayer pattern")
+    else:
+        notes.append("no FILTER card: the Bayer pattern is not measured")
     saturation = None
     usable = []
     for flat in sorted(flats, key=_time):
@@ -220,7 +229,9 @@ def measure_camera(frames: Sequence[CalibrationFrameFile], camera_id: str) -> Ca
     result = photon_transfer(
         (biases[0].pixels, biases[1].pixels),
         [(a.pixels, b.pixels) for a, b in pairs],
-        pattern=pattern,
+        # The gain and read noise are those of every site of the 2 x 2 cell: which colour a
+        # site holds does not change them, so an unknown pattern only names the sites.
+        pattern=pattern or "RGGB",
     )
     times = sorted(t for t in (_time(f) for f in [*biases, *(f for p in pairs for f in p)]) if t)
     span = f", {times[0]} to {times[-1]}" if times else ""
@@ -232,7 +243,8 @@ def measure_camera(frames: Sequence[CalibrationFrameFile], camera_id: str) -> Ca
         "bayer_pattern": pattern,
     }
     entry = registry_entry(values, source)
-    entry["bayer_pattern_source"] = "the frames' FILTER card"
+    if pattern is not None:
+        entry["bayer_pattern_source"] = "the frames' FILTER card"
     if saturation is not None:
         entry.update(
             registry_entry({"saturation_adu": saturation}, "pile-up of an over-exposed flat")

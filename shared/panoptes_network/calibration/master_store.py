@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from panoptes_network.calibration.master_record import Master, read_master_fits
+from panoptes_network.frames.camera_registry import MEASURED_KIND
 from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import CALIBRATIONS, MasterStatus
@@ -118,13 +119,16 @@ def camera_masters(
     Returns
     -------
     list of dict
-        The records, oldest first (by ``time``); each has its ``master_id``.
+        The records, oldest first (by ``time``); each has its ``master_id``. The camera's
+        measured constants (``kind: "constants"``, also in ``calibrations``) are not masters
+        and are left out.
     """
     rows = documents.query(CALIBRATIONS, [("camera_id", "==", camera_id)])
     records = [
         {**fields, "master_id": fields.get("master_id", doc_id)}
         for doc_id, fields in rows
-        if include_superseded or fields.get("status") != MasterStatus.SUPERSEDED
+        if (include_superseded or fields.get("status") != MasterStatus.SUPERSEDED)
+        and fields.get("kind") != MEASURED_KIND
     ]
     return sorted(records, key=lambda r: str(r.get("time") or ""))
 

@@ -8,8 +8,11 @@ calibration observations), a dark or bias master per night, exposure time and te
 bin, and a flat per night (or week), from the recorded frames
 (:mod:`panoptes_network.calibration.build_masters`). Each master is stored in the calibrations
 bucket and recorded in the calibrations collection, valid or refused with the reason;
-measure-sources applies the nearest valid ones. It prints its progress, then per camera the
-masters built, refused (with reasons), unchanged and skipped.
+measure-sources applies the nearest valid ones. First it measures the camera's constants for
+each night with both darks and flats (bias, gain, read noise, white level:
+:mod:`panoptes_network.calibration.measured_constants`); frames that waited with
+``calibration_error`` for one of them are sent on again. It prints its progress, then per
+camera the masters built, refused (with reasons), unchanged and skipped, and the constants.
 
 A second run builds nothing new: masters of the same frames are left as they are. Against the
 local stack when it runs (``bin/calibration-masters`` exports its environment), else the Google
@@ -32,6 +35,7 @@ from panoptes_network.calibration.build_masters import (
 from panoptes_network.calibration.master_record import FLAT_PERIODS
 from panoptes_network.cli import summary
 from panoptes_network.cli.cloud_access import cloud_access_errors, no_cloud_access_message
+from panoptes_network.ingest.calibration_redrive import redrive_waiting_frames
 from panoptes_network.pipeline.context import ChainContext
 
 __all__ = ["build_parser", "main", "report_lines", "run"]
@@ -113,6 +117,13 @@ def report_lines(report: MasterBuildReport) -> list[str]:
             name = outcome.master_id or outcome.group_key
             lines.append(f"  {outcome.status} {name}: {outcome.reason}")
     lines += [f"  left out {s.image_id}: {s.reason}" for s in report.skipped_frames]
+    for measured in report.constants:
+        values = ", ".join(f"{k} {v}" for k, v in measured.values.items())
+        why = f": {measured.reason}" if measured.reason else ""
+        lines.append(
+            f"  constants {measured.record_id} {measured.status}"
+            f"{' (' + values + ')' if values else ''}{why}"
+        )
     return lines
 
 
@@ -162,6 +173,10 @@ def run(
         reports.append(report)
         if not as_json:
             print("\n".join(report_lines(report)), flush=True)
+        if any(c.status == "valid" for c in report.constants):
+            resent = redrive_waiting_frames(ctx, camera_id)
+            if resent.resent or resent.waiting:
+                print(f"{_PROG}: {resent.describe()}", file=sys.stderr, flush=True)
     if as_json:
         print(json.dumps([r.to_dict() for r in reports]))
     return reports

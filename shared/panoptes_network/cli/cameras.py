@@ -6,13 +6,15 @@
     bin/cameras measure CAMERA_ID FILE_OR_FOLDER... [--dry-run]
 
 Every frame's bias, saturation, gain, read noise and Bayer pattern are resolved from its
-header, else the ``cameras/{camera_id}`` registry document; a frame whose camera lacks one
-is recorded as ``calibration_error`` and waits, its file kept. ``set`` writes values given
-by hand (with where they come from); ``measure`` measures them by photon transfer from the
-camera's own bias frames and flats (FITS files, ``.fits`` or ``.fits.fz``:
-:mod:`panoptes_network.calibration.camera_measurement`). Frames that waited for their
-camera are recorded when delivered again. Against the local stack when it runs, else the
-Google Cloud project of your credentials.
+header, else a measurement from the camera's recorded darks and flats
+(``bin/calibration-masters``), else the ``cameras/{camera_id}`` registry document; a frame
+whose camera lacks one is recorded as ``calibration_error`` and waits, its file kept.
+``set`` writes values given by hand (with where they come from); ``measure`` measures them
+by photon transfer from the camera's own bias frames and flats (FITS files, ``.fits`` or
+``.fits.fz``: :mod:`panoptes_network.calibration.camera_measurement`). Either then sends the
+camera's waiting frames on (:mod:`panoptes_network.ingest.calibration_redrive`) and says how
+many. Against the local stack when it runs, else the Google Cloud project of your
+credentials.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from panoptes_network.calibration.camera_measurement import (
 from panoptes_network.cli import summary
 from panoptes_network.cli.cloud_access import cloud_access_errors, no_cloud_access_message
 from panoptes_network.frames.camera_constants import CONSTANTS
+from panoptes_network.ingest.calibration_redrive import redrive_waiting_frames
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import CAMERAS
 
@@ -188,17 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 2
-    from google.cloud import firestore
+    from panoptes_network.adapters.runtime import chain_context
 
-    from panoptes_network.adapters.firestore import FirestoreDocuments
-    from panoptes_network.pipeline.settings import Settings
-
-    settings = Settings.from_env()
     try:
-        documents = FirestoreDocuments(firestore.Client(project=settings.project_id))
+        ctx = chain_context("bin/cameras", documents=True)
+        documents = ctx.documents
+        assert documents is not None
         if entry is not None:
             register(documents, camera_id, entry)
             print(_describe(camera_id, documents.get(CAMERAS, camera_id) or {}))
+            print(f"{_PROG}: {redrive_waiting_frames(ctx, camera_id).describe()}")
             return 0
         found = sorted(documents.query(CAMERAS), key=lambda r: r[0])
     except cloud_access_errors() as exc:

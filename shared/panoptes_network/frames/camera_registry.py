@@ -3,27 +3,127 @@
 The steps that need a camera's electronics (record-image checks them, plate-solve subtracts the
 bias, measure-sources turns ADU into electrons) resolve them here, each with the same rule
 (:func:`~panoptes_network.frames.camera_constants.resolve_camera_constants`): the header
-first, then a measurement, then the ``cameras/{camera_id}`` document. A constant found nowhere
-fails the frame with ``status: "calibration_error"`` and a reason naming it
-(:func:`calibration_error_fields`); the file stays where it is.
+first, then a measurement, then the ``cameras/{camera_id}`` document. The measurement is the
+camera's valid ``calibrations`` record of ``kind: "constants"`` (:data:`MEASURED_KIND`,
+written by :mod:`panoptes_network.calibration.measured_constants` from a night's darks and
+flats) nearest the frame's ``DATE-OBS``. A constant found nowhere fails the frame with
+``status: "calibration_error"`` and a reason naming it (:func:`calibration_error_fields`,
+which also says which step to resume); the file stays where it is, and the frame is sent
+again when its camera gets the constant (:mod:`panoptes_network.ingest.calibration_redrive`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from panoptes_network.frames.camera_constants import (
+    CONSTANTS,
     CameraConstants,
+    ConstantSource,
     MissingCameraConstant,
     Resolved,
+    checked_constant,
     resolve_camera_constants,
 )
 from panoptes_network.frames.fits_header import FitsHeader
+from panoptes_network.frames.header_values import header_value, parse_date_obs
 from panoptes_network.pipeline.ports import DocumentStore
-from panoptes_network.pipeline.schema import CAMERAS, ImageStatus
+from panoptes_network.pipeline.schema import CALIBRATIONS, CAMERAS, ImageStatus, MasterStatus
 
-__all__ = ["calibration_error_fields", "camera_constants_for", "constants_fields"]
+__all__ = [
+    "MEASURED_KIND",
+    "calibration_error_fields",
+    "camera_constants_for",
+    "constants_fields",
+    "measured_constants",
+    "measured_records",
+]
+
+#: ``kind`` of a ``calibrations`` record holding a camera's measured constants.
+MEASURED_KIND = "constants"
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        try:
+            return _moment(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def measured_records(documents: DocumentStore, camera_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Return the camera's valid measured-constants records, each with its time.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Where the ``calibrations`` records live.
+    camera_id : str
+        The camera.
+
+    Returns
+    -------
+    list of (str, dict)
+        ``(record id, fields)``; each fields dict has its ``time`` as an aware datetime.
+    """
+    rows = documents.query(
+        CALIBRATIONS, [("camera_id", "==", camera_id), ("kind", "==", MEASURED_KIND)]
+    )
+    return [
+        (doc_id, {**fields, "time": moment})
+        for doc_id, fields in rows
+        if fields.get("status") == MasterStatus.VALID
+        and (moment := _moment(fields.get("time"))) is not None
+    ]
+
+
+def measured_constants(
+    documents: DocumentStore,
+    camera_id: str,
+    when: datetime | None,
+    *,
+    records: list[tuple[str, dict[str, Any]]] | None = None,
+) -> dict[str, Resolved]:
+    """Return the camera's measured constants from its valid record nearest a time.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Where the ``calibrations`` records live.
+    camera_id : str
+        The camera.
+    when : datetime or None
+        The frame's time (aware UTC); None takes the latest measurement.
+    records : list, optional
+        :func:`measured_records` already read (to choose among them for many frames).
+
+    Returns
+    -------
+    dict
+        :class:`~panoptes_network.frames.camera_constants.Resolved` (source ``measured``,
+        detail ``calibrations/<id> (<how it was measured>)``) per constant the record holds;
+        empty without a valid record.
+    """
+    rows = measured_records(documents, camera_id) if records is None else records
+    if not rows:
+        return {}
+    if when is None:
+        doc_id, record = max(rows, key=lambda row: (row[1]["time"], row[0]))
+    else:
+        doc_id, record = min(rows, key=lambda row: (abs(row[1]["time"] - when), row[0]))
+    found: dict[str, Resolved] = {}
+    for name in CONSTANTS:
+        value = checked_constant(name, record.get(name))
+        if value is not None:
+            how = record.get(f"{name}_source")
+            detail = f"{CALIBRATIONS}/{doc_id}" + (f" ({how})" if isinstance(how, str) else "")
+            found[name] = Resolved(value, ConstantSource.MEASURED, detail)
+    return found
 
 
 def camera_constants_for(
@@ -44,7 +144,8 @@ def camera_constants_for(
     header : FitsHeader or None
         The frame's header.
     measured : mapping, optional
-        Measurements of this camera, by constant name.
+        Measurements of this camera, by constant name; by default those of
+        :func:`measured_constants` nearest the header's ``DATE-OBS``.
 
     Returns
     -------
@@ -56,6 +157,9 @@ def camera_constants_for(
     MissingCameraConstant
         When a constant is found nowhere.
     """
+    if measured is None:
+        when = parse_date_obs(header_value(header, "DATE-OBS")) if header is not None else None
+        measured = measured_constants(documents, camera_id, when)
     registry = documents.get(CAMERAS, camera_id)
     return resolve_camera_constants(camera_id, header, measured=measured, registry=registry)
 

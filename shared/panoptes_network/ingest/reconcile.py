@@ -17,6 +17,9 @@ upload ``archived``,      the archived copy, to raw-file-uploaded (it validates 
 ``compressed``
 image ``uploaded``        the frame, to plate-solve
 image ``solved``          the solved frame, to measure-sources
+image                     a solved frame to measure-sources, else the stored frame to
+``calibration_error``     record-image (due only after its camera got the constant:
+                          :mod:`.calibration_redrive`)
 ========================  ==================================================================
 
 After ``reconcile_max_attempts`` re-queues it gives up: the upload ends ``failed`` with the
@@ -30,6 +33,7 @@ from datetime import timedelta
 from typing import Any
 
 from panoptes_network.ingest import ledger
+from panoptes_network.ingest.calibration_redrive import redrive_message
 from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.context import ChainContext, StoredObject
 from panoptes_network.pipeline.ports import DocWrite
@@ -137,9 +141,15 @@ def _requeue_image(
     s = ctx.settings
     status = doc.get("status")
     if status == ImageStatus.UPLOADED and doc.get("bucket_path"):
-        topic, obj = s.solve_topic, StoredObject(s.images_bucket, doc["bucket_path"])
+        obj = StoredObject(s.images_bucket, doc["bucket_path"])
+        topic, message = s.solve_topic, obj.message(image_id=image_id)
     elif status == ImageStatus.SOLVED and doc.get("solved_path"):
-        topic, obj = s.measure_topic, StoredObject(s.solved_bucket, doc["solved_path"])
+        obj = StoredObject(s.solved_bucket, doc["solved_path"])
+        topic, message = s.measure_topic, obj.message(image_id=image_id)
+    elif status == ImageStatus.CALIBRATION_ERROR and (
+        doc.get("solved_path") or doc.get("bucket_path")
+    ):
+        topic, message = redrive_message(ctx, image_id, doc)
     else:  # reached a final status without clearing due_time: nothing to do
         ctx.documents.merge(IMAGES, image_id, {"due_time": None})
         return
@@ -155,7 +165,7 @@ def _requeue_image(
     if _bump(ctx, IMAGES, image_id, "reconcile_requeues", s.stuck_after_minutes) is None:
         return
     report.documents_read += 1
-    ctx.bus.publish(topic, obj.message(image_id=image_id), reconciled="true")
+    ctx.bus.publish(topic, message, reconciled="true")
     _count(report, topic)
 
 

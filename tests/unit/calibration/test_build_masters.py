@@ -204,12 +204,12 @@ def test_frames_that_cannot_be_binned_or_recorded_are_left_out_with_reasons(make
     ctx.documents.merge(
         "images",
         "PAN001_14d3bd_20160909T070000",
-        {"camera_id": "14d3bd", "frame_type": "flat", "status": "calibration_error"},
+        {"camera_id": "14d3bd", "frame_type": "flat", "status": "error", "error_reason": "bad"},
     )
     report = build_camera_masters(ctx, "14d3bd")
     reasons = {s.image_id: s.reason for s in report.skipped_frames}
     assert "CAMTEMP" in reasons["PAN001_14d3bd_20160909T060000"]
-    assert "calibration_error" in reasons["PAN001_14d3bd_20160909T070000"]
+    assert reasons["PAN001_14d3bd_20160909T070000"] == "status 'error': bad"
     assert report.outcomes == [] and report.frames_found == 2
 
 
