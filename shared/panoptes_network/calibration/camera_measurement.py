@@ -12,7 +12,10 @@ and read noise (and the white level and Bayer pattern for cameras whose headers 
   :func:`~panoptes_network.calibration.photon_transfer.photon_transfer`;
 - **saturation** from the pile-up of an over-exposed flat, when one is among them
   (:func:`~panoptes_network.calibration.photon_transfer.saturation_from_histogram`);
-- the **Bayer pattern** from the frames' ``FILTER`` card.
+- the **Bayer pattern** from the frames' ``FILTER`` card, checked against the data: a flat's
+  two green sites agree (:func:`~panoptes_network.calibration.photon_transfer.green_diagonal`),
+  so a pattern that puts green on the other diagonal is refused (the frames are flipped or
+  cropped by an odd row or column).
 
 Every value records where it was measured (``<name>_source``), and a frame's constants
 resolved from the entry say so (``registry: cameras/14d3bd (photon transfer of ...)``).
@@ -29,9 +32,12 @@ import numpy as np
 
 from panoptes_network.calibration.frame_kind import FrameType, frame_kind
 from panoptes_network.calibration.photon_transfer import (
+    green_diagonal,
+    pattern_diagonal,
     photon_transfer,
     saturation_from_histogram,
 )
+from panoptes_network.frames.camera import BAYER_PATTERNS
 from panoptes_network.frames.camera_constants import CONSTANTS, checked_constant
 from panoptes_network.frames.fits_header import FitsHeader
 from panoptes_network.frames.header_values import header_value
@@ -83,6 +89,9 @@ class CameraMeasurement:
         Relative scatter of the gain between the Bayer planes.
     notes : list of str
         Frames left out and why; constants not measured.
+    green_diagonal : str or None
+        The diagonal of the 2 x 2 cell (FITS array) the flats show green on (``"main"`` or
+        ``"anti"``), None when their levels did not tell.
     """
 
     entry: dict[str, Any]
@@ -90,6 +99,7 @@ class CameraMeasurement:
     flat_pairs: list[tuple[str, str]]
     gain_scatter: float
     notes: list[str] = field(default_factory=list)
+    green_diagonal: str | None = None
 
 
 def registry_entry(values: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -138,6 +148,27 @@ def registry_entry(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 def _level(pixels: np.ndarray) -> float:
     rows, cols = pixels.shape
     return float(np.median(pixels[rows // 4 : 3 * rows // 4, cols // 4 : 3 * cols // 4]))
+
+
+def _check_phase(
+    camera_id: str, flat: np.ndarray, bias: float, pattern: str | None
+) -> tuple[str | None, list[str]]:
+    """Return the flat's green diagonal and notes; raise when the pattern contradicts it."""
+    rows = flat.shape[0]
+    diagonal = green_diagonal(flat, bias)
+    if diagonal is None:
+        return None, ["the flat's levels do not show which sites are green: pattern unchecked"]
+    if pattern is None:
+        fits = " or ".join(p for p in BAYER_PATTERNS if pattern_diagonal(p, rows) == diagonal)
+        return diagonal, [f"the flats show green on the {diagonal} diagonal of the cell ({fits})"]
+    expected = pattern_diagonal(pattern, rows)
+    if expected != diagonal:
+        raise ValueError(
+            f"camera {camera_id}: FILTER = {pattern} puts green on the {expected} diagonal of "
+            f"the 2 x 2 cell, but the flats' equal sites are on the {diagonal} one: the frames "
+            "are flipped or cropped by an odd row or column, or FILTER is wrong"
+        )
+    return diagonal, []
 
 
 def _time(frame: CalibrationFrameFile) -> str:
@@ -233,6 +264,8 @@ def measure_camera(
         # site holds does not change them, so an unknown pattern only names the sites.
         pattern=pattern or "RGGB",
     )
+    diagonal, phase_notes = _check_phase(camera_id, pairs[0][0].pixels, result.bias_adu, pattern)
+    notes.extend(phase_notes)
     times = sorted(t for t in (_time(f) for f in [*biases, *(f for p in pairs for f in p)]) if t)
     span = f", {times[0]} to {times[-1]}" if times else ""
     source = f"photon transfer of 2 bias frames and {len(pairs)} flat pair(s){span}"
@@ -257,4 +290,5 @@ def measure_camera(
         flat_pairs=[(a.name, b.name) for a, b in pairs],
         gain_scatter=result.gain_scatter,
         notes=notes,
+        green_diagonal=diagonal,
     )

@@ -196,6 +196,7 @@ def _measure_night(
         biases=measured.biases,
         flat_pairs=[list(pair) for pair in measured.flat_pairs],
         gain_scatter=round(measured.gain_scatter, 5),
+        green_diagonal=measured.green_diagonal,
         notes=[*measured.notes, *unread],
     )
     ctx.documents.merge(CALIBRATIONS, record_id, record)

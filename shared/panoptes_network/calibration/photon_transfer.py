@@ -22,7 +22,8 @@ do not bias them; the figures of every plane and pair are reported.
 
 Bias is the sigma-clipped mean of the bias frames. Saturation is read from an over-exposed
 flat: the white level is the value at which the pixel histogram piles up
-(:func:`saturation_from_histogram`).
+(:func:`saturation_from_histogram`). The Bayer phase is read from a flat too: its two green
+sites agree (:func:`green_diagonal`).
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ from panoptes_network.frames.camera import bayer_sites
 
 __all__ = [
     "CENTRAL_FRACTION",
+    "GREEN_CONTRAST",
     "MIN_PILE_UP_FRACTION",
     "PhotonTransfer",
+    "green_diagonal",
     "measure_bias",
+    "pattern_diagonal",
     "photon_transfer",
     "saturation_from_histogram",
 ]
@@ -200,3 +204,67 @@ def saturation_from_histogram(flat: np.ndarray) -> float | None:
     top = values.max()
     share = np.count_nonzero(values == top) / values.size
     return float(top) if share >= MIN_PILE_UP_FRACTION else None
+
+
+#: Largest relative difference of the two green sites' levels in a flat, as a fraction of
+#: the difference on the other diagonal, for the green diagonal to be decided.
+GREEN_CONTRAST = 1.0 / 3.0
+
+
+def green_diagonal(flat: np.ndarray, bias: float) -> str | None:
+    """Return which diagonal of the 2 x 2 Bayer cell holds the green sites in a flat.
+
+    The two green sites of a cell see the same light through the same filter, so in a flat
+    their levels agree, while red and blue (on the other diagonal) differ with the colour of
+    the twilight sky. This is the Bayer phase as the data shows it: it checks a ``FILTER``
+    card against the pixels (a frame flipped or cropped by an odd row or column moves it).
+
+    Parameters
+    ----------
+    flat : numpy.ndarray
+        A flat, raw ADU, FITS orientation (unsaturated).
+    bias : float
+        The bias level, in ADU.
+
+    Returns
+    -------
+    str or None
+        ``"main"`` (sites ``(0, 0)`` and ``(1, 1)`` of the FITS array), ``"anti"`` (``(0, 1)``
+        and ``(1, 0)``), or None when the levels do not tell them apart (the other diagonal's
+        sites differ by less than 3 times as much as the green pair, or by under 2 %).
+    """
+    centre = _central(np.asarray(flat))
+    level = {
+        (r, c): _clipped(centre[r::2, c::2].astype(np.float64))[0] - bias
+        for r in (0, 1)
+        for c in (0, 1)
+    }
+
+    def contrast(a: tuple[int, int], b: tuple[int, int]) -> float:
+        mean = (level[a] + level[b]) / 2.0
+        return abs(level[a] - level[b]) / mean if mean > 0 else math.inf
+
+    main, anti = contrast((0, 0), (1, 1)), contrast((0, 1), (1, 0))
+    low, high = sorted((main, anti))
+    if not math.isfinite(high) or high < 0.02 or low > GREEN_CONTRAST * high:
+        return None
+    return "main" if main < anti else "anti"
+
+
+def pattern_diagonal(pattern: str, rows: int) -> str:
+    """Return the diagonal (``"main"`` or ``"anti"``) a Bayer pattern puts green on.
+
+    Parameters
+    ----------
+    pattern : str
+        The pattern from the upright image's top left (``"RGGB"``...).
+    rows : int
+        Rows of the FITS-oriented array (the upright image flipped).
+
+    Returns
+    -------
+    str
+        As :func:`green_diagonal` names them.
+    """
+    row, col = bayer_sites(pattern, rows)["G1"]
+    return "main" if row == col else "anti"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from panoptes_network.calibration.camera_measurement import (
@@ -15,6 +16,7 @@ from panoptes_network.calibration.camera_measurement import (
     measure_camera,
     registry_entry,
 )
+from panoptes_network.calibration.photon_transfer import green_diagonal, pattern_diagonal
 from panoptes_network.frames.camera_constants import resolve_camera_constants
 from panoptes_network.simulation.calibration_sequences import (
     as_frame_files,
@@ -81,3 +83,38 @@ def test_values_given_by_hand_are_checked():
         registry_entry({"bias_adu": 3000, "saturation_adu": 2000}, "lab")
     with pytest.raises(ValueError, match="source"):
         registry_entry({"bias_adu": 3000}, " ")
+
+
+def _with(frame: CalibrationFrameFile, *, pixels=None, drop_filter=False) -> CalibrationFrameFile:
+    header = frame.header.copy()
+    if drop_filter:
+        del header["FILTER"]
+    return CalibrationFrameFile(frame.name, header, frame.pixels if pixels is None else pixels)
+
+
+def test_the_flats_green_sites_check_the_pattern(frames):
+    rows = frames[0].pixels.shape[0]
+    measured = measure_camera(frames, CAMERA.camera_id)
+    assert measured.green_diagonal == pattern_diagonal("RGGB", rows) == "main"
+    # Cropped by one column, the frames put red and green where FILTER says green and red.
+    shifted = [_with(f, pixels=f.pixels[:, 1:]) for f in frames]
+    with pytest.raises(ValueError, match="cropped by an odd row or column"):
+        measure_camera(shifted, CAMERA.camera_id)
+    # Without FILTER the pattern is not measured, but the green diagonal narrows it to two.
+    bare = measure_camera(
+        [_with(f, drop_filter=True) for f in frames], CAMERA.camera_id, pattern_required=False
+    )
+    assert "bayer_pattern" not in bare.entry and bare.green_diagonal == "main"
+    assert any("(RGGB or BGGR)" in note for note in bare.notes), bare.notes
+    assert bare.entry["gain_e_per_adu"] == measured.entry["gain_e_per_adu"]
+    with pytest.raises(ValueError, match="Bayer pattern; one is needed"):
+        measure_camera([_with(f, drop_filter=True) for f in frames], CAMERA.camera_id)
+
+
+def test_a_flat_without_colour_contrast_leaves_the_phase_undecided():
+    rng = np.random.default_rng(3)
+    grey = rng.normal(3000.0, 20.0, (200, 300))
+    assert green_diagonal(grey, bias=2048.0) is None
+    tinted = grey.copy()
+    tinted[0::2, 1::2] *= 1.2  # one site of the anti-diagonal brighter: red or blue
+    assert green_diagonal(tinted, bias=2048.0) == "main"
