@@ -38,6 +38,18 @@ _OPS = {
 ARRAY_CONTAINS_ANY = "array-contains-any"
 
 
+def _storable(value: Any, where: str, in_array: bool = False) -> None:
+    """Refuse what Firestore refuses: an array directly inside an array."""
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _storable(item, f"{where}.{name}")
+    elif isinstance(value, (list, tuple)):
+        if in_array:
+            raise ValueError(f"{where}: Firestore cannot store an array in an array")
+        for item in value:
+            _storable(item, where, in_array=True)
+
+
 def _check_any_filters(filters) -> None:
     """Refuse what Firestore refuses: more than one such filter, or 0 or over 30 values."""
     anys = [value for _, op, value in filters if op == ARRAY_CONTAINS_ANY]
@@ -238,6 +250,7 @@ class MemoryDocuments:
     def commit(self, writes: list[DocWrite]) -> None:
         with self._lock:
             for w in writes:
+                _storable(w.fields, f"{w.collection}/{w.doc_id}")
                 key = (w.collection, w.doc_id)
                 if w.must_not_exist and key in self.docs:
                     self.conflicts += 1
@@ -265,6 +278,7 @@ class MemoryDocuments:
                 self.versions[key] = next(self._clock)
 
     def merge(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        _storable(fields, f"{collection}/{doc_id}")
         with self._lock:
             key = (collection, doc_id)
             self.docs.setdefault(key, {}).update(copy.deepcopy(dict(fields)))

@@ -194,7 +194,7 @@ def _measure_night(
         status=MasterStatus.VALID,
         reason=None,
         biases=measured.biases,
-        flat_pairs=[list(pair) for pair in measured.flat_pairs],
+        flat_pairs=[{"first": a, "second": b} for a, b in measured.flat_pairs],
         gain_scatter=round(measured.gain_scatter, 5),
         green_diagonal=measured.green_diagonal,
         notes=[*measured.notes, *unread],

@@ -130,7 +130,8 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
         refresh = {k: v for k, v in records.image.items() if k not in _LATER_FIELDS}
         return [DocWrite(IMAGES, records.image_id, refresh)]
     minutes = records.minutes_exptime
-    # A dark, bias or flat observation never gets light curves: the sweep leaves it alone.
+    # A dark, bias or flat observation never gets light curves: the sweep leaves it alone;
+    # it is pending for the calibration sweep instead (calibration_sweep.py).
     pending = records.image.get("frame_type") in (None, "science")
     if image.exists:
         image_write = DocWrite(
@@ -150,6 +151,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
             {
                 "last_image_received_time": records.observation["received_time"],
                 "lightcurve_pending": pending,
+                "calibration_pending": not pending,
             },
             {"num_images": 1, "total_minutes_exptime": minutes},
             must_exist=True,
@@ -164,6 +166,7 @@ def plan_frame_writes(records: FrameRecords, existing: dict[DocKey, DocSnapshot]
                 "total_minutes_exptime": minutes,
                 "last_image_received_time": records.observation["received_time"],
                 "lightcurve_pending": pending,
+                "calibration_pending": not pending,
             },
             must_not_exist=True,
         )

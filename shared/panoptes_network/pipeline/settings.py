@@ -88,6 +88,7 @@ SERVICE_CALLERS: dict[str, tuple[str, ...]] = {
     "lightcurve-requests": ("scheduler",),
     "raw-fits-requests": ("scheduler",),
     "reconcile": ("scheduler",),
+    "build-calibrations": ("scheduler",),
 }
 
 
