@@ -1,0 +1,1 @@
+"""The analysis layer: per-star statistics across units, detections, sensitivity, coverage."""
