@@ -1,0 +1,71 @@
+"""A star's analysis documents: ``stars/{picid}`` (statistics) and ``star_sums/{picid}``.
+
+``stars/{picid}`` holds what people and queries read: the statistics of
+:func:`~.star_statistics.star_statistics`, the analysis stamp (``analysis``,
+``analysis_hash``), and the fields its indexes need:
+
+- ``points_at_least``: the thresholds of :data:`POINT_THRESHOLDS` the star's point count
+  reaches, so "the most variable stars with more than 500 points" is one query
+  (``points_at_least array-contains 500``, ordered by ``rms_over_floor`` descending);
+- ``sky_cells`` (HEALPix cells of the explorer's sky index,
+  :func:`~panoptes_network.frames.sky_index.field_cells` of a point) when the star's
+  position is known, so a cone search finds stars as it finds observations.
+
+``star_sums/{picid}`` holds the exact sums the statistics come from
+(:meth:`~.star_sums.StarSums.to_record`), which an incremental update merges a new run into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from panoptes_network.analysis.config import Analysis
+from panoptes_network.analysis.star_statistics import star_statistics
+from panoptes_network.analysis.star_sums import StarSums
+from panoptes_network.frames.sky_index import field_cells
+
+__all__ = ["POINT_THRESHOLDS", "star_document", "sums_document"]
+
+#: Point counts a star's ``points_at_least`` lists when it reaches them.
+POINT_THRESHOLDS: tuple[int, ...] = (10, 100, 500, 1000, 5000, 10000, 50000)
+
+
+def star_document(
+    sums: StarSums, analysis: Analysis, catalog: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the ``stars/{picid}`` document of a star.
+
+    Parameters
+    ----------
+    sums : StarSums
+        The star's merged sums.
+    analysis : Analysis
+        The configuration (stamped on the document).
+    catalog : mapping, optional
+        Its catalog row: ``ra``, ``dec`` (deg), ``vmag`` (mag) and any other fields to copy.
+
+    Returns
+    -------
+    dict
+        Statistics, stamp, ``points_at_least`` and, with a position, ``ra``, ``dec`` and
+        ``sky_cells``.
+    """
+    stats = star_statistics(sums)
+    doc: dict[str, Any] = {
+        "picid": sums.picid,
+        **analysis.stamp(),
+        **stats,
+        "points_at_least": [t for t in POINT_THRESHOLDS if stats["n_points"] >= t],
+    }
+    if catalog:
+        doc["catalog"] = {k: v for k, v in catalog.items() if k not in ("picid",)}
+        ra, dec = catalog.get("ra"), catalog.get("dec")
+        if isinstance(ra, (int, float)) and isinstance(dec, (int, float)):
+            doc.update(ra=float(ra), dec=float(dec), sky_cells=field_cells(ra, dec, 0.0))
+    return doc
+
+
+def sums_document(sums: StarSums, analysis: Analysis) -> dict[str, Any]:
+    """Return the ``star_sums/{picid}`` document: the exact sums and the analysis stamp."""
+    return {**analysis.stamp(), **sums.to_record()}
