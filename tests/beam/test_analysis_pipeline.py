@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import json
 
-import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
-from apache_beam.testing.util import assert_that
 
-from panoptes_network.analysis.beam_pipeline import analysis_pipeline
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.analysis.run_sums import RunInput, run_contribution
 from panoptes_network.analysis.star_documents import star_document, sums_document
 from panoptes_network.analysis.star_sums import StarSums
 from tests.unit.analysis.data_files import data_file
+
+beam = pytest.importorskip(
+    "apache_beam",
+    reason="Apache Beam is in .venv-beam, not .venv: run bin/test tests/beam (bin/setup makes it)",
+)
+from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline  # noqa: E402
+from apache_beam.testing.util import assert_that  # noqa: E402
+
+from panoptes_network.analysis.beam_pipeline import analysis_pipeline  # noqa: E402
 
 START = 1_473_408_000.0
 ANALYSIS = Analysis()
