@@ -395,6 +395,8 @@ def build_lightcurve(
         req.sequence_id,
         {"last_processed": {"run_id": run_id, "time": run_time}},
     )
+    # The analysis updates this run's stars (analyse-run); a redelivery adds nothing there.
+    ctx.bus.publish(ctx.settings.analysis_topic, {"sequence_id": req.sequence_id, "run_id": run_id})
     return StepResult(
         "processed",
         {

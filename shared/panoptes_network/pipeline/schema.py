@@ -25,7 +25,10 @@ __all__ = [
     "PLACEHOLDER_STATUSES",
     "PROCESSED_OBSERVATIONS",
     "SKY_CELLS",
+    "STARS",
     "STAR_LIGHTCURVES",
+    "STAR_SUMS",
+    "ANALYSIS_COVERAGE",
     "UNITS",
     "UPLOADS",
     "ImageStatus",
@@ -68,6 +71,16 @@ CAMERAS = "cameras"
 #: or bias was subtracted, or why none); ``superseded_by`` and ``superseded_time`` once a
 #: later build of the same group replaces it.
 CALIBRATIONS = "calibrations"
+#: The analysis' per-star statistics (id: the PICID as text), merged over every run of every
+#: unit (:mod:`panoptes_network.analysis.star_documents`): counts, per-colour statistics, the
+#: headline figures, ``analysis`` and ``analysis_hash``, ``points_at_least``, ``sky_cells``.
+STARS = "stars"
+#: The exact sums each ``stars`` document is computed from, and the runs merged (id: the
+#: PICID as text; :meth:`panoptes_network.analysis.star_sums.StarSums.to_record`).
+STAR_SUMS = "star_sums"
+#: Coverage histograms of the runs analysed (id: ``<analysis_hash>_<sequence_id>_<run_id>``;
+#: :meth:`panoptes_network.analysis.coverage.Coverage.to_record` and the run's names).
+ANALYSIS_COVERAGE = "analysis_coverage"
 #: People's flags on bad data, written by the Data Explorer, honoured by build-lightcurve
 #: (random document ids). Fields: ``target`` (``"observation"``, ``"image"`` or
 #: ``"points"``), ``sequence_id`` (always), ``image_id`` (an image flag), ``picid`` (int) and

@@ -85,6 +85,7 @@ SERVICE_CALLERS: dict[str, tuple[str, ...]] = {
     "plate-solve": ("push",),
     "measure-sources": ("push",),
     "build-lightcurve": ("push",),
+    "analyse-run": ("push",),
     "lightcurve-requests": ("scheduler",),
     "raw-fits-requests": ("scheduler",),
     "reconcile": ("scheduler",),
@@ -122,6 +123,9 @@ class Settings:
         Topics of the chain's steps.
     lightcurve_topic : str
         Topic of build-lightcurve (message ``{"sequence_id", "options"}``).
+    analysis_topic : str
+        Topic of analyse-run (message ``{"sequence_id", "run_id"}``), published by
+        build-lightcurve when a run is done.
     public_base_url : str
         Base of public object URLs: ``<base>/<bucket>/<name>``
         (``PANOPTES_PUBLIC_BASE_URL``; the emulator's address locally).
@@ -189,6 +193,7 @@ class Settings:
     solve_topic: str = "plate-solve"
     measure_topic: str = "measure-sources"
     lightcurve_topic: str = "build-lightcurve"
+    analysis_topic: str = "analyse-run"
     public_base_url: str = "https://storage.googleapis.com"
     max_header_bytes: int = 100 * 2880
     raw_fits_wait_minutes: int = 30

@@ -545,3 +545,20 @@ def test_without_a_site_the_points_bjd_tdb_is_nan(run):
     ctx, result = run
     data = ctx.store.read(S.lightcurves_bucket, data_name(SEQ, result.detail["run_id"]))
     assert np.isnan(np.asarray(read_lightcurve_rows(data)["bjd_tdb"])).all()
+
+
+def test_the_finished_run_is_sent_to_the_analysis_which_reads_its_data_file(run):
+    from panoptes_network.analysis.incremental import analyse_run
+
+    ctx, result = run
+    run_id = result.detail["run_id"]
+    (message,) = ctx.bus.on(ctx.settings.analysis_topic)
+    assert message == {"sequence_id": SEQ, "run_id": run_id}
+    analysed = analyse_run(ctx, message)
+    assert (
+        analysed.detail["stars"] == ctx.documents.get("processed_observations", run_id)["num_stars"]
+    )
+    _, lightcurve = next((k[1], v) for k, v in ctx.documents.docs.items() if k[0] == "lightcurves")
+    star = ctx.documents.get("stars", str(lightcurve["picid"]))
+    assert star["n_runs"] == 1 and star["catalog"]["vmag"] == lightcurve["vmag"]
+    assert star["colours"]["g"]["n"] > 0 and star["colours"]["g"]["rms"] > 0

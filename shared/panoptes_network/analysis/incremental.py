@@ -1,0 +1,163 @@
+"""The analysis of one new processing run: its stars updated, its coverage stored.
+
+build-lightcurve publishes ``{"sequence_id", "run_id"}`` to topic ``analyse-run`` when a run
+is done; the analyse-run service calls :func:`analyse_run`, which
+
+1. reads the run's data file and computes each star's sums and the run's coverage
+   (:func:`~.run_sums.run_contribution`: the same functions the Beam backfill runs);
+2. merges the sums into ``star_sums/{picid}`` and ``stars/{picid}`` of that run's stars
+   only (:func:`~.star_store.merge_into_stars`; the sums add exactly, so the update equals a
+   rebuild, and a run already merged is skipped, so a redelivered message adds nothing);
+3. stores the run's coverage histogram (``analysis_coverage/<hash>_<sequence>_<run>``,
+   written whole: a redelivery writes the same document).
+
+The stars' catalog rows (position, V) come from the run's ``lightcurves`` documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from panoptes_network.analysis.config import DEFAULT_ANALYSIS, Analysis
+from panoptes_network.analysis.coverage import Coverage
+from panoptes_network.analysis.run_sums import RunInput, run_contribution
+from panoptes_network.analysis.star_store import merge_into_stars
+from panoptes_network.pipeline.context import ChainContext, StepResult
+from panoptes_network.pipeline.errors import NotFound, ObjectNotFoundError, PermanentFailure
+from panoptes_network.pipeline.schema import (
+    ANALYSIS_COVERAGE,
+    LIGHTCURVES,
+    OBSERVATIONS,
+    PROCESSED_OBSERVATIONS,
+    RunStatus,
+)
+
+__all__ = ["analyse_run", "coverage_id", "run_catalog", "run_input"]
+
+_CATALOG_FIELDS = ("ra", "dec", "vmag", "bmag", "tmag")
+
+
+def coverage_id(analysis: Analysis, sequence_id: str, run_id: str) -> str:
+    """Return the ``analysis_coverage`` id of a run's histogram."""
+    return f"{analysis.config_hash()}_{sequence_id}_{run_id}"
+
+
+def _text(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > 200 or "/" in value:
+        raise PermanentFailure(f"{name} must be a non-empty name without '/', not {value!r}")
+    return value
+
+
+def run_input(ctx: ChainContext, sequence_id: str, run_id: str) -> RunInput:
+    """Return the :class:`~.run_sums.RunInput` of a finished run, from its documents.
+
+    Raises
+    ------
+    NotFound
+        When the run is not recorded, or not of that observation.
+    PermanentFailure
+        When it is not finished or has no data file.
+    """
+    assert ctx.documents is not None
+    run = ctx.documents.get(PROCESSED_OBSERVATIONS, run_id)
+    if run is None or run.get("sequence_id") != sequence_id:
+        raise NotFound(f"no processing run {run_id} of observation {sequence_id}")
+    if run.get("status") != RunStatus.DONE or not run.get("data_path"):
+        raise PermanentFailure(
+            f"run {run_id} of {sequence_id} is {run.get('status')!r}, not done with a data file"
+        )
+    observation = ctx.documents.get(OBSERVATIONS, sequence_id) or {}
+    ra, dec = observation.get("ra"), observation.get("dec")
+    return RunInput(
+        sequence_id,
+        run_id,
+        f"gs://{ctx.settings.lightcurves_bucket}/{run['data_path']}",
+        float(ra) if isinstance(ra, (int, float)) else None,
+        float(dec) if isinstance(dec, (int, float)) else None,
+    )
+
+
+def run_catalog(ctx: ChainContext, run_id: str) -> dict[int, dict[str, Any]]:
+    """Return the catalog rows of a run's stars (PICID to ``ra``, ``dec``, ``vmag`` ...)."""
+    assert ctx.documents is not None
+    rows = ctx.documents.query(LIGHTCURVES, [("processed_observation", "==", run_id)])
+    catalog: dict[int, dict[str, Any]] = {}
+    for _, doc in rows:
+        picid = doc.get("picid")
+        if isinstance(picid, int) and not isinstance(picid, bool):
+            catalog[picid] = {k: doc[k] for k in _CATALOG_FIELDS if doc.get(k) is not None}
+    return catalog
+
+
+def analyse_run(
+    ctx: ChainContext, body: Mapping[str, Any], analysis: Analysis = DEFAULT_ANALYSIS
+) -> StepResult:
+    """Update the stars of one finished run and store its coverage.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain; ``documents`` must be set.
+    body : mapping
+        The message: ``{"sequence_id": ..., "run_id": ...}``.
+    analysis : Analysis
+        The configuration.
+
+    Returns
+    -------
+    StepResult
+        ``analysed`` with the stars merged, already merged and replaced, and the points.
+
+    Raises
+    ------
+    PermanentFailure
+        For a malformed message, an unknown or unfinished run, or an unreadable data file
+        (the message names it).
+    """
+    if ctx.documents is None:
+        raise ValueError("analyse_run needs a document store")
+    if not isinstance(body, Mapping):
+        raise PermanentFailure('send a JSON object {"sequence_id": ..., "run_id": ...}')
+    sequence_id, run_id = _text(body, "sequence_id"), _text(body, "run_id")
+    run = run_input(ctx, sequence_id, run_id)
+    bucket, _, name = run.data_uri.removeprefix("gs://").partition("/")
+    try:
+        data = ctx.store.read(bucket, name)
+    except ObjectNotFoundError as exc:
+        raise PermanentFailure(f"{run.data_uri}: the run's data file does not exist") from exc
+    try:
+        contribution = run_contribution(run, data)
+    except ValueError as exc:
+        raise PermanentFailure(str(exc)) from exc
+    report = merge_into_stars(
+        ctx.documents, contribution.stars, analysis, catalog=run_catalog(ctx, run_id)
+    )
+    coverage: Coverage = contribution.coverage
+    ctx.documents.merge(
+        ANALYSIS_COVERAGE,
+        coverage_id(analysis, sequence_id, run_id),
+        {
+            **analysis.stamp(),
+            "sequence_id": sequence_id,
+            "run_id": run_id,
+            "unit_id": run.unit_id,
+            "points": coverage.points,
+            "hours": round(coverage.hours, 6),
+            "analysed_time": ctx.now(),
+            **coverage.to_record(),
+        },
+    )
+    return StepResult(
+        "analysed",
+        {
+            "sequence_id": sequence_id,
+            "run_id": run_id,
+            "stars": len(contribution.stars),
+            "merged": report.merged,
+            "already": report.already,
+            "replaced": report.replaced,
+            "points": coverage.points,
+        },
+    )

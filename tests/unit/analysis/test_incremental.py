@@ -1,0 +1,86 @@
+"""analyse-run: a finished run's stars updated once, its coverage stored, bad input refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from panoptes_network.analysis.config import DEFAULT_ANALYSIS
+from panoptes_network.analysis.incremental import analyse_run, coverage_id
+from panoptes_network.pipeline.errors import NotFound, PermanentFailure
+from panoptes_network.pipeline.schema import (
+    ANALYSIS_COVERAGE,
+    LIGHTCURVES,
+    OBSERVATIONS,
+    PROCESSED_OBSERVATIONS,
+    STARS,
+)
+from panoptes_network.pipeline.settings import Settings
+from tests.unit.analysis.data_files import data_file
+
+S = Settings()
+START = 1_473_408_000.0
+
+
+def _finished_run(ctx, k: int, *, status="done", stars=(5, 6, 7)):
+    seq = f"PAN00{k}_14d3bd_2016090{k}T080000"
+    run_id = f"run{k}"
+    path = f"{seq}/{run_id}/lightcurves.parquet"
+    ctx.store.put(S.lightcurves_bucket, path, data_file(seq, run_id, START + 86400 * k, stars))
+    ctx.documents.merge(
+        PROCESSED_OBSERVATIONS,
+        run_id,
+        {"sequence_id": seq, "status": status, "data_path": path},
+    )
+    ctx.documents.merge(OBSERVATIONS, seq, {"ra": 300.0, "dec": 40.0})
+    for picid in stars:
+        ctx.documents.merge(
+            LIGHTCURVES,
+            f"{run_id}_{picid}",
+            {
+                "picid": picid,
+                "processed_observation": run_id,
+                "ra": 300.1,
+                "dec": 40.2,
+                "vmag": 9.5,
+            },
+        )
+    return {"sequence_id": seq, "run_id": run_id}
+
+
+def test_each_run_updates_its_stars_once_and_stores_its_coverage(ctx):
+    first = _finished_run(ctx, 1)
+    result = analyse_run(ctx, first)
+    assert result.action == "analysed" and result.detail["merged"] == 3
+    again = analyse_run(ctx, first)  # a redelivered message
+    assert (again.detail["merged"], again.detail["already"]) == (0, 3)
+    analyse_run(ctx, _finished_run(ctx, 2, stars=(6, 7, 8)))
+    star = ctx.documents.get(STARS, "6")
+    assert star["n_observations"] == 2 and star["units"] == ["PAN001", "PAN002"]
+    assert star["catalog"] == {"ra": 300.1, "dec": 40.2, "vmag": 9.5}
+    assert ctx.documents.get(STARS, "5")["n_observations"] == 1
+    coverage = ctx.documents.get(
+        ANALYSIS_COVERAGE, coverage_id(DEFAULT_ANALYSIS, first["sequence_id"], "run1")
+    )
+    assert coverage["points"] == 3 * 120 and coverage["unit_id"] == "PAN001"
+    assert coverage["analysis_hash"] == DEFAULT_ANALYSIS.config_hash()
+
+
+def test_unknown_unfinished_and_unreadable_runs_are_refused_with_the_reason(ctx):
+    with pytest.raises(NotFound, match="no processing run nope"):
+        analyse_run(ctx, {"sequence_id": "PAN001_14d3bd_20160901T080000", "run_id": "nope"})
+    running = _finished_run(ctx, 3, status="running")
+    with pytest.raises(PermanentFailure, match="'running', not done"):
+        analyse_run(ctx, running)
+    broken = _finished_run(ctx, 4)
+    path = f"{broken['sequence_id']}/run4/lightcurves.parquet"
+    ctx.store.put(S.lightcurves_bucket, path, b"garbage")
+    with pytest.raises(PermanentFailure, match="not a Parquet light-curve data file"):
+        analyse_run(ctx, broken)
+    ctx.store.delete(
+        S.lightcurves_bucket, path, generation=ctx.store.stat(S.lightcurves_bucket, path).generation
+    )
+    with pytest.raises(PermanentFailure, match="data file does not exist"):
+        analyse_run(ctx, broken)
+    for body in ({"sequence_id": "a/b", "run_id": "r"}, {"run_id": "r"}, ["x"]):
+        with pytest.raises(PermanentFailure):
+            analyse_run(ctx, body)
