@@ -9,15 +9,20 @@ coverage the sum of the runs'.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
+from panoptes_network.analysis.incremental import coverage_id
 from panoptes_network.analysis.run_sums import RunInput, run_contribution
 from panoptes_network.analysis.star_documents import star_document, sums_document
+from panoptes_network.analysis.star_store import merge_into_stars
 from panoptes_network.analysis.star_sums import StarSums
+from panoptes_network.pipeline.schema import ANALYSIS_COVERAGE, STAR_SUMS, STARS
 from tests.unit.analysis.data_files import data_file
+from tests.unit.fakes import MemoryDocuments
 
 beam = pytest.importorskip(
     "apache_beam",
@@ -26,7 +31,10 @@ beam = pytest.importorskip(
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline  # noqa: E402
 from apache_beam.testing.util import assert_that  # noqa: E402
 
-from panoptes_network.analysis.beam_pipeline import analysis_pipeline  # noqa: E402
+from panoptes_network.analysis.beam_pipeline import (  # noqa: E402
+    analysis_pipeline,
+    write_outputs,
+)
 
 START = 1_473_408_000.0
 ANALYSIS = Analysis()
@@ -100,3 +108,40 @@ def test_a_run_split_in_two_pipelines_adds_up_to_one(runs, tmp_path):
     _, whole = _expected(runs)
     merged = Coverage.from_record(halves[0]).merge(Coverage.from_record(halves[1]))
     assert merged.to_record() == whole.to_record()
+
+
+STORE = MemoryDocuments()
+
+
+def _store():
+    """The document store of the DirectRunner's workers: this process's, shared."""
+    return STORE
+
+
+def test_written_through_a_store_the_backfill_equals_the_incremental_path_and_runs_twice(runs):
+    when = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    incremental = MemoryDocuments()
+    for run in runs:
+        contribution = run_contribution(run, open(run.data_uri, "rb").read())
+        merge_into_stars(incremental, contribution.stars, ANALYSIS, catalog=CATALOG)
+    for attempt in range(2):
+        with BeamPipeline() as pipeline:
+            outputs = analysis_pipeline(pipeline, runs, ANALYSIS, catalog=CATALOG)
+            counts = write_outputs(outputs, _store, ANALYSIS, when=when, catalog=CATALOG)
+            expected = (
+                {"merged": 8, "already": 0, "replaced": 0}
+                if attempt == 0
+                else {"merged": 0, "already": 8, "replaced": 0}
+            )
+            assert_that(counts, lambda got, e=expected: _equal(got, [e]), label="counts")
+        for picid in range(1, 9):
+            for collection in (STARS, STAR_SUMS):
+                assert STORE.get(collection, str(picid)) == incremental.get(
+                    collection, str(picid)
+                ), (attempt, collection, picid)
+    coverage = STORE.get(ANALYSIS_COVERAGE, coverage_id(ANALYSIS, runs[0].sequence_id, "run1"))
+    assert coverage["points"] > 0 and coverage["analysed_time"] == when
+
+
+def _equal(actual, expected):
+    assert list(actual) == expected

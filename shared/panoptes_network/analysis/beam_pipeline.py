@@ -14,9 +14,12 @@ per-star work is the domain code of this package; Beam spreads it:
 5. ``Coverage``: the runs' coverage histograms added up (:class:`CoverageFn`, a
    ``CombineFn`` whose merge is integer addition).
 
-:func:`analysis_pipeline` builds these stages on a pipeline and returns the two outputs; the
-caller writes them (:mod:`panoptes_network.cli.analysis` to Firestore, the tests compare
-them).
+:func:`analysis_pipeline` builds these stages on a pipeline and returns the outputs; the tests
+compare them with the domain code's. :func:`write_outputs` adds the stages that store them
+through a document store made on each worker (Firestore for ``bin/analysis``): the merged
+sums of each star go through :func:`~.star_store.merge_into_stars` in batches (exact, a run
+already stored is skipped, so a backfill after incremental updates or a second backfill adds
+nothing twice), and each run's coverage is written whole to ``analysis_coverage``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
+from panoptes_network.analysis.incremental import store_run_coverage
 from panoptes_network.analysis.run_sums import RunContribution, RunInput, run_contribution
 from panoptes_network.analysis.star_documents import star_document, sums_document
+from panoptes_network.analysis.star_store import merge_into_stars
 from panoptes_network.analysis.star_sums import StarSums
+from panoptes_network.pipeline.ports import DocumentStore
 
 __all__ = [
     "AnalysisOutputs",
@@ -40,6 +46,7 @@ __all__ = [
     "MergeStarSums",
     "analysis_pipeline",
     "read_uri",
+    "write_outputs",
 ]
 
 
@@ -109,14 +116,20 @@ class AnalysisOutputs:
         ``(picid, stars document, star_sums document)`` per star.
     coverage : beam.PCollection
         One :class:`~.coverage.Coverage`: every run's, added up.
+    sums : beam.PCollection
+        ``(picid, StarSums)`` per star, merged over the runs.
+    contributions : beam.PCollection
+        ``(RunInput, RunContribution)`` per run.
     """
 
     stars: Any
     coverage: Any
+    sums: Any
+    contributions: Any
 
 
-def _contribute(run: RunInput, read: Callable[[str], bytes]) -> RunContribution:
-    return run_contribution(run, read(run.data_uri))
+def _contribute(run: RunInput, read: Callable[[str], bytes]) -> tuple[RunInput, RunContribution]:
+    return run, run_contribution(run, read(run.data_uri))
 
 
 def analysis_pipeline(
@@ -153,22 +166,114 @@ def analysis_pipeline(
         | "Runs" >> beam.Create(sorted(set(runs), key=lambda r: r.run))
         | "Contribute" >> beam.Map(_contribute, read=read)
     )
-    stars = (
+    sums = (
         contributions
-        | "KeyByStar" >> beam.FlatMap(lambda c: [(s.picid, s) for s in c.stars])
+        | "KeyByStar" >> beam.FlatMap(lambda rc: [(s.picid, s) for s in rc[1].stars])
         | "MergeStars" >> beam.CombinePerKey(MergeStarSums())
-        | "Documents"
-        >> beam.MapTuple(
-            lambda picid, sums: (
-                picid,
-                star_document(sums, analysis, rows.get(picid)),
-                sums_document(sums, analysis),
-            )
+    )
+    stars = sums | "Documents" >> beam.MapTuple(
+        lambda picid, sums: (
+            picid,
+            star_document(sums, analysis, rows.get(picid)),
+            sums_document(sums, analysis),
         )
     )
     coverage = (
         contributions
-        | "RunCoverage" >> beam.Map(lambda c: c.coverage)
+        | "RunCoverage" >> beam.Map(lambda rc: rc[1].coverage)
         | "Coverage" >> beam.CombineGlobally(CoverageFn())
     )
-    return AnalysisOutputs(stars, coverage)
+    return AnalysisOutputs(stars, coverage, sums, contributions)
+
+
+class _MergeIntoStars(beam.DoFn):
+    """Merge batches of stars' sums into the stored documents (one store per worker)."""
+
+    def __init__(
+        self,
+        documents: Callable[[], DocumentStore],
+        analysis: Analysis,
+        catalog: Mapping[int, Mapping[str, Any]],
+    ) -> None:
+        self._factory, self._analysis, self._catalog = documents, analysis, catalog
+        self._documents: DocumentStore | None = None
+
+    def setup(self) -> None:
+        """Make this worker's document store."""
+        self._documents = self._factory()
+
+    def process(self, batch: list[StarSums]) -> Iterable[dict[str, int]]:
+        """Merge one batch; yield its counts."""
+        assert self._documents is not None
+        catalog = {s.picid: self._catalog[s.picid] for s in batch if s.picid in self._catalog}
+        report = merge_into_stars(self._documents, batch, self._analysis, catalog=catalog)
+        yield {"merged": report.merged, "already": report.already, "replaced": report.replaced}
+
+
+class _StoreCoverage(beam.DoFn):
+    """Write each run's coverage document (one store per worker)."""
+
+    def __init__(
+        self, documents: Callable[[], DocumentStore], analysis: Analysis, when: Any
+    ) -> None:
+        self._factory, self._analysis, self._when = documents, analysis, when
+        self._documents: DocumentStore | None = None
+
+    def setup(self) -> None:
+        """Make this worker's document store."""
+        self._documents = self._factory()
+
+    def process(self, item: tuple[RunInput, RunContribution]) -> Iterable[str]:
+        """Write one run's coverage; yield the run."""
+        assert self._documents is not None
+        run, contribution = item
+        store_run_coverage(self._documents, self._analysis, run, contribution.coverage, self._when)
+        yield run.run
+
+
+def _add_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total = {"merged": 0, "already": 0, "replaced": 0}
+    for part in counts:
+        for key in total:
+            total[key] += part[key]
+    return total
+
+
+def write_outputs(
+    outputs: AnalysisOutputs,
+    documents: Callable[[], DocumentStore],
+    analysis: Analysis,
+    *,
+    when: Any,
+    catalog: Mapping[int, Mapping[str, Any]] | None = None,
+) -> Any:
+    """Add the stages that store the pipeline's outputs; return the PCollection of counts.
+
+    Parameters
+    ----------
+    outputs : AnalysisOutputs
+        What :func:`analysis_pipeline` returned.
+    documents : callable
+        Makes a document store on each worker (picklable: a module-level function).
+    analysis : Analysis
+        The configuration.
+    when : datetime
+        The time written on the coverage documents.
+    catalog : mapping, optional
+        PICID to catalog row for the ``stars`` documents.
+
+    Returns
+    -------
+    beam.PCollection
+        One dict: ``merged``, ``already`` and ``replaced`` stars.
+    """
+    _ = outputs.contributions | "StoreCoverage" >> beam.ParDo(
+        _StoreCoverage(documents, analysis, when)
+    )
+    return (
+        outputs.sums
+        | "Sums" >> beam.Values()
+        | "Batches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
+        | "MergeIntoStars" >> beam.ParDo(_MergeIntoStars(documents, analysis, dict(catalog or {})))
+        | "Counts" >> beam.CombineGlobally(_add_counts)
+    )

@@ -17,6 +17,7 @@ The stars' catalog rows (position, V) come from the run's ``lightcurves`` docume
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS, Analysis
@@ -25,6 +26,7 @@ from panoptes_network.analysis.run_sums import RunInput, run_contribution
 from panoptes_network.analysis.star_store import merge_into_stars
 from panoptes_network.pipeline.context import ChainContext, StepResult
 from panoptes_network.pipeline.errors import NotFound, ObjectNotFoundError, PermanentFailure
+from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import (
     ANALYSIS_COVERAGE,
     LIGHTCURVES,
@@ -33,7 +35,14 @@ from panoptes_network.pipeline.schema import (
     RunStatus,
 )
 
-__all__ = ["analyse_run", "coverage_id", "run_catalog", "run_input"]
+__all__ = [
+    "analyse_run",
+    "coverage_document",
+    "coverage_id",
+    "run_catalog",
+    "run_input",
+    "store_run_coverage",
+]
 
 _CATALOG_FIELDS = ("ra", "dec", "vmag", "bmag", "tmag")
 
@@ -41,6 +50,33 @@ _CATALOG_FIELDS = ("ra", "dec", "vmag", "bmag", "tmag")
 def coverage_id(analysis: Analysis, sequence_id: str, run_id: str) -> str:
     """Return the ``analysis_coverage`` id of a run's histogram."""
     return f"{analysis.config_hash()}_{sequence_id}_{run_id}"
+
+
+def coverage_document(
+    analysis: Analysis, run: RunInput, coverage: Coverage, when: datetime
+) -> dict[str, Any]:
+    """Return a run's ``analysis_coverage`` document (its histogram, totals and names)."""
+    return {
+        **analysis.stamp(),
+        "sequence_id": run.sequence_id,
+        "run_id": run.run_id,
+        "unit_id": run.unit_id,
+        "points": coverage.points,
+        "hours": round(coverage.hours, 6),
+        "analysed_time": when,
+        **coverage.to_record(),
+    }
+
+
+def store_run_coverage(
+    documents: DocumentStore, analysis: Analysis, run: RunInput, coverage: Coverage, when: datetime
+) -> None:
+    """Write a run's coverage document whole (a second write of a run writes the same)."""
+    documents.merge(
+        ANALYSIS_COVERAGE,
+        coverage_id(analysis, run.sequence_id, run.run_id),
+        coverage_document(analysis, run, coverage, when),
+    )
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
@@ -135,20 +171,7 @@ def analyse_run(
         ctx.documents, contribution.stars, analysis, catalog=run_catalog(ctx, run_id)
     )
     coverage: Coverage = contribution.coverage
-    ctx.documents.merge(
-        ANALYSIS_COVERAGE,
-        coverage_id(analysis, sequence_id, run_id),
-        {
-            **analysis.stamp(),
-            "sequence_id": sequence_id,
-            "run_id": run_id,
-            "unit_id": run.unit_id,
-            "points": coverage.points,
-            "hours": round(coverage.hours, 6),
-            "analysed_time": ctx.now(),
-            **coverage.to_record(),
-        },
-    )
+    store_run_coverage(ctx.documents, analysis, run, coverage, ctx.now())
     return StepResult(
         "analysed",
         {
