@@ -30,6 +30,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
@@ -41,6 +42,7 @@ from panoptes_network.analysis.star_sums import StarSums
 from panoptes_network.pipeline.ports import DocumentStore
 
 __all__ = [
+    "METRICS_NAMESPACE",
     "AnalysisOutputs",
     "CoverageFn",
     "MergeStarSums",
@@ -48,6 +50,11 @@ __all__ = [
     "read_uri",
     "write_outputs",
 ]
+
+
+#: Namespace of the pipeline's counters (``stars_merged``, ``stars_already``,
+#: ``stars_replaced``, ``runs_stored``), read back by the command that ran it.
+METRICS_NAMESPACE = "panoptes-analysis"
 
 
 def read_uri(uri: str) -> bytes:
@@ -207,7 +214,10 @@ class _MergeIntoStars(beam.DoFn):
         assert self._documents is not None
         catalog = {s.picid: self._catalog[s.picid] for s in batch if s.picid in self._catalog}
         report = merge_into_stars(self._documents, batch, self._analysis, catalog=catalog)
-        yield {"merged": report.merged, "already": report.already, "replaced": report.replaced}
+        counts = {"merged": report.merged, "already": report.already, "replaced": report.replaced}
+        for name, value in counts.items():
+            Metrics.counter(METRICS_NAMESPACE, f"stars_{name}").inc(value)
+        yield counts
 
 
 class _StoreCoverage(beam.DoFn):
@@ -228,6 +238,7 @@ class _StoreCoverage(beam.DoFn):
         assert self._documents is not None
         run, contribution = item
         store_run_coverage(self._documents, self._analysis, run, contribution.coverage, self._when)
+        Metrics.counter(METRICS_NAMESPACE, "runs_stored").inc()
         yield run.run
 
 

@@ -115,10 +115,9 @@ def run_input(ctx: ChainContext, sequence_id: str, run_id: str) -> RunInput:
     )
 
 
-def run_catalog(ctx: ChainContext, run_id: str) -> dict[int, dict[str, Any]]:
+def run_catalog(documents: DocumentStore, run_id: str) -> dict[int, dict[str, Any]]:
     """Return the catalog rows of a run's stars (PICID to ``ra``, ``dec``, ``vmag`` ...)."""
-    assert ctx.documents is not None
-    rows = ctx.documents.query(LIGHTCURVES, [("processed_observation", "==", run_id)])
+    rows = documents.query(LIGHTCURVES, [("processed_observation", "==", run_id)])
     catalog: dict[int, dict[str, Any]] = {}
     for _, doc in rows:
         picid = doc.get("picid")
@@ -168,7 +167,7 @@ def analyse_run(
     except ValueError as exc:
         raise PermanentFailure(str(exc)) from exc
     report = merge_into_stars(
-        ctx.documents, contribution.stars, analysis, catalog=run_catalog(ctx, run_id)
+        ctx.documents, contribution.stars, analysis, catalog=run_catalog(ctx.documents, run_id)
     )
     coverage: Coverage = contribution.coverage
     store_run_coverage(ctx.documents, analysis, run, coverage, ctx.now())

@@ -1,0 +1,220 @@
+"""``bin/analysis``: the analysis backfill over the archive, as an Apache Beam pipeline.
+
+    bin/analysis backfill [--observation SEQ ...] [--region RA DEC RADIUS] [--since DATE]
+                          [--until DATE] [--batch-runs N] [--dry-run] [BEAM OPTIONS ...]
+    bin/analysis status
+
+``backfill`` analyses the latest finished run of every observation (or of the ones chosen:
+by id, by a circle on the sky, by start date): each star's statistics merged across units
+and observations into ``stars/{picid}`` (with the exact sums in ``star_sums/{picid}``) and
+each run's coverage histogram into ``analysis_coverage``. It runs the pipeline of
+:mod:`panoptes_network.analysis.beam_pipeline` with the DirectRunner, a batch of runs at a
+time under a progress bar; with ``--runner DataflowRunner`` (and Dataflow's options:
+``--project``, ``--region``, ``--temp_location`` ...) it submits one pipeline over every run.
+Stars merge exactly and each run once, so a backfill after the incremental updates (the
+analyse-run service), or a second backfill, adds nothing twice. ``status`` counts the stars
+and the coverage stored.
+
+Runs in ``.venv-beam`` (Apache Beam; ``bin/analysis`` uses it). Against the local stack when
+it runs, else the Google Cloud project of your credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from panoptes_network.analysis.config import DEFAULT_ANALYSIS
+from panoptes_network.analysis.run_selection import Region, select_runs
+from panoptes_network.cli import summary
+from panoptes_network.cli.cloud_access import cloud_access_errors, no_cloud_access_message
+
+__all__ = ["build_parser", "main"]
+
+_PROG = "analysis"
+_CLIENTS: dict[str, Any] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``bin/analysis``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="bin/analysis",
+        description=summary(__doc__),
+        epilog="Arguments it does not know go to Apache Beam (e.g. --runner DataflowRunner "
+        "--project P --region R --temp_location gs://B/tmp).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    backfill = commands.add_parser("backfill", help="analyse the archive, or part of it")
+    backfill.add_argument(
+        "--observation", action="append", default=[], help="only this sequence id (repeat)"
+    )
+    backfill.add_argument(
+        "--region",
+        nargs=3,
+        type=float,
+        metavar=("RA", "DEC", "RADIUS"),
+        help="only fields whose centre is within RADIUS of RA, DEC (degrees)",
+    )
+    backfill.add_argument("--since", help="only observations started on or after this date (UTC)")
+    backfill.add_argument("--until", help="only observations started before this date (UTC)")
+    backfill.add_argument(
+        "--batch-runs",
+        type=int,
+        default=25,
+        help="runs per DirectRunner pipeline (the progress bar's step; default 25); "
+        "0: one pipeline over every run",
+    )
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="list the runs it would analyse, and stop"
+    )
+    commands.add_parser("status", help="count the stars and the coverage stored")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def _date(text: str | None, what: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} {text!r} is not a date (YYYY-MM-DD)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _settings() -> Any:
+    from panoptes_network.pipeline.settings import Settings
+
+    return Settings.from_env()
+
+
+def firestore_documents() -> Any:
+    """Return a Firestore document store of the configured project (one per worker)."""
+    if "documents" not in _CLIENTS:
+        from google.cloud import firestore
+
+        from panoptes_network.adapters.firestore import FirestoreDocuments
+
+        _CLIENTS["documents"] = FirestoreDocuments(firestore.Client(project=_settings().project_id))
+    return _CLIENTS["documents"]
+
+
+def read_storage(uri: str) -> bytes:
+    """Read a ``gs://`` object through the storage client (the local emulator too)."""
+    if "store" not in _CLIENTS:
+        from panoptes_network.adapters.gcs import GcsObjectStore, storage_client
+
+        _CLIENTS["store"] = GcsObjectStore(storage_client(_settings().project_id))
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    return _CLIENTS["store"].read(bucket, name)
+
+
+def _backfill(args: argparse.Namespace, beam_args: list[str]) -> dict[str, Any]:
+    import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tqdm import tqdm
+
+    from panoptes_network.analysis.beam_pipeline import (
+        METRICS_NAMESPACE,
+        analysis_pipeline,
+        write_outputs,
+    )
+    from panoptes_network.analysis.incremental import run_catalog
+
+    documents = firestore_documents()
+    region = Region(*args.region) if args.region else None
+    runs = select_runs(
+        documents,
+        _settings(),
+        observations=args.observation,
+        region=region,
+        since=_date(args.since, "--since"),
+        until=_date(args.until, "--until"),
+    )
+    if args.dry_run:
+        return {"runs": [r.run for r in runs]}
+    options = PipelineOptions(beam_args)
+    dataflow = "DataflowRunner" in " ".join(beam_args)
+    size = len(runs) if (args.batch_runs <= 0 or dataflow) else args.batch_runs
+    totals = {"runs": len(runs), "merged": 0, "already": 0, "replaced": 0}
+    when = datetime.now(timezone.utc)
+    with tqdm(total=len(runs), unit="run", desc="analysis", file=sys.stderr) as bar:
+        for start in range(0, len(runs), max(size, 1)):
+            batch = runs[start : start + max(size, 1)]
+            catalog: dict[int, dict[str, Any]] = {}
+            for run in batch:
+                catalog.update(run_catalog(documents, run.run_id))
+            pipeline = beam.Pipeline(options=options)
+            outputs = analysis_pipeline(
+                pipeline, batch, DEFAULT_ANALYSIS, catalog=catalog, read=read_storage
+            )
+            write_outputs(
+                outputs, firestore_documents, DEFAULT_ANALYSIS, when=when, catalog=catalog
+            )
+            result = pipeline.run()
+            result.wait_until_finish()
+            found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+            for counter in found["counters"]:
+                name = counter.key.metric.name.removeprefix("stars_")
+                if name in totals:
+                    totals[name] += int(counter.committed or 0)
+            bar.update(len(batch))
+    return totals
+
+
+def _status() -> dict[str, Any]:
+    from panoptes_network.pipeline.schema import ANALYSIS_COVERAGE, STARS
+
+    documents = firestore_documents()
+    stars = documents.query(STARS)
+    coverage = documents.query(ANALYSIS_COVERAGE)
+    return {
+        "stars": len(stars),
+        "runs_with_coverage": len(coverage),
+        "points": sum(int(doc.get("points") or 0) for _, doc in coverage),
+        "hours": round(sum(float(doc.get("hours") or 0) for _, doc in coverage), 3),
+        "analysis_hash": DEFAULT_ANALYSIS.config_hash(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of ``bin/analysis``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        0 done, 1 when neither the local stack nor Google Cloud answers, 2 for bad input.
+    """
+    args, beam_args = build_parser().parse_known_args(argv)
+    try:
+        result = _backfill(args, beam_args) if args.command == "backfill" else _status()
+    except ValueError as exc:
+        print(f"{_PROG}: {exc}", file=sys.stderr)
+        return 2
+    except cloud_access_errors() as exc:
+        print(no_cloud_access_message(_PROG, exc), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\n".join(f"{key}: {value}" for key, value in result.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
