@@ -35,6 +35,7 @@ from apache_beam.metrics import Metrics
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.analysis.incremental import store_run_coverage
+from panoptes_network.analysis.previous_runs import PreviousRuns
 from panoptes_network.analysis.run_sums import RunContribution, RunInput, run_contribution
 from panoptes_network.analysis.star_documents import star_document, sums_document
 from panoptes_network.analysis.star_store import merge_into_stars
@@ -201,20 +202,27 @@ class _MergeIntoStars(beam.DoFn):
         documents: Callable[[], DocumentStore],
         analysis: Analysis,
         catalog: Mapping[int, Mapping[str, Any]],
+        read: Callable[[str], bytes],
+        lightcurves_bucket: str,
     ) -> None:
         self._factory, self._analysis, self._catalog = documents, analysis, catalog
+        self._read, self._bucket = read, lightcurves_bucket
         self._documents: DocumentStore | None = None
+        self._previous: PreviousRuns | None = None
 
     def setup(self) -> None:
-        """Make this worker's document store."""
+        """Make this worker's document store (and its cache of earlier runs' sums)."""
         self._documents = self._factory()
+        self._previous = PreviousRuns(self._documents, self._read, self._bucket)
 
     def process(self, batch: list[StarSums]) -> Iterable[dict[str, int]]:
         """Merge one batch; yield its counts."""
         assert self._documents is not None
         catalog = {s.picid: self._catalog[s.picid] for s in batch if s.picid in self._catalog}
-        report = merge_into_stars(self._documents, batch, self._analysis, catalog=catalog)
-        counts = {"merged": report.merged, "already": report.already, "replaced": report.replaced}
+        report = merge_into_stars(
+            self._documents, batch, self._analysis, catalog=catalog, previous=self._previous
+        )
+        counts = report.counts()
         for name, value in counts.items():
             Metrics.counter(METRICS_NAMESPACE, f"stars_{name}").inc(value)
         yield counts
@@ -243,10 +251,10 @@ class _StoreCoverage(beam.DoFn):
 
 
 def _add_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    total = {"merged": 0, "already": 0, "replaced": 0}
+    total: dict[str, int] = {}
     for part in counts:
-        for key in total:
-            total[key] += part[key]
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
     return total
 
 
@@ -257,6 +265,8 @@ def write_outputs(
     *,
     when: Any,
     catalog: Mapping[int, Mapping[str, Any]] | None = None,
+    read: Callable[[str], bytes] = read_uri,
+    lightcurves_bucket: str = "panoptes-lightcurves",
 ) -> Any:
     """Add the stages that store the pipeline's outputs; return the PCollection of counts.
 
@@ -272,11 +282,15 @@ def write_outputs(
         The time written on the coverage documents.
     catalog : mapping, optional
         PICID to catalog row for the ``stars`` documents.
+    read : callable, optional
+        Reads a data file's bytes (for an earlier run of an observation to take out).
+    lightcurves_bucket : str, optional
+        The bucket of the data files.
 
     Returns
     -------
     beam.PCollection
-        One dict: ``merged``, ``already`` and ``replaced`` stars.
+        One dict: stars by outcome (:meth:`~.star_store.MergeReport.counts`).
     """
     _ = outputs.contributions | "StoreCoverage" >> beam.ParDo(
         _StoreCoverage(documents, analysis, when)
@@ -285,6 +299,9 @@ def write_outputs(
         outputs.sums
         | "Sums" >> beam.Values()
         | "Batches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
-        | "MergeIntoStars" >> beam.ParDo(_MergeIntoStars(documents, analysis, dict(catalog or {})))
+        | "MergeIntoStars"
+        >> beam.ParDo(
+            _MergeIntoStars(documents, analysis, dict(catalog or {}), read, lightcurves_bucket)
+        )
         | "Counts" >> beam.CombineGlobally(_add_counts)
     )

@@ -80,6 +80,12 @@ class ExactSum:
             self._partials = _grow(self._partials, part)
         return self
 
+    def negated(self) -> ExactSum:
+        """Return the exact negative (to take a sum out again: ``a.merge(b.negated())``)."""
+        out = ExactSum()
+        out._partials = [-p for p in self._partials]
+        return out
+
     @property
     def value(self) -> float:
         """The sum, correctly rounded to a float (that of :func:`math.fsum` of the terms)."""

@@ -7,7 +7,9 @@ is done; the analyse-run service calls :func:`analyse_run`, which
    (:func:`~.run_sums.run_contribution`: the same functions the Beam backfill runs);
 2. merges the sums into ``star_sums/{picid}`` and ``stars/{picid}`` of that run's stars
    only (:func:`~.star_store.merge_into_stars`; the sums add exactly, so the update equals a
-   rebuild, and a run already merged is skipped, so a redelivered message adds nothing);
+   rebuild, and a run already merged is skipped, so a redelivered message adds nothing); a
+   run of an observation processed before replaces the earlier run, whose sums are computed
+   again from its data file and taken out exactly;
 3. stores the run's coverage histogram (``analysis_coverage/<hash>_<sequence>_<run>``,
    written whole: a redelivery writes the same document).
 
@@ -22,6 +24,7 @@ from typing import Any
 
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS, Analysis
 from panoptes_network.analysis.coverage import Coverage
+from panoptes_network.analysis.previous_runs import PreviousRuns
 from panoptes_network.analysis.run_sums import RunInput, run_contribution
 from panoptes_network.analysis.star_store import merge_into_stars
 from panoptes_network.pipeline.context import ChainContext, StepResult
@@ -166,8 +169,18 @@ def analyse_run(
         contribution = run_contribution(run, data)
     except ValueError as exc:
         raise PermanentFailure(str(exc)) from exc
+    store = ctx.store
+
+    def read(uri: str) -> bytes:
+        bucket_name, _, object_name = uri.removeprefix("gs://").partition("/")
+        return store.read(bucket_name, object_name)
+
     report = merge_into_stars(
-        ctx.documents, contribution.stars, analysis, catalog=run_catalog(ctx.documents, run_id)
+        ctx.documents,
+        contribution.stars,
+        analysis,
+        catalog=run_catalog(ctx.documents, run_id),
+        previous=PreviousRuns(ctx.documents, read, ctx.settings.lightcurves_bucket),
     )
     coverage: Coverage = contribution.coverage
     store_run_coverage(ctx.documents, analysis, run, coverage, ctx.now())
@@ -177,9 +190,7 @@ def analyse_run(
             "sequence_id": sequence_id,
             "run_id": run_id,
             "stars": len(contribution.stars),
-            "merged": report.merged,
-            "already": report.already,
-            "replaced": report.replaced,
+            **report.counts(),
             "points": coverage.points,
         },
     )

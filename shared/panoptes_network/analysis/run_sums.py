@@ -167,9 +167,7 @@ def run_contribution(run: RunInput, data: bytes) -> RunContribution:
             for kind in ("mag", "mag_err", "outlier")
             if f"{kind}_{c}" in columns
         }
-        sums = run_star_sums(
-            int(picid[start]), run.run, run.unit_id, time[rows], star_columns, colours
-        )
+        sums = run_star_sums(int(picid[start]), run.run, time[rows], star_columns, colours)
         stars.append(sums)
         headline = next(
             (c for c in HEADLINE_COLOURS if c in sums.colours and sums.colours[c].n), None

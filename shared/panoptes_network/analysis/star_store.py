@@ -8,6 +8,12 @@ two updates of one star at once never lose either. A run the sums already hold i
 (a redelivered message adds nothing), and sums of another analysis configuration (another
 ``analysis_hash``) are replaced, not mixed.
 
+An observation counts once: a new run of an observation whose earlier run is merged
+replaces it (the earlier run's sums, computed again by ``previous``, are taken out exactly:
+:class:`~.previous_runs.PreviousRuns`); a run older than the one merged is skipped. Without
+the earlier run's sums (its data file gone) the star is left as it is and counted
+``stale``.
+
 Stars are read in batches of :data:`READ_BATCH` and written in batches of
 :data:`WRITE_BATCH` (two documents each); a batch that loses a race is done again star by
 star.
@@ -15,13 +21,13 @@ star.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.star_documents import star_document, sums_document
-from panoptes_network.analysis.star_sums import StarSums
+from panoptes_network.analysis.star_sums import StarSums, run_observation
 from panoptes_network.pipeline.commit import commit_with_retry
 from panoptes_network.pipeline.ports import (
     DocKey,
@@ -38,6 +44,9 @@ __all__ = ["READ_BATCH", "WRITE_BATCH", "MergeReport", "merge_into_stars"]
 READ_BATCH = 300
 #: Stars written in one commit (two documents each).
 WRITE_BATCH = 200
+_OUTCOMES = ("merged", "already", "replaced", "rerun", "older", "stale")
+#: Gives a run's sums by PICID (``sequence_id/run_id``), computed again from its data file.
+Previous = Callable[[str], Mapping[int, StarSums]]
 
 
 @dataclass
@@ -52,21 +61,27 @@ class MergeReport:
         Stars that held every new run already (nothing written).
     replaced : int
         Stars whose sums of another configuration were replaced.
+    rerun : int
+        Stars where a new run of an observation replaced its earlier run.
+    older : int
+        Stars that hold a later run of the observation (nothing written).
+    stale : int
+        Stars whose earlier run of the observation could not be taken out (nothing written).
     picids : list of int
-        The stars merged or replaced.
+        The stars written.
     """
 
     merged: int = 0
     already: int = 0
     replaced: int = 0
+    rerun: int = 0
+    older: int = 0
+    stale: int = 0
     picids: list[int] = field(default_factory=list)
 
-    def add(self, other: MergeReport) -> None:
-        """Add another report's counts."""
-        self.merged += other.merged
-        self.already += other.already
-        self.replaced += other.replaced
-        self.picids.extend(other.picids)
+    def counts(self) -> dict[str, int]:
+        """Return the counts by outcome."""
+        return {k: getattr(self, k) for k in _OUTCOMES}
 
 
 def _plan(
@@ -75,6 +90,7 @@ def _plan(
     analysis: Analysis,
     catalog: Mapping[str, Any] | None,
     existing_star: Mapping[str, Any] | None,
+    previous: Previous | None,
 ) -> tuple[list[DocWrite], str]:
     """Return the writes merging ``new`` into the stored sums, and what happened."""
     stored = snapshot.fields
@@ -84,6 +100,19 @@ def _plan(
         outcome = "merged" if stored is None else "replaced"
     else:
         total = StarSums.from_record(stored)
+    if set(new.runs) <= set(total.runs):
+        return [], "already"
+    for run in new.runs:
+        earlier = total.run_of(run_observation(run))
+        if earlier is None or earlier == run:
+            continue
+        if earlier > run:  # run ids end with their time: a later run is merged already
+            return [], "older"
+        old = previous(earlier).get(new.picid) if previous is not None else None
+        if old is None:
+            return [], "stale"
+        total.subtract(old)
+        outcome = "rerun"
     if not total.merge(new):
         return [], "already"
     row = dict(catalog or {})
@@ -110,6 +139,7 @@ def merge_into_stars(
     analysis: Analysis,
     *,
     catalog: Mapping[int, Mapping[str, Any]] | None = None,
+    previous: Previous | None = None,
 ) -> MergeReport:
     """Merge runs' per-star sums into the stored star documents.
 
@@ -124,11 +154,14 @@ def merge_into_stars(
     catalog : mapping, optional
         PICID to catalog row (``ra``, ``dec``, ``vmag`` ...) for the ``stars`` documents
         (a star's stored catalog row is kept when none is given).
+    previous : callable, optional
+        A run's sums by PICID (:class:`~.previous_runs.PreviousRuns`), to take out the
+        earlier run of an observation processed again.
 
     Returns
     -------
     MergeReport
-        Stars merged, already up to date, replaced.
+        Stars by outcome.
     """
     by_star: dict[int, StarSums] = {}
     for sums in runs:
@@ -151,6 +184,7 @@ def merge_into_stars(
                     analysis,
                     rows.get(p),
                     snapshots[(STARS, str(p))].fields,
+                    previous,
                 )
                 writes.extend(planned)
                 outcomes.append((p, outcome))
@@ -159,7 +193,8 @@ def merge_into_stars(
                     documents.commit(writes)
             except WriteConflict:
                 outcomes = [
-                    (p, _merge_one(documents, by_star[p], analysis, rows.get(p))) for p in part
+                    (p, _merge_one(documents, by_star[p], analysis, rows.get(p), previous))
+                    for p in part
                 ]
             for p, outcome in outcomes:
                 _count(report, p, outcome)
@@ -171,23 +206,21 @@ def _merge_one(
     new: StarSums,
     analysis: Analysis,
     catalog: Mapping[str, Any] | None,
+    previous: Previous | None,
 ) -> str:
     """Merge one star alone, reading again on every conflict."""
     key = str(new.picid)
 
     def plan() -> tuple[list[DocWrite], str]:
         found = documents.read([(STAR_SUMS, key), (STARS, key)])
-        return _plan(new, found[(STAR_SUMS, key)], analysis, catalog, found[(STARS, key)].fields)
+        return _plan(
+            new, found[(STAR_SUMS, key)], analysis, catalog, found[(STARS, key)].fields, previous
+        )
 
     return commit_with_retry(documents, plan, what=f"{STAR_SUMS}/{key}")
 
 
 def _count(report: MergeReport, picid: int, outcome: str) -> None:
-    if outcome == "already":
-        report.already += 1
-        return
-    if outcome == "replaced":
-        report.replaced += 1
-    else:
-        report.merged += 1
-    report.picids.append(picid)
+    setattr(report, outcome, getattr(report, outcome) + 1)
+    if outcome in ("merged", "replaced", "rerun"):
+        report.picids.append(picid)

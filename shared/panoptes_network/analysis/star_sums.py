@@ -19,7 +19,11 @@ are not ``outlier_c`` (``m`` the magnitude, ``s`` its error, ``w = 1 / s**2``):
   :data:`BIN_MINUTES`: exact sums of ``r**2`` (``n - 1`` degrees of freedom per run), of the
   squared bin means and of ``1 / N_b - 1 / n`` (their white-noise expectation in units of
   the point variance), and the number of bins with two points or more;
-- the lowest and highest mean of the 30-minute bins (the amplitude), merged as min and max.
+- the lowest and highest mean of the 30-minute bins (the amplitude), kept per run
+  (:attr:`StarSums.extremes`) so that a run taken out leaves the right amplitude.
+
+A run processed again replaces the earlier run of its observation: the earlier run's sums,
+computed again from its data file, are taken out exactly (:meth:`StarSums.subtract`).
 
 Units of magnitudes are mag; times are POSIX seconds (UTC).
 """
@@ -42,6 +46,9 @@ __all__ = [
     "ColourSums",
     "StarSums",
     "colour_sums",
+    "run_observation",
+    "run_star_sums",
+    "run_unit",
 ]
 
 #: The colours of the light curves.
@@ -105,6 +112,19 @@ class ColourSums:
             self.bins[width].merge(other.bins[width])
         self.bin_min = float(np.fmin(self.bin_min, other.bin_min))
         self.bin_max = float(np.fmax(self.bin_max, other.bin_max))
+
+    def subtract(self, other: ColourSums) -> None:
+        """Take another's sums out exactly (the extremes are set again by the star)."""
+        self.n -= other.n
+        self.n_all -= other.n_all
+        self.runs -= other.runs
+        for name in _SUMS:
+            self.sums[name].merge(other.sums[name].negated())
+        for width in BIN_MINUTES:
+            mine, theirs = self.bins[width], other.bins[width]
+            mine.bins -= theirs.bins
+            mine.mean_r2.merge(theirs.mean_r2.negated())
+            mine.white.merge(theirs.white.negated())
 
     def to_record(self) -> dict[str, Any]:
         """Return the sums as document fields (expansions as lists of floats)."""
@@ -204,6 +224,16 @@ def colour_sums(
     return out
 
 
+def run_observation(run: str) -> str:
+    """Return the observation (sequence id) of a run named ``sequence_id/run_id``."""
+    return run.split("/", 1)[0]
+
+
+def run_unit(run: str) -> str:
+    """Return the unit of a run named ``sequence_id/run_id`` (the sequence id's first part)."""
+    return run.split("_", 1)[0]
+
+
 @dataclass
 class StarSums:
     """A star's sums over the runs merged so far.
@@ -215,21 +245,41 @@ class StarSums:
     runs : list of str
         The runs merged, ``sequence_id/run_id``, sorted (a run already merged is not
         merged again).
-    units : list of str
-        The units that observed it, sorted.
     colours : dict of ColourSums
         Per colour.
+    extremes : list of dict
+        Each run's lowest and highest 30-minute bin mean per colour (``run``, ``colour``,
+        ``min``, ``max``; mag), so the amplitude stays right when a run is taken out.
     """
 
     picid: int
     runs: list[str] = field(default_factory=list)
-    units: list[str] = field(default_factory=list)
     colours: dict[str, ColourSums] = field(default_factory=dict)
+    extremes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def observations(self) -> list[str]:
         """The observations (sequence ids) of the runs merged, sorted."""
-        return sorted({run.split("/", 1)[0] for run in self.runs})
+        return sorted({run_observation(run) for run in self.runs})
+
+    @property
+    def units(self) -> list[str]:
+        """The units of the runs merged, sorted."""
+        return sorted({run_unit(run) for run in self.runs})
+
+    def run_of(self, sequence_id: str) -> str | None:
+        """Return the merged run of an observation, if any."""
+        return next((r for r in self.runs if run_observation(r) == sequence_id), None)
+
+    def _check(self, other: StarSums) -> None:
+        if other.picid != self.picid:
+            raise ValueError(f"cannot merge star {other.picid} into star {self.picid}")
+
+    def _set_extremes(self) -> None:
+        for colour, sums in self.colours.items():
+            rows = [e for e in self.extremes if e["colour"] == colour]
+            sums.bin_min = min((e["min"] for e in rows), default=math.nan)
+            sums.bin_max = max((e["max"] for e in rows), default=math.nan)
 
     def merge(self, other: StarSums) -> bool:
         """Merge another's sums exactly unless one of its runs is already in; return merged.
@@ -239,24 +289,46 @@ class StarSums:
         ValueError
             For sums of another star.
         """
-        if other.picid != self.picid:
-            raise ValueError(f"cannot merge star {other.picid} into star {self.picid}")
+        self._check(other)
         if set(other.runs) & set(self.runs):
             return False
         self.runs = sorted({*self.runs, *other.runs})
-        self.units = sorted({*self.units, *other.units})
         for colour, sums in other.colours.items():
             mine = self.colours.setdefault(colour, ColourSums())
             mine.merge(sums)
+        self.extremes = sorted(
+            [*self.extremes, *other.extremes], key=lambda e: (e["run"], e["colour"])
+        )
+        self._set_extremes()
         return True
+
+    def subtract(self, other: StarSums) -> None:
+        """Take out exactly the sums of runs merged before (a run processed again).
+
+        Raises
+        ------
+        ValueError
+            For sums of another star, or of a run that is not merged.
+        """
+        self._check(other)
+        missing = set(other.runs) - set(self.runs)
+        if missing:
+            raise ValueError(f"star {self.picid}: run(s) {sorted(missing)} are not merged")
+        for colour, sums in other.colours.items():
+            self.colours[colour].subtract(sums)
+        gone = set(other.runs)
+        self.runs = [r for r in self.runs if r not in gone]
+        self.extremes = [e for e in self.extremes if e["run"] not in gone]
+        self._set_extremes()
 
     def to_record(self) -> dict[str, Any]:
         """Return the sums as document fields."""
         return {
             "picid": self.picid,
             "runs": list(self.runs),
-            "units": list(self.units),
+            "units": self.units,
             "colours": {c: s.to_record() for c, s in sorted(self.colours.items())},
+            "extremes": [dict(e) for e in self.extremes],
         }
 
     @classmethod
@@ -265,8 +337,8 @@ class StarSums:
         return cls(
             int(record["picid"]),
             list(record["runs"]),
-            list(record["units"]),
             {c: ColourSums.from_record(s) for c, s in record["colours"].items()},
+            [dict(e) for e in record.get("extremes", [])],
         )
 
     @classmethod
@@ -281,7 +353,6 @@ class StarSums:
 def run_star_sums(
     picid: int,
     run: str,
-    unit_id: str,
     time: np.ndarray,
     columns: Mapping[str, np.ndarray],
     colours: Sequence[str] = COLOURS,
@@ -293,9 +364,7 @@ def run_star_sums(
     picid : int
         The star.
     run : str
-        ``sequence_id/run_id``.
-    unit_id : str
-        The unit that observed it.
+        ``sequence_id/run_id`` (the sequence id names the unit: ``PAN001_14d3bd_...``).
     time : numpy.ndarray
         Mid-exposure times, POSIX seconds (UTC).
     columns : mapping
@@ -306,14 +375,24 @@ def run_star_sums(
     Returns
     -------
     StarSums
-        One run, its unit, and the sums per colour.
+        One run and the sums per colour.
     """
-    sums = StarSums(picid, [run], [unit_id])
+    sums = StarSums(picid, [run])
     for colour in colours:
-        sums.colours[colour] = colour_sums(
+        colour_part = colour_sums(
             time,
             columns[f"mag_{colour}"],
             columns[f"mag_err_{colour}"],
             columns.get(f"outlier_{colour}"),
         )
+        sums.colours[colour] = colour_part
+        if math.isfinite(colour_part.bin_min):
+            sums.extremes.append(
+                {
+                    "run": run,
+                    "colour": colour,
+                    "min": colour_part.bin_min,
+                    "max": colour_part.bin_max,
+                }
+            )
     return sums

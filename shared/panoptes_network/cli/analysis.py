@@ -146,7 +146,8 @@ def _backfill(args: argparse.Namespace, beam_args: list[str]) -> dict[str, Any]:
     options = PipelineOptions(beam_args)
     dataflow = "DataflowRunner" in " ".join(beam_args)
     size = len(runs) if (args.batch_runs <= 0 or dataflow) else args.batch_runs
-    totals = {"runs": len(runs), "merged": 0, "already": 0, "replaced": 0}
+    totals = {"runs": len(runs), "merged": 0, "already": 0, "replaced": 0, "rerun": 0}
+    totals.update(older=0, stale=0)
     when = datetime.now(timezone.utc)
     with tqdm(total=len(runs), unit="run", desc="analysis", file=sys.stderr) as bar:
         for start in range(0, len(runs), max(size, 1)):
@@ -159,7 +160,13 @@ def _backfill(args: argparse.Namespace, beam_args: list[str]) -> dict[str, Any]:
                 pipeline, batch, DEFAULT_ANALYSIS, catalog=catalog, read=read_storage
             )
             write_outputs(
-                outputs, firestore_documents, DEFAULT_ANALYSIS, when=when, catalog=catalog
+                outputs,
+                firestore_documents,
+                DEFAULT_ANALYSIS,
+                when=when,
+                catalog=catalog,
+                read=read_storage,
+                lightcurves_bucket=_settings().lightcurves_bucket,
             )
             result = pipeline.run()
             result.wait_until_finish()

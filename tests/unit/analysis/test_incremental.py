@@ -84,3 +84,43 @@ def test_unknown_unfinished_and_unreadable_runs_are_refused_with_the_reason(ctx)
     for body in ({"sequence_id": "a/b", "run_id": "r"}, {"run_id": "r"}, ["x"]):
         with pytest.raises(PermanentFailure):
             analyse_run(ctx, body)
+
+
+def _rerun(ctx, seq: str, run_id: str, seed: int, stars=(5, 6, 7)):
+    path = f"{seq}/{run_id}/lightcurves.parquet"
+    ctx.store.put(S.lightcurves_bucket, path, data_file(seq, run_id, START, stars, seed=seed))
+    ctx.documents.merge(
+        PROCESSED_OBSERVATIONS, run_id, {"sequence_id": seq, "status": "done", "data_path": path}
+    )
+    return {"sequence_id": seq, "run_id": run_id}
+
+
+def test_an_observation_processed_again_counts_once_with_its_new_run(make_ctx):
+    seq = "PAN001_14d3bd_20160901T080000"
+    replaced, fresh = make_ctx(), make_ctx()
+    analyse_run(replaced, _finished_run(replaced, 2))  # another observation, kept throughout
+    analyse_run(replaced, _rerun(replaced, seq, f"{seq}_20260101T000000", seed=1))
+    result = analyse_run(replaced, _rerun(replaced, seq, f"{seq}_20260201T000000", seed=9))
+    assert result.detail["rerun"] == 3
+    analyse_run(fresh, _finished_run(fresh, 2))
+    analyse_run(fresh, _rerun(fresh, seq, f"{seq}_20260201T000000", seed=9))
+    for picid in ("5", "6", "7"):
+        assert replaced.documents.get("star_sums", picid) == fresh.documents.get("star_sums", picid)
+        assert replaced.documents.get(STARS, picid) == fresh.documents.get(STARS, picid)
+    assert replaced.documents.get(STARS, "5")["n_observations"] == 2
+    # The earlier run, delivered late, changes nothing.
+    late = analyse_run(replaced, {"sequence_id": seq, "run_id": f"{seq}_20260101T000000"})
+    assert late.detail["older"] == 3 and late.detail["merged"] == 0
+
+
+def test_a_new_run_whose_earlier_run_is_gone_leaves_the_star_stale(ctx):
+    seq = "PAN001_14d3bd_20160901T080000"
+    first = _rerun(ctx, seq, f"{seq}_20260101T000000", seed=1)
+    analyse_run(ctx, first)
+    path = f"{seq}/{first['run_id']}/lightcurves.parquet"
+    ctx.store.delete(
+        S.lightcurves_bucket, path, generation=ctx.store.stat(S.lightcurves_bucket, path).generation
+    )
+    before = ctx.documents.get(STARS, "5")
+    result = analyse_run(ctx, _rerun(ctx, seq, f"{seq}_20260201T000000", seed=9))
+    assert result.detail["stale"] == 3 and ctx.documents.get(STARS, "5") == before

@@ -24,8 +24,8 @@ def _run(seed, *, n=200, sigma=0.004, red=0.0, mean=10.0, offset=0.0, start=STAR
         mags[f"mag_{c}"] = mean + offset + walk + rng.normal(0, sigma, n)
         mags[f"mag_err_{c}"] = np.full(n, sigma)
         mags[f"outlier_{c}"] = np.zeros(n, dtype=bool)
-    run = f"PAN_{seed}/run{seed}"
-    return run_star_sums(42, run, unit, time, mags)
+    run = f"{unit}_14d3bd_{seed:06d}/run{seed}"
+    return run_star_sums(42, run, time, mags)
 
 
 def test_white_noise_gives_photon_limited_figures():
@@ -74,7 +74,7 @@ def test_a_run_merged_twice_counts_once_and_another_star_is_refused():
     again = StarSums.from_record(total.to_record())
     assert total.merge(_run(1)) is False
     assert total.to_record() == again.to_record()
-    other = StarSums(7, ["X/1"])
+    other = StarSums(7, ["PAN001_x_2/1"])
     with pytest.raises(ValueError, match="cannot merge star 7"):
         total.merge(other)
 
@@ -89,7 +89,7 @@ def test_outliers_and_missing_points_are_left_out_and_lower_the_quality():
     outlier[5] = True
     mag[5] = 15.0
     cols = {"mag_g": mag, "mag_err_g": np.full(n, 0.004), "outlier_g": outlier}
-    stats = star_statistics(run_star_sums(1, "S/1", "PAN001", time, cols, colours=("g",)))
+    stats = star_statistics(run_star_sums(1, "PAN001_x_1/1", time, cols, colours=("g",)))
     g = stats["colours"]["g"]
     assert (g["n"], g["n_all"]) == (89, 100)
     assert g["rms"] == pytest.approx(0.004, rel=0.2)
