@@ -111,6 +111,12 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
     assert len(run["brightest_lightcurves"]) == 20
     for cell in observation["sky_cells"]:
         assert sequence_id in stack.doc("sky_cells", str(cell))["ids"]
+    # analyse-run merged the run's stars into the analysis (stars/, star_sums/, coverage).
+    star_id = str(docs[1]["picid"])
+    star = wait_for("the star's analysis", lambda: stack.doc("stars", star_id), 120, every=1)
+    assert star["n_observations"] == 1 and star["units"] == [unit]
+    assert star["catalog"]["vmag"] == pytest.approx(docs[1]["vmag"])
+    assert stack.doc("star_sums", star_id)["runs"] == [f"{sequence_id}/{run['id']}"]
 
     # A person flags one point of a star, picked on this run's plot, as the Data Explorer
     # does; an admin has removed another flag. A new run honours the first, not the second,
@@ -140,3 +146,12 @@ def test_simulated_observation_becomes_lightcurves(stack, unit_ids, tmp_path):
     assert second["num_stars"] == run["num_stars"] - 1
     assert stack.doc("lightcurves", f"{picid}_{second['id']}") is None
     assert stack.doc("processed_observations", run["id"])["flags"]["honoured"] == []
+    # The observation counts once in the analysis: its new run replaced the first.
+    second_run = f"{sequence_id}/{second['id']}"
+    sums = wait_for(
+        "the new run in the star's sums",
+        lambda: (d := stack.doc("star_sums", star_id)) and d["runs"] == [second_run] and d,
+        120,
+        every=1,
+    )
+    assert stack.doc("stars", star_id)["n_observations"] == 1 and len(sums["runs"]) == 1
