@@ -8,6 +8,7 @@ backfill under the new one rebuilds them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -43,12 +44,17 @@ class Analysis:
 
     def config_hash(self) -> str:
         """Return the first 16 hex digits of the SHA-256 of the configuration (name too)."""
-        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _config_hash(self)
 
     def stamp(self) -> dict[str, str]:
         """Return the fields every output carries: ``analysis`` and ``analysis_hash``."""
         return {"analysis": self.name, "analysis_hash": self.config_hash()}
+
+
+@functools.lru_cache(maxsize=64)
+def _config_hash(analysis: Analysis) -> str:
+    text = json.dumps(asdict(analysis), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 #: The configuration the services and commands use unless told otherwise.

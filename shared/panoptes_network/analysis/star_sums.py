@@ -161,12 +161,17 @@ class ColourSums:
         return out
 
 
-def _bin_groups(time: np.ndarray, minutes: int) -> list[np.ndarray]:
-    """Return the point indices of each bin of a fixed absolute-time grid, in time order."""
+def _bin_means(time: np.ndarray, values: np.ndarray, minutes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean and the count of ``values`` in each bin of a fixed absolute-time grid.
+
+    Bins are in time order; the sums are numpy's (deterministic: the same rows always give
+    the same floats).
+    """
     index = np.floor(time / (60.0 * minutes)).astype(np.int64)
     order = np.argsort(index, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(index[order]) != 0])
-    return np.split(order, starts[1:])
+    counts = np.diff(np.r_[starts, index.size])
+    return np.add.reduceat(values[order], starts) / counts, counts
 
 
 def _run_sum(values: np.ndarray) -> ExactSum:
@@ -210,17 +215,16 @@ def colour_sums(
     r = m - mean
     out.sums["r2"] = _run_sum(r * r)
     for width in BIN_MINUTES:
-        groups = [g for g in _bin_groups(t, width) if g.size >= 2]
-        if len(groups) < 2:
+        means, counts = _bin_means(t, r, width)
+        full = counts >= 2
+        if full.sum() < 2:
             continue
-        means = np.array([math.fsum(r[g].tolist()) / g.size for g in groups])
         sums = out.bins[width]
-        sums.bins = len(groups)
-        sums.mean_r2 = _run_sum(means * means)
-        sums.white = _run_sum(np.array([1.0 / g.size - 1.0 / m.size for g in groups]))
-    amplitude_bins = _bin_groups(t, AMPLITUDE_BIN_MINUTES)
-    bin_means = [math.fsum(m[g].tolist()) / g.size for g in amplitude_bins]
-    out.bin_min, out.bin_max = min(bin_means), max(bin_means)
+        sums.bins = int(full.sum())
+        sums.mean_r2 = _run_sum(means[full] ** 2)
+        sums.white = _run_sum(1.0 / counts[full] - 1.0 / m.size)
+    bin_means, _ = _bin_means(t, m, AMPLITUDE_BIN_MINUTES)
+    out.bin_min, out.bin_max = float(bin_means.min()), float(bin_means.max())
     return out
 
 

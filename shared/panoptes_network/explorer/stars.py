@@ -57,6 +57,7 @@ from panoptes_network.pipeline.schema import (
     LIGHTCURVES,
     PROCESSED_OBSERVATIONS,
     STAR_LIGHTCURVES,
+    STARS,
     FlagTarget,
 )
 
@@ -431,6 +432,62 @@ def _plot_points(columns: Mapping[str, np.ndarray], flagged: np.ndarray) -> dict
     return points
 
 
+#: The per-colour statistics of a star's analysis the page and the API show.
+ANALYSIS_COLOUR_FIELDS: tuple[str, ...] = (
+    "n",
+    "mean_mag",
+    "mean_mag_err",
+    "rms",
+    "rms_over_floor",
+    "chi2_red",
+    "beta_30",
+    "beta_60",
+    "beta_120",
+    "amplitude",
+    "quality",
+)
+_ANALYSIS_FIELDS = (
+    "analysis",
+    "analysis_hash",
+    "n_runs",
+    "n_observations",
+    "n_units",
+    "n_points",
+    "headline_colour",
+    "rms_over_floor",
+    "chi2_red",
+    "amplitude",
+    "quality",
+)
+
+
+def star_analysis(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return the analysis of a star as its page and the API show it, or None without one.
+
+    Parameters
+    ----------
+    doc : mapping or None
+        The ``stars/{picid}`` document (:mod:`panoptes_network.analysis.star_documents`).
+
+    Returns
+    -------
+    dict or None
+        The headline figures, counts, ``units``, and per colour the statistics of
+        :data:`ANALYSIS_COLOUR_FIELDS` (magnitudes in mag).
+    """
+    if not doc:
+        return None
+    out: dict[str, Any] = {k: doc.get(k) for k in _ANALYSIS_FIELDS}
+    out["units"] = [u for u in doc.get("units") or [] if isinstance(u, str)]
+    colours = doc.get("colours") if isinstance(doc.get("colours"), Mapping) else {}
+    out["colours"] = {
+        c: {k: colours[c].get(k) for k in ANALYSIS_COLOUR_FIELDS}
+        for c in COLOURS
+        if isinstance(colours.get(c), Mapping)
+    }
+    return out
+
+
 def star(
     documents: DocumentStore,
     picid: Any,
@@ -466,8 +523,10 @@ def star(
         (POSIX s), per colour ``c`` the normalised flux, ``c_err``, ``c_outlier``, and
         ``flagged``; or None with ``points_note`` saying why); ``num_lightcurves``;
         ``truncated`` (more light curves than ``limit``); ``flags`` (see
-        :func:`star_flags`); ``units`` (the units it was seen by); ``documents_read``
-        (every document read, the index document included).
+        :func:`star_flags`); ``units`` (the units it was seen by); ``analysis`` (its
+        statistics merged across every unit and run, :func:`star_analysis`; None before
+        the analysis has seen it); ``documents_read`` (every document read, the index
+        document included).
 
     Raises
     ------
@@ -517,7 +576,8 @@ def star(
         "truncated": truncated,
         "lightcurves": lightcurves,
         "flags": flags,
-        "documents_read": lightcurves_read + flags_read,
+        "analysis": star_analysis(documents.get(STARS, str(picid))),
+        "documents_read": lightcurves_read + flags_read + 1,
     }
 
 

@@ -139,9 +139,10 @@ def test_flagged_points_are_marked_and_only_those(network):
 def test_reads_are_bounded_by_the_light_curves_and_flags(network):
     documents, reader, _ = network
     answer = star(documents, PICID, read_data=reader)
-    # the star's key index, its three light curves by key and the flags of the star: the
-    # neighbour's light curves are never read, and no light curve is asked for by query
-    assert documents.reads == 1 + 3 + 2
+    # the star's key index, its three light curves by key, the flags of the star and its
+    # analysis document: the neighbour's light curves are never read, and no light curve is
+    # asked for by query
+    assert documents.reads == 1 + 3 + 2 + 1
     assert documents.queries == ["flags"]
     assert answer["documents_read"] == documents.reads  # the removed flag was read too
     assert answer["num_lightcurves"] == 3 and answer["truncated"] is False
@@ -149,7 +150,7 @@ def test_reads_are_bounded_by_the_light_curves_and_flags(network):
     limited = star(documents, PICID, read_data=reader, limit=2)
     assert limited["num_lightcurves"] == 2 and limited["truncated"] is True
     # the two newest, and the one more that says there are more
-    assert documents.reads == limited["documents_read"] == 1 + (2 + 1) + 2
+    assert documents.reads == limited["documents_read"] == 1 + (2 + 1) + 2 + 1
 
 
 def test_a_star_without_a_key_index_is_read_by_query(network):
@@ -158,9 +159,9 @@ def test_a_star_without_a_key_index_is_read_by_query(network):
     documents.reads = 0
     answer = star(documents, PICID, read_data=reader)
     assert [lc["unit_id"] for lc in answer["lightcurves"]] == ["PAN006", "PAN012", "PAN001"]
-    # the index looked for, three light curves by query, the flags
+    # the index looked for, three light curves by query, the flags, the analysis
     assert documents.queries == ["lightcurves", "flags"]
-    assert answer["documents_read"] == documents.reads == 1 + 3 + 2
+    assert answer["documents_read"] == documents.reads == 1 + 3 + 2 + 1
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 100])
@@ -200,7 +201,7 @@ def test_a_star_page_reads_the_same_however_many_other_light_curves(network, oth
     documents.queries.clear()
     answer = star(documents, PICID, read_data=reader)
     assert answer == before
-    assert documents.reads == answer["documents_read"] == 1 + 3 + 2
+    assert documents.reads == answer["documents_read"] == 1 + 3 + 2 + 1
     assert "lightcurves" not in documents.queries
 
 
@@ -406,3 +407,31 @@ def test_a_run_lists_at_most_its_brightest_and_skips_those_gone(network):
     assert [s["picid"] for s in stars] == [300_000_000 + k for k in range(MAX_RUN_STARS) if k != 2]
     assert documents.reads == 1 + MAX_RUN_STARS
     assert documents.get(STAR_LIGHTCURVES, str(PICID))[IDS]  # the stars' indexes untouched
+
+
+def test_a_star_shows_its_analysis_across_the_network_once_analysed(network):
+    from panoptes_network.analysis.config import DEFAULT_ANALYSIS
+    from panoptes_network.analysis.star_documents import star_document
+    from panoptes_network.analysis.star_sums import StarSums, run_star_sums
+
+    documents, reader, _ = network
+    assert star(documents, str(PICID), read_data=reader)["analysis"] is None
+    time = 1.7e9 + 128.0 * np.arange(60)
+    rng = np.random.default_rng(2)
+    parts = []
+    for k, unit in enumerate(("PAN001", "PAN006")):
+        columns = {}
+        for c in ("r", "g", "b"):
+            columns[f"mag_{c}"] = 8.4 + rng.normal(0, 0.005, 60)
+            columns[f"mag_err_{c}"] = np.full(60, 0.005)
+        parts.append(run_star_sums(PICID, f"{unit}_14d3bd_2016{k}/run", time + 86400 * k, columns))
+    documents.merge(
+        "stars", str(PICID), star_document(StarSums.merged(PICID, parts), DEFAULT_ANALYSIS)
+    )
+    answer = star(documents, str(PICID), read_data=reader)
+    assert schema_errors(answer, "StarDetail") == []
+    analysis = answer["analysis"]
+    assert analysis["n_observations"] == 2 and analysis["units"] == ["PAN001", "PAN006"]
+    assert analysis["colours"]["g"]["n"] == 120
+    assert analysis["colours"]["g"]["mean_mag"] == pytest.approx(8.4, abs=0.003)
+    assert analysis["analysis_hash"] == DEFAULT_ANALYSIS.config_hash()
