@@ -11,8 +11,8 @@ Computed from :class:`~.star_sums.StarSums` alone (no light-curve row is read), 
 - ``beta_30``, ``beta_60``, ``beta_120``: the red-noise factor (Pont, Zucker & Queloz 2006;
   Winn et al. 2008) of bins of 30, 60 and 120 minutes, the rms of the bin means over what
   white noise of the points' scatter gives (``sqrt(sigma_1**2 (1/N_b - 1/n))`` per bin):
-  1 for white noise, more where noise correlates in time; None without two bins of two
-  points in a run;
+  1 for white noise, more where noise correlates in time; None with fewer than
+  :data:`MIN_BETA_BINS` bins of two points or more (a short observation);
 - ``amplitude``: highest minus lowest 30-minute bin mean (mag);
 - ``quality``: ``min(1, floor / rms)`` times the fraction of points used, from 0 to 1 (1: a
   complete light curve at its photon noise).
@@ -29,10 +29,13 @@ from typing import Any
 
 from panoptes_network.analysis.star_sums import BIN_MINUTES, ColourSums, StarSums
 
-__all__ = ["HEADLINE_COLOURS", "colour_statistics", "star_statistics"]
+__all__ = ["HEADLINE_COLOURS", "MIN_BETA_BINS", "colour_statistics", "star_statistics"]
 
 #: Colours whose statistics give a star's headline figures, first preferred.
 HEADLINE_COLOURS: tuple[str, ...] = ("g", "r", "b")
+#: Fewest bins (of two points or more) for a red-noise factor: beta's relative error is
+#: about ``1 / sqrt(2 bins)``, 32 % at 5 bins.
+MIN_BETA_BINS = 5
 
 
 def _finite(value: float) -> float | None:
@@ -77,7 +80,7 @@ def colour_statistics(sums: ColourSums) -> dict[str, Any]:
         white = bins.white.value
         beta = (
             math.sqrt(bins.mean_r2.value / (sigma1_sq * white))
-            if bins.bins >= 2 and white > 0 and sigma1_sq > 0
+            if bins.bins >= MIN_BETA_BINS and white > 0 and sigma1_sq > 0
             else math.nan
         )
         out[f"beta_{width}"] = _finite(beta)

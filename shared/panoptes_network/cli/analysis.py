@@ -27,6 +27,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from panoptes_network.adapters.analysis_io import firestore_documents, read_storage
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS
 from panoptes_network.analysis.run_selection import Region, select_runs
 from panoptes_network.cli import summary
@@ -35,7 +36,6 @@ from panoptes_network.cli.cloud_access import cloud_access_errors, no_cloud_acce
 __all__ = ["build_parser", "main"]
 
 _PROG = "analysis"
-_CLIENTS: dict[str, Any] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,27 +95,6 @@ def _settings() -> Any:
     from panoptes_network.pipeline.settings import Settings
 
     return Settings.from_env()
-
-
-def firestore_documents() -> Any:
-    """Return a Firestore document store of the configured project (one per worker)."""
-    if "documents" not in _CLIENTS:
-        from google.cloud import firestore
-
-        from panoptes_network.adapters.firestore import FirestoreDocuments
-
-        _CLIENTS["documents"] = FirestoreDocuments(firestore.Client(project=_settings().project_id))
-    return _CLIENTS["documents"]
-
-
-def read_storage(uri: str) -> bytes:
-    """Read a ``gs://`` object through the storage client (the local emulator too)."""
-    if "store" not in _CLIENTS:
-        from panoptes_network.adapters.gcs import GcsObjectStore, storage_client
-
-        _CLIENTS["store"] = GcsObjectStore(storage_client(_settings().project_id))
-    bucket, _, name = uri.removeprefix("gs://").partition("/")
-    return _CLIENTS["store"].read(bucket, name)
 
 
 def _backfill(args: argparse.Namespace, beam_args: list[str]) -> dict[str, Any]:

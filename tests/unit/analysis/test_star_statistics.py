@@ -94,3 +94,10 @@ def test_outliers_and_missing_points_are_left_out_and_lower_the_quality():
     assert (g["n"], g["n_all"]) == (89, 100)
     assert g["rms"] == pytest.approx(0.004, rel=0.2)
     assert stats["quality"] == pytest.approx(0.89, abs=0.1)
+
+
+def test_a_short_observation_gives_no_red_noise_factor():
+    # 12 frames of 128 s: a single 30-minute bin or two, too few for beta.
+    short = star_statistics(StarSums.merged(42, [_run(1, n=12)]))["colours"]["g"]
+    assert short["beta_30"] is None and short["beta_120"] is None
+    assert short["rms"] is not None
