@@ -24,11 +24,9 @@ from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.star_statistics import star_statistics
 from panoptes_network.analysis.star_sums import StarSums
 from panoptes_network.frames.sky_index import field_cells
+from panoptes_network.pipeline.schema import POINT_THRESHOLDS
 
 __all__ = ["POINT_THRESHOLDS", "star_document", "sums_document"]
-
-#: Point counts a star's ``points_at_least`` lists when it reaches them.
-POINT_THRESHOLDS: tuple[int, ...] = (10, 100, 500, 1000, 5000, 10000, 50000)
 
 
 def star_document(

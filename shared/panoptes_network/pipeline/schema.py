@@ -23,6 +23,7 @@ __all__ = [
     "OBSERVATION_RUNS",
     "PARQUET_CONTENT_TYPE",
     "PLACEHOLDER_STATUSES",
+    "POINT_THRESHOLDS",
     "PROCESSED_OBSERVATIONS",
     "SKY_CELLS",
     "STARS",
@@ -75,6 +76,9 @@ CALIBRATIONS = "calibrations"
 #: unit (:mod:`panoptes_network.analysis.star_documents`): counts, per-colour statistics, the
 #: headline figures, ``analysis`` and ``analysis_hash``, ``points_at_least``, ``sky_cells``.
 STARS = "stars"
+#: Point counts a ``stars`` document's ``points_at_least`` lists when the star reaches them
+#: (so "the most variable stars with more than 500 points" is one indexed query).
+POINT_THRESHOLDS: tuple[int, ...] = (10, 100, 500, 1000, 5000, 10000, 50000)
 #: The exact sums each ``stars`` document is computed from, and the runs merged (id: the
 #: PICID as text; :meth:`panoptes_network.analysis.star_sums.StarSums.to_record`).
 STAR_SUMS = "star_sums"

@@ -14,6 +14,7 @@ import json
 from datetime import datetime, timezone
 
 from panoptes_network.explorer import home, image, observation, observations, unit, units
+from panoptes_network.explorer.analysed_stars import ORDER_FIGURES, stars_near, variable_stars
 from panoptes_network.explorer.observations import COMPOSITE_INDEXES, ORDER_FIELDS
 from panoptes_network.explorer.stars import star, star_points
 from panoptes_network.ingest.calibration_sweep import sweep_calibrations
@@ -85,6 +86,9 @@ def test_composite_queries_have_indexes(make_ctx):
     sweep(ctx, 30)
     reconcile(ctx)
     sweep_calibrations(ctx, 60.0)
+    for figure in ORDER_FIGURES:
+        variable_stars(documents, min_points=500, order=figure)
+    stars_near(documents, 300.0, 40.0, 2.0)
     composite = {
         (c, fields)
         for c, fields in documents.shapes
@@ -92,7 +96,12 @@ def test_composite_queries_have_indexes(make_ctx):
     }
     assert ("observations", ("lightcurve_pending", "last_image_received_time")) in composite
     assert ("observations", ("calibration_pending", "last_image_received_time")) in composite
+    assert ("stars", ("points_at_least", "rms_over_floor")) in composite
     assert composite <= _indexes(), composite - _indexes()
+    with_directions = _with_directions(_index_file())
+    for figure in ORDER_FIGURES:
+        needed = ("stars", (("points_at_least", "CONTAINS"), (figure, "DESCENDING")))
+        assert needed in documents.indexed and needed in with_directions
 
 
 def _explorer_queries() -> RecordingDocuments:
