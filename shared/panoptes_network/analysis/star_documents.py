@@ -7,9 +7,10 @@
 - ``points_at_least``: the thresholds of :data:`POINT_THRESHOLDS` the star's point count
   reaches, so "the most variable stars with more than 500 points" is one query
   (``points_at_least array-contains 500``, ordered by ``rms_over_floor`` descending);
-- ``sky_cells`` (HEALPix cells of the explorer's sky index,
-  :func:`~panoptes_network.frames.sky_index.field_cells` of a point) when the star's
-  position is known, so a cone search finds stars as it finds observations.
+- ``sky_cells`` (the HEALPix cells holding the star at the orders of
+  :data:`~panoptes_network.frames.sky_index.STAR_INDEX_ORDERS`,
+  :func:`~panoptes_network.frames.sky_index.point_cells`) when its position is known, so a
+  cone search finds stars as the explorer finds observations, with finer cells.
 
 ``star_sums/{picid}`` holds the exact sums the statistics come from
 (:meth:`~.star_sums.StarSums.to_record`), which an incremental update merges a new run into.
@@ -23,7 +24,7 @@ from typing import Any
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.star_statistics import star_statistics
 from panoptes_network.analysis.star_sums import StarSums
-from panoptes_network.frames.sky_index import field_cells
+from panoptes_network.frames.sky_index import point_cells
 from panoptes_network.pipeline.schema import POINT_THRESHOLDS
 
 __all__ = ["POINT_THRESHOLDS", "star_document", "sums_document"]
@@ -60,7 +61,7 @@ def star_document(
         doc["catalog"] = {k: v for k, v in catalog.items() if k not in ("picid",)}
         ra, dec = catalog.get("ra"), catalog.get("dec")
         if isinstance(ra, (int, float)) and isinstance(dec, (int, float)):
-            doc.update(ra=float(ra), dec=float(dec), sky_cells=field_cells(ra, dec, 0.0))
+            doc.update(ra=float(ra), dec=float(dec), sky_cells=point_cells(ra, dec))
     return doc
 
 

@@ -17,12 +17,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from panoptes_network.explorer._values import number
-from panoptes_network.frames.sky_index import MAX_CONE_RADIUS_DEG, angular_distance, cone_cells
-from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.explorer.errors import InvalidQuery
+from panoptes_network.frames.sky_index import (
+    MAX_CONE_RADIUS_DEG,
+    STAR_INDEX_ORDERS,
+    angular_distance,
+    cone_cells,
+)
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import POINT_THRESHOLDS, STARS
 
-__all__ = ["MAX_STARS", "ORDER_FIGURES", "star_row", "stars_near", "variable_stars"]
+__all__ = [
+    "MAX_STARS",
+    "ORDER_FIGURES",
+    "analysed_stars",
+    "star_row",
+    "stars_near",
+    "variable_stars",
+]
 
 #: Figures the variable stars can be ordered by (highest first).
 ORDER_FIGURES: tuple[str, ...] = ("rms_over_floor", "chi2_red", "amplitude")
@@ -51,7 +63,7 @@ def star_row(picid: str, doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def _limit(limit: Any) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_STARS:
-        raise PermanentFailure(f"limit must be a whole number from 1 to {MAX_STARS}")
+        raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_STARS}")
     return limit
 
 
@@ -82,13 +94,13 @@ def variable_stars(
 
     Raises
     ------
-    PermanentFailure
+    InvalidQuery
         For a threshold, order or limit out of range (the message lists the choices).
     """
     if min_points not in POINT_THRESHOLDS:
-        raise PermanentFailure(f"min_points must be one of {list(POINT_THRESHOLDS)}")
+        raise InvalidQuery("min_points", f"must be one of {list(POINT_THRESHOLDS)}")
     if order not in ORDER_FIGURES:
-        raise PermanentFailure(f"order must be one of {list(ORDER_FIGURES)}")
+        raise InvalidQuery("order", f"must be one of {list(ORDER_FIGURES)}")
     rows = documents.query(
         STARS,
         [("points_at_least", "array-contains-any", [min_points])],
@@ -127,14 +139,16 @@ def stars_near(
 
     Raises
     ------
-    PermanentFailure
+    InvalidQuery
         For a position or radius out of range.
     """
     try:
-        cells = cone_cells(ra, dec, radius)
+        cells = cone_cells(ra, dec, radius, STAR_INDEX_ORDERS)
     except (TypeError, ValueError) as exc:
-        raise PermanentFailure(
-            f"need RA 0 to 360, Dec -90 to 90 and a radius of 0 to {MAX_CONE_RADIUS_DEG} deg: {exc}"
+        raise InvalidQuery(
+            "radius",
+            f"needs RA 0 to 360, Dec -90 to 90 and a radius of 0 to {MAX_CONE_RADIUS_DEG} deg: "
+            f"{exc}",
         ) from exc
     limit = _limit(limit)
     rows = documents.query(
@@ -155,4 +169,45 @@ def stars_near(
         "radius": radius,
         "stars": found,
         "truncated": len(rows) > limit,
+    }
+
+
+def analysed_stars(
+    documents: DocumentStore,
+    *,
+    min_points: int = 500,
+    order: str = "rms_over_floor",
+    limit: int = 100,
+    ra: float | None = None,
+    dec: float | None = None,
+    radius: float | None = None,
+) -> dict[str, Any]:
+    """Return the analysed stars page: near a position when one is given, else the variable.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Firestore, or a fake.
+    min_points, order, limit : optional
+        As for :func:`variable_stars` (``limit`` also bounds :func:`stars_near`).
+    ra, dec, radius : float, optional
+        A position and radius in degrees: :func:`stars_near` instead.
+
+    Returns
+    -------
+    dict
+        ``mode`` (``"variable"`` or ``"near"``), the query's values, ``stars``,
+        ``order_figures`` and ``point_thresholds`` (the choices).
+    """
+    if ra is not None and dec is not None and radius is not None:
+        answer = {"mode": "near", **stars_near(documents, ra, dec, radius, limit=limit)}
+    else:
+        answer = {
+            "mode": "variable",
+            **variable_stars(documents, min_points=min_points, order=order, limit=limit),
+        }
+    return {
+        **answer,
+        "order_figures": list(ORDER_FIGURES),
+        "point_thresholds": list(POINT_THRESHOLDS),
     }

@@ -243,3 +243,45 @@ def observations_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
             )
         out["descending"] = values["direction"] == "desc"
     return out
+
+
+#: URL parameters of the analysed stars page (:func:`analysed_stars_arguments`).
+ANALYSED_STARS_PARAMETERS: tuple[str, ...] = ("min_points", "order", "limit", "ra", "dec", "radius")
+
+
+def analysed_stars_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the arguments of :func:`~.analysed_stars.analysed_stars` from URL parameters.
+
+    Parameters
+    ----------
+    args : Mapping
+        As for :func:`page_arguments`: ``min_points`` (a whole number), ``order`` (a
+        variability figure), ``limit`` (1 to 500); or a position: ``ra`` (0 to 360), ``dec``
+        (-90 to 90) and ``radius`` (0 to 10), in decimal degrees.
+
+    Returns
+    -------
+    dict
+        Keyword arguments.
+
+    Raises
+    ------
+    InvalidQuery
+        See the module docstring.
+    """
+    values = _single(args, ANALYSED_STARS_PARAMETERS)
+    out: dict[str, Any] = {}
+    if "min_points" in values:
+        out["min_points"] = _whole("min_points", values["min_points"], 0, 10**9)
+    if "order" in values:
+        out["order"] = values["order"]
+    if "limit" in values:
+        out["limit"] = _whole("limit", values["limit"], 1, 500)
+    sky = [name for name in ("ra", "dec", "radius") if name in values]
+    if sky and len(sky) != 3:
+        raise InvalidQuery(sky[0], "a position needs ra, dec and radius together")
+    if sky:
+        out["ra"] = _degrees("ra", values["ra"], 0.0, 360.0)
+        out["dec"] = _degrees("dec", values["dec"], -90.0, 90.0)
+        out["radius"] = _degrees("radius", values["radius"], 0.0, 10.0)
+    return out

@@ -61,6 +61,8 @@ import numpy as np
 from panoptes_network.frames.camera import PIXEL_SCALE_ARCSEC, SENSOR_SHAPE
 
 __all__ = [
+    "STAR_INDEX_ORDERS",
+    "point_cells",
     "DISTORTION_ALLOWANCE",
     "FIELD_RADIUS_DEG",
     "INDEX_ORDERS",
@@ -86,6 +88,9 @@ __all__ = [
 
 #: HEALPix orders (nside = 2**order) of the cells stored on a document.
 INDEX_ORDERS: tuple[int, ...] = (3, 4)
+#: HEALPix orders of a star's cells (a point: the one cell holding it at each order), finer
+#: than a field's so a cone of a fraction of a degree asks for few stars (order 7: 0.46 deg).
+STAR_INDEX_ORDERS: tuple[int, ...] = (3, 5, 7)
 #: Most values of one Firestore ``array-contains-any`` filter.
 MAX_QUERY_CELLS = 30
 #: Largest cone :func:`cone_cells` covers, in degrees (order 3: at most 21 cells).
@@ -288,7 +293,9 @@ class ConeCells:
     cells: tuple[int, ...]
 
 
-def cone_cells(ra: float, dec: float, radius: float) -> ConeCells:
+def cone_cells(
+    ra: float, dec: float, radius: float, orders: tuple[int, ...] = INDEX_ORDERS
+) -> ConeCells:
     """Return the cells covering a cone at the finest order that needs at most 30 of them.
 
     Parameters
@@ -297,6 +304,9 @@ def cone_cells(ra: float, dec: float, radius: float) -> ConeCells:
         Centre, in degrees.
     radius : float
         Radius, in degrees (0 to :data:`MAX_CONE_RADIUS_DEG`).
+    orders : tuple of int, optional
+        The orders the searched documents hold (:data:`INDEX_ORDERS` for observations,
+        :data:`STAR_INDEX_ORDERS` for stars).
 
     Returns
     -------
@@ -309,12 +319,45 @@ def cone_cells(ra: float, dec: float, radius: float) -> ConeCells:
         For a position or radius out of range.
     """
     ra, dec = _checked(ra, dec, radius, MAX_CONE_RADIUS_DEG)
-    for order in sorted(INDEX_ORDERS, reverse=True):
+    for order in sorted(orders, reverse=True):
         cells = disc_cells(ra, dec, radius, order)
         if len(cells) <= MAX_QUERY_CELLS:
             return ConeCells(order, tuple(uniq(order, i) for i in cells))
     raise ValueError(  # pragma: no cover - excluded by MAX_CONE_RADIUS_DEG (tested)
         f"a cone of {radius} degrees needs more than {MAX_QUERY_CELLS} cells"
+    )
+
+
+def point_cells(ra: float, dec: float, orders: tuple[int, ...] = STAR_INDEX_ORDERS) -> list[int]:
+    """Return the NUNIQ numbers of the cells holding a point, one per order, ascending.
+
+    Parameters
+    ----------
+    ra, dec : float
+        The point, in degrees.
+    orders : tuple of int, optional
+        HEALPix orders (:data:`STAR_INDEX_ORDERS` by default).
+
+    Returns
+    -------
+    list of int
+        A star's ``sky_cells``: a cone search at any of the orders finds it.
+
+    Raises
+    ------
+    ValueError
+        For a position out of range.
+    """
+    from astropy import units as u
+    from astropy_healpix import HEALPix
+
+    ra, dec = _checked(ra, dec, 0.0, 0.0)
+    return sorted(
+        uniq(
+            order,
+            int(HEALPix(nside=2**order, order="nested").lonlat_to_healpix(ra * u.deg, dec * u.deg)),
+        )
+        for order in orders
     )
 
 

@@ -9,7 +9,8 @@ from panoptes_network.analysis.config import DEFAULT_ANALYSIS
 from panoptes_network.analysis.star_documents import star_document
 from panoptes_network.analysis.star_sums import StarSums, run_star_sums
 from panoptes_network.explorer.analysed_stars import stars_near, variable_stars
-from panoptes_network.pipeline.errors import PermanentFailure
+from panoptes_network.explorer.errors import InvalidQuery
+from panoptes_network.frames.sky_index import STAR_INDEX_ORDERS, cone_cells
 from tests.unit.fakes import MemoryDocuments
 
 
@@ -49,11 +50,25 @@ def test_stars_near_a_position_nearest_first(stars):
 
 
 def test_bad_queries_are_refused_with_the_choices(stars):
-    with pytest.raises(PermanentFailure, match="min_points must be one of"):
+    with pytest.raises(InvalidQuery, match="must be one of"):
         variable_stars(stars, min_points=501)
-    with pytest.raises(PermanentFailure, match="order must be one of"):
+    with pytest.raises(InvalidQuery, match="must be one of"):
         variable_stars(stars, order="vmag")
-    with pytest.raises(PermanentFailure, match="limit"):
+    with pytest.raises(InvalidQuery, match="limit"):
         variable_stars(stars, limit=0)
-    with pytest.raises(PermanentFailure, match="radius of 0 to 10"):
+    with pytest.raises(InvalidQuery, match="radius of 0 to 10"):
         stars_near(stars, 300.0, 40.0, 45.0)
+
+
+def test_a_small_cone_in_a_crowded_field_asks_only_for_nearby_cells():
+    documents = MemoryDocuments()
+    rng = np.random.default_rng(7)
+    positions = zip(rng.uniform(295, 305, 300), rng.uniform(35, 45, 300), strict=True)
+    for picid, (ra, dec) in enumerate(positions, 1):
+        _star(documents, picid, n=20, sigma=0.004, ra=float(ra), dec=float(dec))
+    target = documents.get("stars", "17")
+    answer = stars_near(documents, target["ra"], target["dec"], 0.2, limit=20)
+    assert answer["truncated"] is False and answer["stars"][0]["picid"] == 17
+    for radius in (0.2, 2.0, 9.0):  # the finest order with at most 30 cells, each size
+        cone = cone_cells(target["ra"], target["dec"], radius, STAR_INDEX_ORDERS)
+        assert set(cone.cells) & set(target["sky_cells"]), radius

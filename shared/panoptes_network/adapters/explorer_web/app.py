@@ -43,8 +43,10 @@ from panoptes_network.explorer import (
     unit,
     units,
 )
+from panoptes_network.explorer.analysed_stars import analysed_stars
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.explorer.params import (
+    analysed_stars_arguments,
     home_arguments,
     observations_arguments,
     page_arguments,
@@ -121,6 +123,12 @@ def _star(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> di
     return star(state.documents(), path["picid"], read_data=state.read_data)
 
 
+def _analysed_stars(
+    state: _State, args: Mapping[str, Any], path: Mapping[str, str]
+) -> dict[str, Any]:
+    return analysed_stars(state.documents(), **analysed_stars_arguments(args))
+
+
 def _find_star() -> flask.Response:
     """Answer the header's star form: redirect ``/stars?picid=N`` to the star's page."""
     picid = flask.request.args.get("picid", "").strip()
@@ -166,6 +174,7 @@ PAGES: tuple[Page, ...] = (
     Page("observation", "/observations/<sequence_id>", "observation.html", _observation),
     Page("image", "/images/<image_id>", "image.html", _image),
     Page("star", "/stars/<picid>", "star.html", _star),
+    Page("analysed_stars", "/analysis/stars", "analysed_stars.html", _analysed_stars),
 )
 
 
