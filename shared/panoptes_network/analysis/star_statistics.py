@@ -13,7 +13,7 @@ Computed from :class:`~.star_sums.StarSums` alone (no light-curve row is read), 
   white noise of the points' scatter gives (``sqrt(sigma_1**2 (1/N_b - 1/n))`` per bin):
   1 for white noise, more where noise correlates in time; None with fewer than
   :data:`MIN_BETA_BINS` bins of two points or more (a short observation);
-- ``amplitude``: highest minus lowest 30-minute bin mean (mag);
+- ``amplitude``: highest minus lowest 30-minute bin mean (mag); None with a single bin;
 - ``quality``: ``min(1, floor / rms)`` times the fraction of points used, from 0 to 1 (1: a
   complete light curve at its photon noise).
 
@@ -91,7 +91,7 @@ def colour_statistics(sums: ColourSums) -> dict[str, Any]:
         rms=_finite(rms),
         rms_over_floor=_finite(rms / floor) if floor > 0 else None,
         chi2_red=_finite(chi2),
-        amplitude=_finite(sums.bin_max - sums.bin_min),
+        amplitude=_finite(sums.bin_max - sums.bin_min) if sums.amplitude_bins >= 2 else None,
         quality=min(1.0, floor / rms) * complete if rms > 0 else complete,
     )
     return out

@@ -91,6 +91,8 @@ class ColourSums:
         Per bin width in minutes.
     bin_min, bin_max : float
         Lowest and highest 30-minute bin mean (mag); NaN without a bin.
+    amplitude_bins : int
+        How many 30-minute bins the extremes are taken over (an amplitude needs two).
     """
 
     n: int = 0
@@ -100,9 +102,11 @@ class ColourSums:
     bins: dict[int, BinSums] = field(default_factory=lambda: {k: BinSums() for k in BIN_MINUTES})
     bin_min: float = math.nan
     bin_max: float = math.nan
+    amplitude_bins: int = 0
 
     def merge(self, other: ColourSums) -> None:
         """Add another's sums exactly, and take the extremes of both."""
+        self.amplitude_bins += other.amplitude_bins
         self.n += other.n
         self.n_all += other.n_all
         self.runs += other.runs
@@ -225,6 +229,7 @@ def colour_sums(
         sums.white = _run_sum(1.0 / counts[full] - 1.0 / m.size)
     bin_means, _ = _bin_means(t, m, AMPLITUDE_BIN_MINUTES)
     out.bin_min, out.bin_max = float(bin_means.min()), float(bin_means.max())
+    out.amplitude_bins = int(bin_means.size)
     return out
 
 
@@ -284,6 +289,7 @@ class StarSums:
             rows = [e for e in self.extremes if e["colour"] == colour]
             sums.bin_min = min((e["min"] for e in rows), default=math.nan)
             sums.bin_max = max((e["max"] for e in rows), default=math.nan)
+            sums.amplitude_bins = sum(int(e.get("bins", 1)) for e in rows)
 
     def merge(self, other: StarSums) -> bool:
         """Merge another's sums exactly unless one of its runs is already in; return merged.
@@ -338,12 +344,14 @@ class StarSums:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> StarSums:
         """Rebuild the sums from :meth:`to_record`'s fields."""
-        return cls(
+        out = cls(
             int(record["picid"]),
             list(record["runs"]),
             {c: ColourSums.from_record(s) for c, s in record["colours"].items()},
             [dict(e) for e in record.get("extremes", [])],
         )
+        out._set_extremes()
+        return out
 
     @classmethod
     def merged(cls, picid: int, parts: Iterable[StarSums]) -> StarSums:

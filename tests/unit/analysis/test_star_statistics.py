@@ -101,3 +101,10 @@ def test_a_short_observation_gives_no_red_noise_factor():
     short = star_statistics(StarSums.merged(42, [_run(1, n=12)]))["colours"]["g"]
     assert short["beta_30"] is None and short["beta_120"] is None
     assert short["rms"] is not None
+
+
+def test_one_bin_gives_no_amplitude_and_two_nights_do():
+    one = star_statistics(StarSums.merged(42, [_run(1, n=12)]))["colours"]["g"]
+    assert one["amplitude"] is None
+    two = StarSums.merged(42, [_run(1, n=12), _run(2, n=12, offset=0.05, start=START + 86400)])
+    assert star_statistics(two)["colours"]["g"]["amplitude"] == pytest.approx(0.05, abs=0.01)
