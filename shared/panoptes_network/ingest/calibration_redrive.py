@@ -19,9 +19,10 @@ is lost (:mod:`.reconcile`); a step that fails again clears ``due_time``, ending
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from panoptes_network.calibration.master_record import aware_utc
 from panoptes_network.frames.camera_constants import checked_constant
 from panoptes_network.frames.camera_registry import measured_constants, measured_records
 from panoptes_network.ingest import ledger
@@ -91,12 +92,6 @@ def redrive_message(ctx: ChainContext, image_id: str, doc: dict[str, Any]) -> tu
     raise ValueError(f"images/{image_id} names neither its stored nor its solved frame")
 
 
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return None
-
-
 def redrive_waiting_frames(ctx: ChainContext, camera_id: str, *, limit: int = 5000) -> Redrive:
     """Send the camera's frames waiting with ``calibration_error`` on, where it now can be.
 
@@ -136,7 +131,10 @@ def redrive_waiting_frames(ctx: ChainContext, camera_id: str, *, limit: int = 50
             have = checked_constant(missing, registry.get(missing)) is not None or (
                 missing
                 in measured_constants(
-                    documents, camera_id, _moment(doc.get("time")), records=measured
+                    documents,
+                    camera_id,
+                    aware_utc(when) if isinstance(when := doc.get("time"), datetime) else None,
+                    records=measured,
                 )
             )
             if not have:
