@@ -58,9 +58,9 @@ def test_a_new_cameras_calibration_frames_measure_it_and_free_its_waiting_frame(
         return (stack.doc("images", image_id) or {}).get("status")
 
     ids = [f.image_id for f in [*biases, *flats]]
-    wait_for(
+    wait_for(  # "uploaded" is the brief state before record-image has read the header
         "every frame recorded",
-        lambda: all(status(i) for i in [*ids, science]) and status(science),
+        lambda: all(status(i) not in (None, "uploaded") for i in [*ids, science]),
         180,
     )
     assert status(science) == "calibration_error"
