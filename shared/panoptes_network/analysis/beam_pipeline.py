@@ -12,20 +12,25 @@ per-star work is the domain code of this package; Beam spreads it:
 4. ``Documents``: each star's ``stars/{picid}`` and ``star_sums/{picid}`` documents
    (:mod:`.star_documents`);
 5. ``Coverage``: the runs' coverage histograms added up (:class:`CoverageFn`, a
-   ``CombineFn`` whose merge is integer addition).
+   ``CombineFn`` whose merge is integer addition);
+6. ``Search``: each star's points of every run grouped by PICID and searched together
+   (:func:`~.star_search.search_merged_star`: single events, flares, and BLS across
+   observations, each against its own false-alarm threshold), and its units stitched.
 
 :func:`analysis_pipeline` builds these stages on a pipeline and returns the outputs; the tests
 compare them with the domain code's. :func:`write_outputs` adds the stages that store them
 through a document store made on each worker (Firestore for ``bin/analysis``): the merged
 sums of each star go through :func:`~.star_store.merge_into_stars` in batches (exact, a run
 already stored is skipped, so a backfill after incremental updates or a second backfill adds
-nothing twice), and each run's coverage is written whole to ``analysis_coverage``.
+nothing twice), each run's coverage is written whole to ``analysis_coverage``, and each star's
+detections (ids fixed by the event: written again, the same) and ``stitching``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import apache_beam as beam
@@ -36,11 +41,14 @@ from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.analysis.incremental import store_run_coverage
 from panoptes_network.analysis.previous_runs import PreviousRuns
+from panoptes_network.analysis.run_detections import store_documents
 from panoptes_network.analysis.run_sums import RunContribution, RunInput, run_contribution
 from panoptes_network.analysis.star_documents import star_document, sums_document
+from panoptes_network.analysis.star_search import StarFindings, search_merged_star
 from panoptes_network.analysis.star_store import merge_into_stars
 from panoptes_network.analysis.star_sums import StarSums
 from panoptes_network.pipeline.ports import DocumentStore
+from panoptes_network.pipeline.schema import DETECTIONS, STARS
 
 __all__ = [
     "METRICS_NAMESPACE",
@@ -128,12 +136,15 @@ class AnalysisOutputs:
         ``(picid, StarSums)`` per star, merged over the runs.
     contributions : beam.PCollection
         ``(RunInput, RunContribution)`` per run.
+    findings : beam.PCollection
+        One :class:`~.star_search.StarFindings` per star searched.
     """
 
     stars: Any
     coverage: Any
     sums: Any
     contributions: Any
+    findings: Any
 
 
 def _contribute(run: RunInput, read: Callable[[str], bytes]) -> tuple[RunInput, RunContribution]:
@@ -147,6 +158,7 @@ def analysis_pipeline(
     *,
     catalog: Mapping[int, Mapping[str, Any]] | None = None,
     read: Callable[[str], bytes] = read_uri,
+    when: datetime | None = None,
 ) -> AnalysisOutputs:
     """Add the analysis stages to a pipeline.
 
@@ -162,13 +174,16 @@ def analysis_pipeline(
         PICID to catalog row (``ra``, ``dec``, ``vmag`` ...) copied into the star documents.
     read : callable, optional
         Reads a data file's bytes from its URI (Beam's file systems by default).
+    when : datetime, optional
+        The analysis time written on the detections (now by default).
 
     Returns
     -------
     AnalysisOutputs
-        The star documents and the coverage.
+        The star documents, the coverage and the searches' findings.
     """
     rows = dict(catalog or {})
+    moment = when or datetime.now(timezone.utc)
     contributions = (
         pipeline
         | "Runs" >> beam.Create(sorted(set(runs), key=lambda r: r.run))
@@ -191,7 +206,16 @@ def analysis_pipeline(
         | "RunCoverage" >> beam.Map(lambda rc: rc[1].coverage)
         | "Coverage" >> beam.CombineGlobally(CoverageFn())
     )
-    return AnalysisOutputs(stars, coverage, sums, contributions)
+    findings = (
+        contributions
+        | "KeyPoints" >> beam.FlatMap(lambda rc: list(rc[1].points.items()))
+        | "GroupPoints" >> beam.GroupByKey()
+        | "Search"
+        >> beam.MapTuple(
+            lambda picid, parts: search_merged_star(parts, analysis, moment, rows.get(picid))
+        )
+    )
+    return AnalysisOutputs(stars, coverage, sums, contributions, findings)
 
 
 class _MergeIntoStars(beam.DoFn):
@@ -250,6 +274,29 @@ class _StoreCoverage(beam.DoFn):
         yield run.run
 
 
+class _StoreFindings(beam.DoFn):
+    """Write batches of stars' detections and stitching (one store per worker)."""
+
+    def __init__(self, documents: Callable[[], DocumentStore]) -> None:
+        self._factory = documents
+        self._documents: DocumentStore | None = None
+
+    def setup(self) -> None:
+        """Make this worker's document store."""
+        self._documents = self._factory()
+
+    def process(self, batch: list[StarFindings]) -> Iterable[dict[str, int]]:
+        """Write one batch; yield its counts."""
+        assert self._documents is not None
+        detections = [d for findings in batch for d in findings.detections]
+        stored = store_documents(self._documents, DETECTIONS, detections)
+        stitched = [(STARS, str(f.picid), {"stitching": f.stitching}) for f in batch if f.stitching]
+        if stitched:
+            self._documents.merge_many(stitched)
+        Metrics.counter(METRICS_NAMESPACE, "detections").inc(stored)
+        yield {"detections": stored, "stars_stitched": len(stitched), "stars_searched": len(batch)}
+
+
 def _add_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for part in counts:
@@ -295,7 +342,12 @@ def write_outputs(
     _ = outputs.contributions | "StoreCoverage" >> beam.ParDo(
         _StoreCoverage(documents, analysis, when)
     )
-    return (
+    searched = (
+        outputs.findings
+        | "FindingBatches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
+        | "StoreFindings" >> beam.ParDo(_StoreFindings(documents))
+    )
+    merged = (
         outputs.sums
         | "Sums" >> beam.Values()
         | "Batches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
@@ -303,5 +355,9 @@ def write_outputs(
         >> beam.ParDo(
             _MergeIntoStars(documents, analysis, dict(catalog or {}), read, lightcurves_bucket)
         )
+    )
+    return (
+        (merged, searched)
+        | "AllCounts" >> beam.Flatten()
         | "Counts" >> beam.CombineGlobally(_add_counts)
     )

@@ -11,7 +11,15 @@ is done; the analyse-run service calls :func:`analyse_run`, which
    run of an observation processed before replaces the earlier run, whose sums are computed
    again from its data file and taken out exactly;
 3. stores the run's coverage histogram (``analysis_coverage/<hash>_<sequence>_<run>``,
-   written whole: a redelivery writes the same document).
+   written whole: a redelivery writes the same document);
+4. searches the run's stars for single events and flares (:func:`~.run_detections.search_points`;
+   the periodic search needs several observations and runs in the backfill) and writes their
+   ``detections`` (ids fixed by the event, so a redelivery writes the same documents);
+5. measures the run's completeness (:func:`~.run_detections.run_injections`): events injected
+   into the per-frame photometry of the frames the run kept, light curves built again with the
+   run's options, the injected stars searched; ``analysis_completeness`` and the recovered
+   events' hidden detections are written. A run whose photometry cannot be read keeps its
+   analysis; the completeness document records why it has no counts.
 
 The stars' catalog rows (position, V) come from the run's ``lightcurves`` documents.
 """
@@ -25,13 +33,25 @@ from typing import Any
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS, Analysis
 from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.analysis.previous_runs import PreviousRuns
+from panoptes_network.analysis.run_detections import (
+    completeness_id,
+    run_injections,
+    search_points,
+    store_documents,
+    store_recovery,
+)
 from panoptes_network.analysis.run_sums import RunInput, run_contribution
 from panoptes_network.analysis.star_store import merge_into_stars
+from panoptes_network.lightcurves.build_lightcurve import read_observation_tables
+from panoptes_network.lightcurves.ensemble import Lightcurves, differential_lightcurves
+from panoptes_network.lightcurves.request import parse_request
 from panoptes_network.pipeline.context import ChainContext, StepResult
 from panoptes_network.pipeline.errors import NotFound, ObjectNotFoundError, PermanentFailure
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import (
+    ANALYSIS_COMPLETENESS,
     ANALYSIS_COVERAGE,
+    DETECTIONS,
     LIGHTCURVES,
     OBSERVATIONS,
     PROCESSED_OBSERVATIONS,
@@ -183,7 +203,12 @@ def analyse_run(
         previous=PreviousRuns(ctx.documents, read, ctx.settings.lightcurves_bucket),
     )
     coverage: Coverage = contribution.coverage
-    store_run_coverage(ctx.documents, analysis, run, coverage, ctx.now())
+    when = ctx.now()
+    store_run_coverage(ctx.documents, analysis, run, coverage, when)
+    catalog = run_catalog(ctx.documents, run_id)
+    found = search_points(contribution.points.values(), analysis, when, catalog)
+    detections = store_documents(ctx.documents, DETECTIONS, found)
+    injection = _measure_completeness(ctx, run, contribution.points, analysis, catalog)
     return StepResult(
         "analysed",
         {
@@ -192,5 +217,65 @@ def analyse_run(
             "stars": len(contribution.stars),
             **report.counts(),
             "points": coverage.points,
+            "detections": detections,
+            **injection,
         },
     )
+
+
+def _run_tables(ctx: ChainContext, run: RunInput) -> tuple[list[Any], Any]:
+    """Return the per-frame tables of the frames a run kept, and its light-curve options."""
+    assert ctx.documents is not None
+    doc = ctx.documents.get(PROCESSED_OBSERVATIONS, run.run_id) or {}
+    request = parse_request({"sequence_id": run.sequence_id, "options": doc.get("options") or {}})
+    tables, _ = read_observation_tables(ctx, request)
+    kept = set(doc.get("frames_used") or [])
+    return [t for t in tables if str(t.meta.get("image_id")) in kept], request.options
+
+
+def _measure_completeness(
+    ctx: ChainContext,
+    run: RunInput,
+    points: Mapping[int, Any],
+    analysis: Analysis,
+    catalog: Mapping[int, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Inject events into the run's photometry and count those recovered; store the counts."""
+    assert ctx.documents is not None
+    if analysis.injections_per_run <= 0:
+        return {"injected": 0, "recovered": 0}
+    try:
+        tables, options = _run_tables(ctx, run)
+    except PermanentFailure as exc:
+        ctx.documents.merge(
+            ANALYSIS_COMPLETENESS,
+            completeness_id(analysis, run.sequence_id, run.run_id),
+            {
+                **analysis.stamp(),
+                "sequence_id": run.sequence_id,
+                "run_id": run.run_id,
+                "unit_id": run.unit_id,
+                "injected": 0,
+                "recovered": 0,
+                "error": f"no injection-recovery: {exc}",
+                "analysed_time": ctx.now(),
+            },
+        )
+        return {"injected": 0, "recovered": 0, "injection_error": str(exc)}
+
+    def build(injected: list[Any]) -> Lightcurves:
+        return differential_lightcurves(
+            injected,
+            colours=options.colours,
+            n_comparisons=options.n_comparisons,
+            min_coverage=options.min_coverage,
+            clip_sigma=options.clip_sigma,
+            detrend=options.detrend,
+        )
+
+    recovery = run_injections(tables, points, run.segment, analysis, build)
+    store_recovery(ctx.documents, analysis, run.segment, recovery, ctx.now(), catalog)
+    return {
+        "injected": recovery.completeness.injected,
+        "recovered": recovery.completeness.recovered,
+    }

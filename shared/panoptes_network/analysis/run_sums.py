@@ -16,12 +16,18 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from panoptes_network.analysis.coverage import Coverage
+from panoptes_network.analysis.star_points import (
+    HEADLINE_COLOUR,
+    Segment,
+    StarPoints,
+    run_star_points,
+)
 from panoptes_network.analysis.star_statistics import HEADLINE_COLOURS, colour_statistics
 from panoptes_network.analysis.star_sums import COLOURS, StarSums, run_star_sums
 
@@ -60,13 +66,34 @@ class RunInput:
         """The unit, the first part of the sequence id."""
         return self.sequence_id.split("_", 1)[0]
 
+    @property
+    def segment(self) -> Segment:
+        """The run as a segment of a star's points (its data file's object name)."""
+        path = (
+            self.data_uri.removeprefix("gs://").partition("/")[2]
+            if self.data_uri.startswith("gs://")
+            else self.data_uri
+        )
+        return Segment(self.sequence_id, self.run_id, path)
+
 
 @dataclass
 class RunContribution:
-    """What one run adds: per-star sums, and its coverage."""
+    """What one run adds: per-star sums, its coverage, and each star's points for the searches.
+
+    Attributes
+    ----------
+    stars : list of StarSums
+        Per star, the run's exact sums.
+    coverage : Coverage
+        The run's coverage histogram.
+    points : dict
+        PICID to the star's usable points in the run (:class:`~.star_points.StarPoints`).
+    """
 
     stars: list[StarSums]
     coverage: Coverage
+    points: dict[int, StarPoints] = field(default_factory=dict)
 
 
 def moon_separation_deg(times: np.ndarray, ra: float | None, dec: float | None) -> np.ndarray:
@@ -158,6 +185,8 @@ def run_contribution(run: RunInput, data: bytes) -> RunContribution:
     starts = np.flatnonzero(np.r_[True, picid[1:] != picid[:-1]])
     ends = np.r_[starts[1:], picid.size]
     stars: list[StarSums] = []
+    points: dict[int, StarPoints] = {}
+    segment = run.segment
     coverage = Coverage()
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         rows = slice(start, end)
@@ -169,6 +198,20 @@ def run_contribution(run: RunInput, data: bytes) -> RunContribution:
         }
         sums = run_star_sums(int(picid[start]), run.run, time[rows], star_columns, colours)
         stars.append(sums)
+        search_columns = {
+            name: columns[name][rows]
+            for name in (
+                *(
+                    f"{kind}_{HEADLINE_COLOUR}"
+                    for kind in ("flux", "flux_err", "outlier", "mag", "mag_err")
+                ),
+                "image_id",
+            )
+            if name in columns
+        }
+        star_points = run_star_points(sums.picid, segment, time[rows], search_columns, start)
+        if star_points.size:
+            points[sums.picid] = star_points
         headline = next(
             (c for c in HEADLINE_COLOURS if c in sums.colours and sums.colours[c].n), None
         )
@@ -183,4 +226,4 @@ def run_contribution(run: RunInput, data: bytes) -> RunContribution:
             unit=run.unit_id,
             cadence_s=cadence,
         )
-    return RunContribution(stars, coverage)
+    return RunContribution(stars, coverage, points)

@@ -15,6 +15,7 @@ time             float64  mid-exposure, POSIX seconds (s, UTC)
 bjd_tdb          float64  mid-exposure as the star's Barycentric Julian Date, TDB (days;
                           :mod:`.barycentric`); NaN when the frames name no site
 airmass          float64  of the frame
+image_id         string   the frame (``<UNIT>_<CAMERA>_<YYYYMMDDTHHMMSS>``)
 x, y             float64  measured position (pixels, 0-based); NaN where not measured
 flux_c           float64  normalised differential flux (median 1; cotrended where applied)
 flux_err_c       float64  1-sigma error of ``flux_c`` (same units)
@@ -120,12 +121,12 @@ def data_columns(colours: Sequence[str]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        ``picid, time, bjd_tdb, airmass, x, y`` then per colour ``flux_c, flux_err_c, outlier_c,
+        ``picid, time, bjd_tdb, airmass, image_id, x, y`` then per colour ``flux_c, flux_err_c, outlier_c,
         flux_raw_c, mag_c, mag_err_c``.
     """
     per_colour = ("flux", "flux_err", "outlier", "flux_raw", "mag", "mag_err")
     colour_columns = (f"{k}_{c}" for c in colours for k in per_colour)
-    return ("picid", "time", "bjd_tdb", "airmass", "x", "y", *colour_columns)
+    return ("picid", "time", "bjd_tdb", "airmass", "image_id", "x", "y", *colour_columns)
 
 
 def encode_lightcurve_data(
@@ -155,6 +156,7 @@ def encode_lightcurve_data(
         "time": np.tile(stack.times.astype(float), n_stars),
         "bjd_tdb": bjd_tdb(stack.times, stack.ra, stack.dec, stack.site).T.ravel(),
         "airmass": np.tile(stack.airmass.astype(float), n_stars),
+        "image_id": np.tile(stack.image_ids.astype(str), n_stars),
         "x": stack.x.T.ravel(),
         "y": stack.y.T.ravel(),
     }

@@ -30,6 +30,8 @@ __all__ = [
     "STAR_LIGHTCURVES",
     "STAR_SUMS",
     "ANALYSIS_COVERAGE",
+    "ANALYSIS_COMPLETENESS",
+    "DETECTIONS",
     "UNITS",
     "UPLOADS",
     "ImageStatus",
@@ -85,6 +87,14 @@ STAR_SUMS = "star_sums"
 #: Coverage histograms of the runs analysed (id: ``<analysis_hash>_<sequence_id>_<run_id>``;
 #: :meth:`panoptes_network.analysis.coverage.Coverage.to_record` and the run's names).
 ANALYSIS_COVERAGE = "analysis_coverage"
+#: Injection-recovery counts of the runs analysed (id: ``<analysis_hash>_<sequence_id>_<run_id>``;
+#: :meth:`panoptes_network.analysis.completeness.Completeness.to_record` and the run's names).
+ANALYSIS_COMPLETENESS = "analysis_completeness"
+#: Transit-like dips and flares found by the analysis (id:
+#: ``<analysis_hash>_<picid>_<search>_<POSIX seconds of the event>``, injected ones end in
+#: ``_injected``); fields in :mod:`panoptes_network.analysis.detection_documents`. Injected
+#: events' detections (``injected: true``) are left out of every query unless asked for.
+DETECTIONS = "detections"
 #: People's flags on bad data, written by the Data Explorer, honoured by build-lightcurve
 #: (random document ids). Fields: ``target`` (``"observation"``, ``"image"`` or
 #: ``"points"``), ``sequence_id`` (always), ``image_id`` (an image flag), ``picid`` (int) and
