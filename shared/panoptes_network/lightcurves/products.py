@@ -121,8 +121,8 @@ def data_columns(colours: Sequence[str]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        ``picid, time, bjd_tdb, airmass, image_id, x, y`` then per colour ``flux_c, flux_err_c, outlier_c,
-        flux_raw_c, mag_c, mag_err_c``.
+        ``picid, time, bjd_tdb, airmass, image_id, x, y`` then per colour ``flux_c,
+        flux_err_c, outlier_c, flux_raw_c, mag_c, mag_err_c``.
     """
     per_colour = ("flux", "flux_err", "outlier", "flux_raw", "mag", "mag_err")
     colour_columns = (f"{k}_{c}" for c in colours for k in per_colour)
