@@ -39,7 +39,7 @@ from apache_beam.metrics import Metrics
 
 from panoptes_network.analysis.config import Analysis
 from panoptes_network.analysis.coverage import Coverage
-from panoptes_network.analysis.incremental import store_run_coverage
+from panoptes_network.analysis.incremental import measure_completeness, store_run_coverage
 from panoptes_network.analysis.previous_runs import PreviousRuns
 from panoptes_network.analysis.run_detections import store_documents
 from panoptes_network.analysis.run_sums import RunContribution, RunInput, run_contribution
@@ -47,6 +47,7 @@ from panoptes_network.analysis.star_documents import star_document, sums_documen
 from panoptes_network.analysis.star_search import StarFindings, search_merged_star
 from panoptes_network.analysis.star_store import merge_into_stars
 from panoptes_network.analysis.star_sums import StarSums
+from panoptes_network.pipeline.context import ChainContext
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import DETECTIONS, STARS
 
@@ -294,7 +295,38 @@ class _StoreFindings(beam.DoFn):
         if stitched:
             self._documents.merge_many(stitched)
         Metrics.counter(METRICS_NAMESPACE, "detections").inc(stored)
+        Metrics.counter(METRICS_NAMESPACE, "stars_searched").inc(len(batch))
+        Metrics.counter(METRICS_NAMESPACE, "stars_stitched").inc(len(stitched))
         yield {"detections": stored, "stars_stitched": len(stitched), "stars_searched": len(batch)}
+
+
+class _MeasureCompleteness(beam.DoFn):
+    """Inject events into each run's photometry; store its completeness (a context per worker)."""
+
+    def __init__(
+        self,
+        context: Callable[[], ChainContext],
+        analysis: Analysis,
+        catalog: Mapping[int, Mapping[str, Any]],
+    ) -> None:
+        self._factory, self._analysis, self._catalog = context, analysis, catalog
+        self._context: ChainContext | None = None
+
+    def setup(self) -> None:
+        """Make this worker's chain context."""
+        self._context = self._factory()
+
+    def process(self, item: tuple[RunInput, RunContribution]) -> Iterable[dict[str, int]]:
+        """Measure one run; yield its injected and recovered counts."""
+        assert self._context is not None
+        run, contribution = item
+        catalog = {p: self._catalog[p] for p in contribution.points if p in self._catalog}
+        counts = measure_completeness(
+            self._context, run, contribution.points, self._analysis, catalog
+        )
+        Metrics.counter(METRICS_NAMESPACE, "injected").inc(int(counts["injected"]))
+        Metrics.counter(METRICS_NAMESPACE, "recovered").inc(int(counts["recovered"]))
+        yield {"injected": int(counts["injected"]), "recovered": int(counts["recovered"])}
 
 
 def _add_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -314,6 +346,9 @@ def write_outputs(
     catalog: Mapping[int, Mapping[str, Any]] | None = None,
     read: Callable[[str], bytes] = read_uri,
     lightcurves_bucket: str = "panoptes-lightcurves",
+    sums: bool = True,
+    search: bool = True,
+    context: Callable[[], ChainContext] | None = None,
 ) -> Any:
     """Add the stages that store the pipeline's outputs; return the PCollection of counts.
 
@@ -333,31 +368,46 @@ def write_outputs(
         Reads a data file's bytes (for an earlier run of an observation to take out).
     lightcurves_bucket : str, optional
         The bucket of the data files.
+    sums : bool, optional
+        Store the stars' merged sums and the runs' coverage (additive: any batch of runs).
+    search : bool, optional
+        Store the searches' detections and stitching. A star is searched over the runs of
+        this pipeline only, so a backfill in batches of runs searches once, over them all.
+    context : callable, optional
+        Makes a chain context on each worker (picklable); with it, each run's completeness is
+        measured by injection into its per-frame photometry, as analyse-run does, when ``sums``.
 
     Returns
     -------
     beam.PCollection
         One dict: stars by outcome (:meth:`~.star_store.MergeReport.counts`).
     """
-    _ = outputs.contributions | "StoreCoverage" >> beam.ParDo(
-        _StoreCoverage(documents, analysis, when)
-    )
-    searched = (
-        outputs.findings
-        | "FindingBatches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
-        | "StoreFindings" >> beam.ParDo(_StoreFindings(documents))
-    )
-    merged = (
-        outputs.sums
-        | "Sums" >> beam.Values()
-        | "Batches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
-        | "MergeIntoStars"
-        >> beam.ParDo(
-            _MergeIntoStars(documents, analysis, dict(catalog or {}), read, lightcurves_bucket)
+    parts = []
+    if sums:
+        _ = outputs.contributions | "StoreCoverage" >> beam.ParDo(
+            _StoreCoverage(documents, analysis, when)
         )
-    )
+        parts.append(
+            outputs.sums
+            | "Sums" >> beam.Values()
+            | "Batches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
+            | "MergeIntoStars"
+            >> beam.ParDo(
+                _MergeIntoStars(documents, analysis, dict(catalog or {}), read, lightcurves_bucket)
+            )
+        )
+        if context is not None:
+            parts.append(
+                outputs.contributions
+                | "Completeness"
+                >> beam.ParDo(_MeasureCompleteness(context, analysis, dict(catalog or {})))
+            )
+    if search:
+        parts.append(
+            outputs.findings
+            | "FindingBatches" >> beam.BatchElements(min_batch_size=50, max_batch_size=300)
+            | "StoreFindings" >> beam.ParDo(_StoreFindings(documents))
+        )
     return (
-        (merged, searched)
-        | "AllCounts" >> beam.Flatten()
-        | "Counts" >> beam.CombineGlobally(_add_counts)
+        tuple(parts) | "AllCounts" >> beam.Flatten() | "Counts" >> beam.CombineGlobally(_add_counts)
     )

@@ -28,7 +28,9 @@ class Analysis:
     name : str
         A name for people (``"default"``).
     beta_bin_minutes : tuple of int
-        Bin widths of the red-noise factor, in minutes.
+        Bin widths of the red-noise factor, in minutes. This and the next four are fixed by
+        the layout of the stored sums and histograms (recorded here so that the hash names
+        them); a configuration with other values is refused.
     amplitude_bin_minutes : int
         Bin width of the amplitude, in minutes.
     quality_edges, airmass_edges, moon_edges : tuple of float
@@ -85,6 +87,20 @@ class Analysis:
             raise ValueError(
                 f"shifts must be at least 200 (the false-alarm threshold), not {self.shifts}"
             )
+        fixed = {
+            "beta_bin_minutes": BIN_MINUTES,
+            "amplitude_bin_minutes": AMPLITUDE_BIN_MINUTES,
+            "quality_edges": QUALITY_EDGES,
+            "airmass_edges": AIRMASS_EDGES,
+            "moon_edges": MOON_EDGES,
+        }
+        for name, value in fixed.items():
+            given = getattr(self, name)
+            if (tuple(given) if isinstance(value, tuple) else given) != value:
+                raise ValueError(
+                    f"{name} is fixed by the exact sums' layout ({value!r}); a configuration "
+                    "cannot change it yet"
+                )
         if not 50.0 <= self.far_percentile < 100.0:
             raise ValueError(f"far_percentile must be in [50, 100), not {self.far_percentile}")
 

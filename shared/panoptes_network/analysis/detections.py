@@ -240,11 +240,10 @@ def _periodic(points: StarPoints, analysis: Analysis, slices, salt):
     durations = tuple(60.0 * d for d in analysis.periodic_durations_min)
     min_period = analysis.period_min_days * 86400.0
     max_period = analysis.period_max_days * 86400.0
-    data = [(points.flux, points.flux_err)]
     peaks, solution = periodic_scan(
         points.time,
-        data,
-        points.flux_err,
+        [(points.flux, points.flux_err)],
+        1,
         durations,
         min_period,
         max_period,
@@ -262,13 +261,14 @@ def _periodic(points: StarPoints, analysis: Analysis, slices, salt):
     null, _ = periodic_scan(
         points.time,
         copies,
-        points.flux_err,
+        analysis.shifts,
         durations,
         min_period,
         max_period,
         max_periods=analysis.max_periods,
         stop_above=float(peaks[0]),
         stop_count=stop_count(analysis.shifts, analysis.far_percentile),
+        solve=False,
     )
     half = solution.duration_s / 2
     first, last = float(points.time.min()), float(points.time.max())

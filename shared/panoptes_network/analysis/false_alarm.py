@@ -24,6 +24,8 @@ among the top three of 300 values: with probability 3 / 300 = 1 % exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 __all__ = [
@@ -101,8 +103,8 @@ def segment_shifts(
     slices: list[slice],
     count: int,
     rng: np.random.Generator,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return ``count`` copies with each run circularly shifted by its own random amount.
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``count`` copies with each run circularly shifted by its own random amount.
 
     Parameters
     ----------
@@ -115,12 +117,12 @@ def segment_shifts(
     rng : numpy.random.Generator
         The random numbers.
 
-    Returns
-    -------
-    list of (numpy.ndarray, numpy.ndarray)
-        Each copy's fluxes and errors, at the original times.
+    Yields
+    ------
+    (numpy.ndarray, numpy.ndarray)
+        Each copy's fluxes and errors, at the original times (made when asked for: a search
+        that stops early makes no more).
     """
-    copies = []
     for _ in range(count):
         new_flux, new_error = flux.copy(), error.copy()
         for part in slices:
@@ -129,8 +131,7 @@ def segment_shifts(
                 shift = int(rng.integers(1, n))
                 new_flux[part] = np.roll(flux[part], shift)
                 new_error[part] = np.roll(error[part], shift)
-        copies.append((new_flux, new_error))
-    return copies
+        yield new_flux, new_error
 
 
 def threshold(peaks: np.ndarray, percentile: float = 99.0) -> float:

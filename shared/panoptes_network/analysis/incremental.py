@@ -60,6 +60,7 @@ from panoptes_network.pipeline.schema import (
 
 __all__ = [
     "analyse_run",
+    "measure_completeness",
     "coverage_document",
     "coverage_id",
     "run_catalog",
@@ -208,7 +209,7 @@ def analyse_run(
     catalog = run_catalog(ctx.documents, run_id)
     found = search_points(contribution.points.values(), analysis, when, catalog)
     detections = store_documents(ctx.documents, DETECTIONS, found)
-    injection = _measure_completeness(ctx, run, contribution.points, analysis, catalog)
+    injection = measure_completeness(ctx, run, contribution.points, analysis, catalog)
     return StepResult(
         "analysed",
         {
@@ -233,14 +234,34 @@ def _run_tables(ctx: ChainContext, run: RunInput) -> tuple[list[Any], Any]:
     return [t for t in tables if str(t.meta.get("image_id")) in kept], request.options
 
 
-def _measure_completeness(
+def measure_completeness(
     ctx: ChainContext,
     run: RunInput,
     points: Mapping[int, Any],
     analysis: Analysis,
     catalog: Mapping[int, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Inject events into the run's photometry and count those recovered; store the counts."""
+    """Inject events into a run's photometry and count those recovered; store the counts.
+
+    Parameters
+    ----------
+    ctx : ChainContext
+        The chain (documents, and the store of the per-frame photometry).
+    run : RunInput
+        The run.
+    points : mapping
+        PICID to the star's points in the run's real light curves.
+    analysis : Analysis
+        The configuration.
+    catalog : mapping
+        The run's stars' catalog rows.
+
+    Returns
+    -------
+    dict
+        ``injected`` and ``recovered``, and ``injection_error`` when the photometry could not
+        be read (recorded on the completeness document too).
+    """
     assert ctx.documents is not None
     if analysis.injections_per_run <= 0:
         return {"injected": 0, "recovered": 0}

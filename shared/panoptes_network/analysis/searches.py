@@ -24,6 +24,7 @@ run), weighted by ``w = 1 / flux_err**2``; times are POSIX seconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -329,8 +330,8 @@ def _bls_peak(t_days, flux, err, periods, durations_days):
 
 def periodic_scan(
     time: np.ndarray,
-    copies: list[np.ndarray],
-    error: np.ndarray,
+    copies: Iterable[tuple[np.ndarray, np.ndarray]],
+    count: int,
     durations_s: tuple[float, ...],
     min_period_s: float,
     max_period_s: float,
@@ -338,6 +339,7 @@ def periodic_scan(
     max_periods: int = 4000,
     stop_above: float | None = None,
     stop_count: int | None = None,
+    solve: bool = True,
 ) -> tuple[np.ndarray, PeriodicPeak | None]:
     """Run BLS on the data and its copies; return each copy's peak, and the data's solution.
 
@@ -345,12 +347,11 @@ def periodic_scan(
     ----------
     time : numpy.ndarray
         Times, seconds.
-    copies : list of numpy.ndarray
-        Relative fluxes: the data first, then the copies (each shape (n,)).
-    error : numpy.ndarray
-        Flux errors of the data; a copy's errors move with its points, so each copy here
-        carries the data's errors permuted alike (pass them through ``copies`` pairs: this
-        function takes ``copies`` as ``[(flux, err), ...]`` when errors differ).
+    copies : iterable of (numpy.ndarray, numpy.ndarray)
+        Relative fluxes and their errors: the data first, then the copies (made as they are
+        asked for).
+    count : int
+        How many ``copies`` gives (the data included).
     durations_s : tuple of float
         Box durations, seconds.
     min_period_s, max_period_s : float
@@ -361,6 +362,8 @@ def periodic_scan(
         Stop running copies once ``stop_count`` of them reach ``stop_above`` (the data's
         statistic: the decision "above the percentile" is then already made); the copies not
         run are NaN.
+    solve : bool
+        Return the first series' solution (False for false-alarm copies: peaks only).
 
     Returns
     -------
@@ -369,24 +372,23 @@ def periodic_scan(
         (None when the span allows no period of two transits).
     """
     time = np.asarray(time, dtype=float)
-    peaks = np.full(len(copies), np.nan)
+    peaks = np.full(count, np.nan)
     span = float(time.max() - time.min()) if time.size else 0.0
     top_period = min(max_period_s, span / 2.0)
     durations = tuple(d for d in durations_s if d < 0.5 * min_period_s)
     if time.size < 10 or top_period <= min_period_s or not durations:
-        return np.full(len(copies), -np.inf), None
+        return np.full(count, -np.inf), None
     frequencies = np.linspace(1.0 / top_period, 1.0 / min_period_s, max_periods)
     periods = np.sort(1.0 / frequencies) / 86400.0
     t_days = (time - time.min()) / 86400.0
     durations_days = np.asarray(durations) / 86400.0
     solution: PeriodicPeak | None = None
     reached = 0
-    for index, copy in enumerate(copies):
-        flux, err = copy if isinstance(copy, tuple) else (copy, error)
+    for index, (flux, err) in enumerate(copies):
         snr, result = _bls_peak(t_days, flux, err, periods, durations_days)
         top = int(np.argmax(snr))
         peaks[index] = snr[top]
-        if index == 0:
+        if index == 0 and solve:
             period = float(result.period[top])
             epoch = float(result.transit_time[top])
             duration = float(result.duration[top])
@@ -403,7 +405,7 @@ def periodic_scan(
                 float(result.depth_err[top]),
                 events,
             )
-        elif stop_above is not None and stop_count is not None and peaks[index] >= stop_above:
+        if stop_above is not None and stop_count is not None and peaks[index] >= stop_above:
             reached += 1
             if reached >= stop_count:
                 break

@@ -7,10 +7,13 @@
 ``backfill`` analyses the latest finished run of every observation (or of the ones chosen:
 by id, by a circle on the sky, by start date): each star's statistics merged across units
 and observations into ``stars/{picid}`` (with the exact sums in ``star_sums/{picid}``) and
-each run's coverage histogram into ``analysis_coverage``. It runs the pipeline of
+each run's coverage histogram into ``analysis_coverage``; each star searched over all its
+runs (single events, flares, BLS across observations) into ``detections``, and its units
+stitched (``stars/{picid}.stitching``). It runs the pipeline of
 :mod:`panoptes_network.analysis.beam_pipeline` with the DirectRunner, a batch of runs at a
-time under a progress bar; with ``--runner DataflowRunner`` (and Dataflow's options:
-``--project``, ``--region``, ``--temp_location`` ...) it submits one pipeline over every run.
+time under a progress bar (the sums, which add), then one pipeline over every run for the
+searches; with ``--runner DataflowRunner`` (and Dataflow's options: ``--project``,
+``--region``, ``--temp_location`` ...) it submits one pipeline over every run.
 Stars merge exactly and each run once, so a backfill after the incremental updates (the
 analyse-run service), or a second backfill, adds nothing twice. ``status`` counts the stars
 and the coverage stored.
@@ -27,7 +30,11 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from panoptes_network.adapters.analysis_io import firestore_documents, read_storage
+from panoptes_network.adapters.analysis_io import (
+    analysis_context,
+    firestore_documents,
+    read_storage,
+)
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS
 from panoptes_network.analysis.run_selection import Region, select_runs
 from panoptes_network.cli import summary
@@ -126,40 +133,54 @@ def _backfill(args: argparse.Namespace, beam_args: list[str]) -> dict[str, Any]:
     dataflow = "DataflowRunner" in " ".join(beam_args)
     size = len(runs) if (args.batch_runs <= 0 or dataflow) else args.batch_runs
     totals = {"runs": len(runs), "merged": 0, "already": 0, "replaced": 0, "rerun": 0}
-    totals.update(older=0, stale=0)
+    totals.update(older=0, stale=0, searched=0, stitched=0, detections=0)
+    totals.update(injected=0, recovered=0)
     when = datetime.now(timezone.utc)
-    with tqdm(total=len(runs), unit="run", desc="analysis", file=sys.stderr) as bar:
-        for start in range(0, len(runs), max(size, 1)):
-            batch = runs[start : start + max(size, 1)]
-            catalog: dict[int, dict[str, Any]] = {}
-            for run in batch:
-                catalog.update(run_catalog(documents, run.run_id))
-            pipeline = beam.Pipeline(options=options)
-            outputs = analysis_pipeline(
-                pipeline, batch, DEFAULT_ANALYSIS, catalog=catalog, read=read_storage
-            )
-            write_outputs(
-                outputs,
-                firestore_documents,
-                DEFAULT_ANALYSIS,
-                when=when,
-                catalog=catalog,
-                read=read_storage,
-                lightcurves_bucket=_settings().lightcurves_bucket,
-            )
-            result = pipeline.run()
-            result.wait_until_finish()
-            found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
-            for counter in found["counters"]:
-                name = counter.key.metric.name.removeprefix("stars_")
-                if name in totals:
-                    totals[name] += int(counter.committed or 0)
+    catalog: dict[int, dict[str, Any]] = {}
+    for run in runs:
+        catalog.update(run_catalog(documents, run.run_id))
+    batches = [runs[k : k + max(size, 1)] for k in range(0, len(runs), max(size, 1))]
+    whole = len(batches) <= 1
+
+    def run_pipeline(batch: list[Any], *, sums: bool, search: bool) -> None:
+        pipeline = beam.Pipeline(options=options)
+        outputs = analysis_pipeline(
+            pipeline, batch, DEFAULT_ANALYSIS, catalog=catalog, read=read_storage, when=when
+        )
+        write_outputs(
+            outputs,
+            firestore_documents,
+            DEFAULT_ANALYSIS,
+            when=when,
+            catalog=catalog,
+            read=read_storage,
+            lightcurves_bucket=_settings().lightcurves_bucket,
+            sums=sums,
+            search=search,
+            context=analysis_context,
+        )
+        result = pipeline.run()
+        result.wait_until_finish()
+        found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+        for counter in found["counters"]:
+            name = counter.key.metric.name.removeprefix("stars_")
+            if name in totals:
+                totals[name] += int(counter.committed or 0)
+
+    with tqdm(total=len(runs), unit="run", desc="sums", file=sys.stderr) as bar:
+        for batch in batches:
+            run_pipeline(batch, sums=True, search=whole)
             bar.update(len(batch))
+    if not whole and runs:
+        # A star's searches need all its runs at once (BLS across observations).
+        with tqdm(total=len(runs), unit="run", desc="search", file=sys.stderr) as bar:
+            run_pipeline(runs, sums=False, search=True)
+            bar.update(len(runs))
     return totals
 
 
 def _status() -> dict[str, Any]:
-    from panoptes_network.pipeline.schema import ANALYSIS_COVERAGE, STARS
+    from panoptes_network.pipeline.schema import ANALYSIS_COVERAGE, DETECTIONS, STARS
 
     documents = firestore_documents()
     stars = documents.query(STARS)
@@ -168,6 +189,15 @@ def _status() -> dict[str, Any]:
         "stars": len(stars),
         "runs_with_coverage": len(coverage),
         "points": sum(int(doc.get("points") or 0) for _, doc in coverage),
+        "detections": len(
+            documents.query(
+                DETECTIONS,
+                [
+                    ("analysis_hash", "==", DEFAULT_ANALYSIS.config_hash()),
+                    ("injected", "==", False),
+                ],
+            )
+        ),
         "hours": round(sum(float(doc.get("hours") or 0) for _, doc in coverage), 3),
         "analysis_hash": DEFAULT_ANALYSIS.config_hash(),
     }

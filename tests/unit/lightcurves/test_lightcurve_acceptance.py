@@ -47,6 +47,10 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
+from panoptes_network.analysis.config import DEFAULT_ANALYSIS
+from panoptes_network.analysis.detections import search_star
+from panoptes_network.analysis.run_detections import lightcurve_points
+from panoptes_network.analysis.star_points import Segment
 from panoptes_network.lightcurves.ensemble import differential_lightcurves
 from panoptes_network.lightcurves.frame_quality import assess_frames
 from panoptes_network.photometry.frame_photometry import DEFAULT_ANNULUS
@@ -62,7 +66,7 @@ from panoptes_network.simulation.camera import CameraModel
 from panoptes_network.simulation.fields import field_position
 from panoptes_network.simulation.measured import camera_flat, measure_sequence
 from panoptes_network.simulation.observing import darkest_time
-from panoptes_network.simulation.variability import exposure_mean
+from panoptes_network.simulation.variability import Flare, exposure_mean
 
 FRAMES = 60
 EXPTIME = 120.0
@@ -263,3 +267,26 @@ def test_frame_metadata(observation):
     mid = Time(truth.frames["mid_time"][0]).unix
     assert Time(first.meta["mid_exposure_time"]).unix == pytest.approx(mid, abs=1e-3)
     assert (first["flags"] == 0).sum() > 1000
+
+
+def test_the_analysis_finds_the_demo_flare_within_one_cadence_and_the_transit(observation):
+    """The analysis searches (issue: flares of the demo events found, peak within one cadence).
+
+    The light curves are the pixel-level ones above; each event's star is searched as the
+    analysis searches every star (its false-alarm copies included).
+    """
+    _, truth, _, _, curves = observation
+    segment = Segment("PAN001_14d3bd_20260714T000000", "acceptance", "lightcurves.parquet")
+    points = lightcurve_points(curves, segment)
+    events = truth.event_list()
+    (flare,) = [e for e in events if isinstance(e, Flare)]
+    transit = _transit(truth)
+    found = {o.search: o for o in search_star(points[flare.picid], DEFAULT_ANALYSIS)}
+    peak = found["flare"]
+    assert peak.significant, peak
+    assert abs(peak.time_s - flare.peak_time.timestamp()) <= CADENCE, peak
+    assert peak.value == pytest.approx(flare.amplitude, abs=3 * peak.value_err + 0.01)
+    dip = {o.search: o for o in search_star(points[transit.picid], DEFAULT_ANALYSIS)}
+    box = dip["single-event"]
+    assert box.significant, box
+    assert abs(box.time_s - transit.mid_time.timestamp()) <= transit.duration * 60 / 2
