@@ -4,7 +4,9 @@ Every method reads the API at ``base_url`` (``$PANOPTES_EXPLORER_URL`` when set,
 local stack's explorer, ``http://127.0.0.1:8103``): a search pages through
 ``/api/v1/observations`` by cursor; a star's points come from
 ``/api/v1/stars/<picid>/points.parquet``; a download lists an observation's files from
-``/api/v1/observations/<sequence_id>`` and fetches them from their public URLs.
+``/api/v1/observations/<sequence_id>`` and fetches them from their public URLs; the
+analysis' detections page through ``/api/v1/analysis/candidates``, its coverage and
+completeness come from ``/api/v1/analysis`` (:mod:`panoptes_network.client.analysis`).
 
 Example::
 
@@ -14,6 +16,8 @@ Example::
     found = client.search_observations(name="M42", radius=5, since="2020-01-01")
     points = client.get_lightcurves(261136679)
     paths = client.download(found.sequence_id[0], kind="fits", to="frames")
+    transits = client.get_detections(kind="transit")  # most significant first
+    hours = client.get_coverage("airmass")
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ import pandas as pd
 import requests
 
 from panoptes_network.client._http import json_of, make_session, request
+from panoptes_network.client.analysis import (
+    COVERAGE_DIMENSIONS,
+    DETECTION_KINDS,
+    analysed_stars_frame,
+    completeness_frame,
+    coverage_frame,
+    detections_frame,
+)
 from panoptes_network.client.downloads import (
     DOWNLOAD_KINDS,
     fetch_all,
@@ -51,7 +63,12 @@ __all__ = [
     "Client",
     "default_client",
     "download",
+    "get_analysed_stars",
+    "get_completeness",
+    "get_coverage",
+    "get_detections",
     "get_lightcurves",
+    "get_star_detections",
     "search_observations",
 ]
 
@@ -63,8 +80,17 @@ DEFAULT_URL = "http://127.0.0.1:8103"
 MAX_PAGE_SIZE = 200
 #: Most observations a search returns unless told otherwise.
 DEFAULT_MAX_ROWS = 10_000
+#: Most detections a listing returns unless told otherwise.
+DEFAULT_DETECTIONS = 1_000
 #: Where the JSON API is, under the base URL.
 _API = "/api/v1"
+
+
+def _whole_text(name: str, value: Any) -> str:
+    """Return a whole number as the API's text; raise ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return str(value)
 
 
 class Client:
@@ -410,6 +436,228 @@ class Client:
         with response:
             return points_frame(response.content, response.url, response.status_code)
 
+    # --- the analysis -------------------------------------------------------------------
+
+    def _detections(self, query: dict[str, str], limit: int) -> pd.DataFrame:
+        """Page through ``analysis/candidates`` until ``limit`` rows or the last page."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a whole number of at least 1, not {limit!r}")
+        query = {**query, "limit": str(min(self.page_size, limit))}
+        rows: list[dict[str, Any]] = []
+        pages, truncated, analysis_hash = 0, False, None
+        for page in self._pages("analysis/candidates", query, "next_cursor"):
+            pages += 1
+            found = page.get("candidates")
+            if not isinstance(found, list):
+                raise ExplorerError(
+                    "the answer has no list of candidates", url=f"{self.base_url}{_API}"
+                )
+            analysis_hash = page.get("analysis_hash", analysis_hash)
+            rows.extend(row for row in found if isinstance(row, dict))
+            if len(rows) >= limit:
+                truncated = len(rows) > limit or page.get("next_cursor") is not None
+                rows = rows[:limit]
+                break
+        frame = detections_frame(rows)
+        frame.attrs.update(truncated=truncated, pages=pages, analysis_hash=analysis_hash)
+        return frame
+
+    def get_detections(
+        self, kind: str | None = None, injected: bool = False, limit: int = DEFAULT_DETECTIONS
+    ) -> pd.DataFrame:
+        """Return the analysis' detections, the most significant first.
+
+        Pages through ``/api/v1/analysis/candidates`` (the explorer's current analysis).
+
+        Parameters
+        ----------
+        kind : str, optional
+            ``transit`` or ``flare``; both when None.
+        injected : bool
+            False: real detections only. True: only the detections of the synthetic events
+            the analysis injected to measure its completeness (their truth in the
+            ``injection_*`` columns). Never both at once.
+        limit : int
+            Most rows; paging stops there.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per detection, the columns of
+            :data:`~panoptes_network.client.analysis.DETECTION_COLUMNS` (times UTC, depth
+            and amplitude fractional, durations in s), then ``sequence_ids``, ``run_ids``
+            and ``unit_ids`` (lists). ``attrs``: ``truncated`` (``limit`` stopped the
+            paging), ``pages``, ``analysis_hash``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown kind or a bad limit (before any request).
+        ExplorerError
+            When the API refuses a parameter, or does not answer.
+        """
+        if kind is not None and kind not in DETECTION_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(DETECTION_KINDS)}, not {kind!r}")
+        if not isinstance(injected, bool):
+            raise ValueError(f"injected must be True or False, not {injected!r}")
+        query = {"injected": "true" if injected else "false"}
+        if kind is not None:
+            query["kind"] = kind
+        return self._detections(query, limit)
+
+    def get_star_detections(self, picid: int | str, injected: bool = False) -> pd.DataFrame:
+        """Return every detection of one star, the most significant first.
+
+        Parameters
+        ----------
+        picid : int or str
+            The star's PICID (TIC id).
+        injected : bool
+            As for :meth:`get_detections`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`get_detections`; no rows when the analysis found nothing there.
+
+        Raises
+        ------
+        ValueError
+            For a picid that is not a whole number.
+        ExplorerError
+            When the explorer does not answer.
+        """
+        if not isinstance(injected, bool):
+            raise ValueError(f"injected must be True or False, not {injected!r}")
+        query = {"picid": picid_text(picid), "injected": "true" if injected else "false"}
+        return self._detections(query, DEFAULT_DETECTIONS)
+
+    def get_analysed_stars(
+        self,
+        *,
+        min_points: int = 500,
+        order: str = "rms_over_floor",
+        limit: int = 100,
+        ra: Any = None,
+        dec: Any = None,
+        radius: Any = None,
+    ) -> pd.DataFrame:
+        """Return analysed stars: the most variable with enough points, or those near a position.
+
+        Parameters
+        ----------
+        min_points : int
+            Fewest points (one of the explorer's thresholds, e.g. 100, 500, 1000).
+        order : str
+            ``rms_over_floor``, ``chi2_red`` or ``amplitude``; highest first.
+        limit : int
+            Most stars, 1 to 500.
+        ra, dec, radius : float or astropy Quantity, optional
+            A position and a radius (deg, up to 10): the analysed stars there instead,
+            nearest first, with ``distance`` (deg).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per star, the columns of
+            :data:`~panoptes_network.client.analysis.ANALYSED_STAR_COLUMNS`. ``attrs``:
+            ``mode`` (``variable`` or ``near``) and ``truncated`` (more stars near the
+            position than ``limit``).
+
+        Raises
+        ------
+        ValueError
+            For a parameter of the wrong type, or part of a position.
+        ExplorerError
+            When the API refuses a parameter (its message names it), or does not answer.
+        """
+        sky = [ra, dec, radius]
+        if any(v is not None for v in sky) and any(v is None for v in sky):
+            raise ValueError("ra, dec and radius go together (degrees)")
+        query = search_parameters(ra=ra, dec=dec, radius=radius)
+        if ra is None:
+            query.update(min_points=_whole_text("min_points", min_points), order=order)
+        query["limit"] = _whole_text("limit", limit)
+        answer = self._get_json("analysis/stars", query)
+        frame = analysed_stars_frame([s for s in answer.get("stars") or [] if isinstance(s, dict)])
+        frame.attrs.update(mode=answer.get("mode"), truncated=bool(answer.get("truncated")))
+        return frame
+
+    def _analysis(self) -> dict[str, Any]:
+        return self._get_json("analysis")
+
+    def get_coverage(self, dimension: str) -> pd.DataFrame:
+        """Return how much data the analysis searched, by one dimension, every run added.
+
+        Parameters
+        ----------
+        dimension : str
+            ``quality`` (the star's rms over its photon-noise floor), ``airmass``, ``moon``
+            (the Moon's distance from the field, deg) or ``unit``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per bin with data: ``bin`` (index into the edges, -1 unknown; the unit's
+            id for ``unit``), ``label``, ``low`` and ``high`` (the bin's edges), ``points``
+            and ``hours`` (star-hours searched). ``attrs``: ``runs``, ``points``, ``hours``
+            (all bins), ``edges`` and ``analysis_hash``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown dimension (before any request).
+        ExplorerError
+            When the explorer does not answer.
+        """
+        if dimension not in COVERAGE_DIMENSIONS:
+            raise ValueError(
+                f"dimension must be one of {', '.join(COVERAGE_DIMENSIONS)}, not {dimension!r}"
+            )
+        answer = self._analysis()
+        coverage = answer.get("coverage") if isinstance(answer.get("coverage"), dict) else {}
+        marginals = coverage.get("marginals") if isinstance(coverage.get("marginals"), dict) else {}
+        frame = coverage_frame(marginals.get(dimension) or [], dimension)
+        frame.attrs.update(
+            runs=coverage.get("runs"),
+            points=coverage.get("points"),
+            hours=coverage.get("hours"),
+            edges=coverage.get("edges"),
+            analysis_hash=answer.get("analysis_hash"),
+        )
+        return frame
+
+    def get_completeness(self) -> pd.DataFrame:
+        """Return the analysis' injection-recovery counts, every run added, bin by bin.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (kind, depth, duration, SNR) bin with injected events, the columns
+            of :data:`~panoptes_network.client.analysis.COMPLETENESS_COLUMNS`:
+            ``completeness`` is ``recovered / injected``; sum ``injected`` and
+            ``recovered`` over the bins you merge (``groupby``), never average the
+            fractions. ``attrs``: ``runs``, ``injected``, ``recovered``, ``edges`` and
+            ``analysis_hash``.
+
+        Raises
+        ------
+        ExplorerError
+            When the explorer does not answer.
+        """
+        answer = self._analysis()
+        completeness = answer.get("completeness")
+        completeness = completeness if isinstance(completeness, dict) else {}
+        frame = completeness_frame(completeness)
+        frame.attrs.update(
+            runs=completeness.get("runs"),
+            injected=completeness.get("injected"),
+            recovered=completeness.get("recovered"),
+            edges=completeness.get("edges"),
+            analysis_hash=answer.get("analysis_hash"),
+        )
+        return frame
+
     def download(
         self,
         sequence_id: str,
@@ -556,3 +804,87 @@ def download(
         See :meth:`Client.download`.
     """
     return default_client().download(sequence_id, kind, to=to, progress=progress)
+
+
+def get_detections(
+    kind: str | None = None, injected: bool = False, limit: int = DEFAULT_DETECTIONS
+) -> pd.DataFrame:
+    """Return the analysis' detections, the most significant first, with :func:`default_client`.
+
+    Parameters
+    ----------
+    kind : str, optional
+        ``transit`` or ``flare``.
+    injected : bool
+        Only the detections of injected (synthetic) events instead of the real ones.
+    limit : int
+        Most rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :meth:`Client.get_detections`.
+    """
+    return default_client().get_detections(kind, injected, limit)
+
+
+def get_star_detections(picid: int | str, injected: bool = False) -> pd.DataFrame:
+    """Return every detection of one star, with :func:`default_client`.
+
+    Parameters
+    ----------
+    picid : int or str
+        The star's PICID (TIC id).
+    injected : bool
+        Only the detections of injected events instead of the real ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :meth:`Client.get_star_detections`.
+    """
+    return default_client().get_star_detections(picid, injected)
+
+
+def get_analysed_stars(**query: Any) -> pd.DataFrame:
+    """Return analysed stars, with :func:`default_client`.
+
+    Parameters
+    ----------
+    **query
+        The keyword arguments of :meth:`Client.get_analysed_stars` (``min_points``,
+        ``order``, ``limit``, or ``ra``, ``dec`` and ``radius``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :meth:`Client.get_analysed_stars`.
+    """
+    return default_client().get_analysed_stars(**query)
+
+
+def get_coverage(dimension: str) -> pd.DataFrame:
+    """Return the analysis' coverage by one dimension, with :func:`default_client`.
+
+    Parameters
+    ----------
+    dimension : str
+        ``quality``, ``airmass``, ``moon`` or ``unit``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :meth:`Client.get_coverage`.
+    """
+    return default_client().get_coverage(dimension)
+
+
+def get_completeness() -> pd.DataFrame:
+    """Return the analysis' injection-recovery counts, with :func:`default_client`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :meth:`Client.get_completeness`.
+    """
+    return default_client().get_completeness()

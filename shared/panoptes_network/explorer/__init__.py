@@ -13,6 +13,12 @@ tolerating any missing or ill-typed field:
   :data:`COMPOSITE_INDEXES`) and :func:`observation` (its frames and processing runs).
 - :mod:`.sky`: the sky search's cone and the offline name resolution.
 - :mod:`.images`: :func:`image`.
+- :mod:`.stars` and :mod:`.analysed_stars`: a star (its light curves, its analysis, its
+  detections) and the analysed stars.
+- :mod:`.detections`: the analysis' candidates by significance, and a star's;
+  :mod:`.candidate`: one detection with its light curve around the event and its frames;
+  :mod:`.analysis_summary`: every run's coverage and completeness added;
+  :mod:`.analysis_plots`: their PNGs.
 - :mod:`.params`: URL query parameters to read-model arguments, strictly.
 - :mod:`.openapi`: the OpenAPI document of ``/api/v1``.
 - :mod:`.errors`: :class:`NotFound` (an unknown id) and :class:`InvalidQuery` (a bad

@@ -56,6 +56,7 @@ from panoptes_network.explorer._values import (
     json_value,
     text,
 )
+from panoptes_network.explorer.detections import DETECTION_INDEXES
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.explorer.flags import flags_of
 from panoptes_network.explorer.sky import SkyCone, TargetResolver, match_distance, sky_cone
@@ -140,14 +141,15 @@ def _sky_indexes() -> tuple[dict[str, Any], ...]:
 #: The composite indexes the explorer's queries need, as ``infra/firestore.indexes.json``
 #: writes them: each equality filter with each order field in both directions, the sky
 #: cells (array-contains) with ``num_images`` in both directions, and, for documents written
-#: before the key indexes, a sequence's frames in time order, its runs newest first, and a
-#: star's light curves newest first.
+#: before the key indexes, a sequence's frames in time order, its runs newest first, a
+#: star's light curves newest first; and the analysis' detections (:mod:`.detections`).
 COMPOSITE_INDEXES: tuple[dict[str, Any], ...] = (
     *_observation_indexes(),
     *_sky_indexes(),
     _index(IMAGES, ("sequence_id", "ASCENDING"), ("time", "ASCENDING")),
     _index(PROCESSED_OBSERVATIONS, ("sequence_id", "ASCENDING"), ("run_time", "DESCENDING")),
     *STAR_INDEXES,
+    *DETECTION_INDEXES,
 )
 
 

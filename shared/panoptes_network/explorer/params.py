@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from panoptes_network.explorer.detections import KINDS, MAX_CANDIDATES
 from panoptes_network.explorer.errors import InvalidQuery, quote
 from panoptes_network.explorer.home import MAX_LATEST
 from panoptes_network.explorer.observations import (
@@ -24,8 +25,10 @@ from panoptes_network.explorer.observations import (
 from panoptes_network.explorer.sky import MAX_RADIUS_DEG
 
 __all__ = [
+    "CANDIDATES_PARAMETERS",
     "OBSERVATIONS_PARAMETERS",
     "PAGE_PARAMETERS",
+    "candidates_arguments",
     "home_arguments",
     "observations_arguments",
     "page_arguments",
@@ -284,4 +287,54 @@ def analysed_stars_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
         out["ra"] = _degrees("ra", values["ra"], 0.0, 360.0)
         out["dec"] = _degrees("dec", values["dec"], -90.0, 90.0)
         out["radius"] = _degrees("radius", values["radius"], 0.0, 10.0)
+    return out
+
+
+#: URL parameters of the candidates page (:func:`candidates_arguments`).
+CANDIDATES_PARAMETERS: tuple[str, ...] = ("kind", "injected", "picid", "limit", "cursor")
+
+
+def candidates_arguments(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the arguments of :func:`~.detections.candidates` from URL parameters.
+
+    Parameters
+    ----------
+    args : Mapping
+        As for :func:`page_arguments`: ``kind`` (``transit`` or ``flare``), ``injected``
+        (``true``: only the detections of injected events; ``false``, the default: only
+        real ones), ``picid`` (one star's), ``limit`` (1 to
+        :data:`~.detections.MAX_CANDIDATES`) and ``cursor``.
+
+    Returns
+    -------
+    dict
+        Keyword arguments.
+
+    Raises
+    ------
+    InvalidQuery
+        See the module docstring.
+    """
+    values = _single(args, CANDIDATES_PARAMETERS)
+    out: dict[str, Any] = {}
+    if "kind" in values:
+        if values["kind"] not in KINDS:
+            raise InvalidQuery(
+                "kind", f"must be one of {', '.join(KINDS)}, not {quote(values['kind'])}"
+            )
+        out["kind"] = values["kind"]
+    if "injected" in values:
+        if values["injected"] not in ("true", "false"):
+            shown = quote(values["injected"])
+            raise InvalidQuery("injected", f"must be true or false, not {shown}")
+        out["injected"] = values["injected"] == "true"
+    if "picid" in values:
+        text = values["picid"].strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 16 or int(text) < 1:
+            raise InvalidQuery("picid", f"must be a star's PICID, not {quote(values['picid'])}")
+        out["picid"] = int(text)
+    if "limit" in values:
+        out["limit"] = _whole("limit", values["limit"], 1, MAX_CANDIDATES)
+    if "cursor" in values:
+        out["cursor"] = values["cursor"]
     return out

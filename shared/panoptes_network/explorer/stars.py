@@ -47,6 +47,7 @@ from panoptes_network.explorer._values import (
     text,
     time_value,
 )
+from panoptes_network.explorer.detections import star_detections
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.lightcurves.flags import POINT_TIME_TOLERANCE_S
 from panoptes_network.lightcurves.products import MAX_BRIGHTEST, read_lightcurve_rows
@@ -76,6 +77,7 @@ __all__ = [
     "run_stars",
     "star",
     "star_points",
+    "stitching_summary",
 ]
 
 #: Most light curves of a star read for one page or download (the newest runs).
@@ -461,6 +463,47 @@ _ANALYSIS_FIELDS = (
 )
 
 
+def stitching_summary(value: Any) -> dict[str, Any] | None:
+    """Return how a star's units were put on one magnitude scale, or None without it.
+
+    Parameters
+    ----------
+    value : Any
+        The ``stitching`` field of ``stars/{picid}``: ``reference_unit``, ``offsets`` (per
+        unit ``offset_mag``, ``offset_err_mag``, ``overlap_hours``), ``degenerate`` and
+        ``reason``.
+
+    Returns
+    -------
+    dict or None
+        ``reference_unit``, ``offsets`` (a list, the reference unit first, then by unit:
+        ``unit``, ``offset_mag`` and ``offset_err_mag`` in mag, ``overlap_hours``),
+        ``degenerate`` (some unit's data never overlaps another's in time, so its offset is
+        not measured) and ``reason``.
+    """
+    if not isinstance(value, Mapping):
+        return None
+    reference = text(value.get("reference_unit"))
+    offsets = value.get("offsets") if isinstance(value.get("offsets"), Mapping) else {}
+    rows = [
+        {
+            "unit": str(unit),
+            "offset_mag": number(entry.get("offset_mag")),
+            "offset_err_mag": number(entry.get("offset_err_mag")),
+            "overlap_hours": number(entry.get("overlap_hours")),
+        }
+        for unit, entry in offsets.items()
+        if isinstance(entry, Mapping)
+    ]
+    rows.sort(key=lambda row: (row["unit"] != reference, row["unit"]))
+    return {
+        "reference_unit": reference,
+        "offsets": rows,
+        "degenerate": value.get("degenerate") is True,
+        "reason": text(value.get("reason")),
+    }
+
+
 def star_analysis(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Return the analysis of a star as its page and the API show it, or None without one.
 
@@ -472,8 +515,9 @@ def star_analysis(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        The headline figures, counts, ``units``, and per colour the statistics of
-        :data:`ANALYSIS_COLOUR_FIELDS` (magnitudes in mag).
+        The headline figures, counts, ``units``, per colour the statistics of
+        :data:`ANALYSIS_COLOUR_FIELDS` (magnitudes in mag), and ``stitching``
+        (:func:`stitching_summary`; None when the analysis stored none).
     """
     if not doc:
         return None
@@ -485,6 +529,7 @@ def star_analysis(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
         for c in COLOURS
         if isinstance(colours.get(c), Mapping)
     }
+    out["stitching"] = stitching_summary(doc.get("stitching"))
     return out
 
 
@@ -494,6 +539,7 @@ def star(
     *,
     read_data: DataReader | None = None,
     limit: int = MAX_LIGHTCURVES,
+    analysis_hash: str | None = None,
 ) -> dict[str, Any]:
     """Return a star: its catalog data, its light curves with their points, its flags.
 
@@ -512,6 +558,9 @@ def star(
         Reads a run's data file (for light curves whose points are not embedded).
     limit : int
         Most light curves (the newest runs), 1 to :data:`MAX_LIGHTCURVES`.
+    analysis_hash : str, optional
+        The analysis whose detections of the star are listed (at most
+        :data:`~.detections.MAX_STAR_DETECTIONS`, one more query); None lists none.
 
     Returns
     -------
@@ -525,8 +574,9 @@ def star(
         ``truncated`` (more light curves than ``limit``); ``flags`` (see
         :func:`star_flags`); ``units`` (the units it was seen by); ``analysis`` (its
         statistics merged across every unit and run, :func:`star_analysis`; None before
-        the analysis has seen it); ``documents_read`` (every document read, the index
-        document included).
+        the analysis has seen it); ``detections`` (its most significant real detections of
+        that analysis, :func:`~.detections.detection_row` each, highest significance first);
+        ``documents_read`` (every document read, the index document included).
 
     Raises
     ------
@@ -563,6 +613,9 @@ def star(
         if summary["unit_id"] and summary["unit_id"] not in units:
             units.append(summary["unit_id"])
         lightcurves.append(summary)
+    detections = (
+        star_detections(documents, picid, analysis_hash) if analysis_hash is not None else []
+    )
     return {
         "picid": picid,
         "catalog": {
@@ -577,7 +630,8 @@ def star(
         "lightcurves": lightcurves,
         "flags": flags,
         "analysis": star_analysis(documents.get(STARS, str(picid))),
-        "documents_read": lightcurves_read + flags_read + 1,
+        "detections": detections,
+        "documents_read": lightcurves_read + flags_read + 1 + len(detections),
     }
 
 

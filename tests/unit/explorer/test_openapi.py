@@ -8,7 +8,12 @@ import re
 from jsonschema import Draft202012Validator
 
 from panoptes_network.explorer import openapi_document
-from panoptes_network.explorer.params import OBSERVATIONS_PARAMETERS, PAGE_PARAMETERS
+from panoptes_network.explorer.params import (
+    ANALYSED_STARS_PARAMETERS,
+    CANDIDATES_PARAMETERS,
+    OBSERVATIONS_PARAMETERS,
+    PAGE_PARAMETERS,
+)
 from tests.unit.explorer.openapi_check import schema_errors
 
 
@@ -64,6 +69,9 @@ def test_documented_parameters_are_the_ones_the_code_takes():
     assert query["/api/v1/home"] == {"latest"}
     assert query["/api/v1/units"] == query["/api/v1/images/{image_id}"] == set()
     assert query["/api/v1/stars/{picid}"] == set()
+    assert query["/api/v1/analysis/stars"] == set(ANALYSED_STARS_PARAMETERS)
+    assert query["/api/v1/analysis/candidates"] == set(CANDIDATES_PARAMETERS)
+    assert query["/api/v1/analysis"] == query["/api/v1/analysis/candidates/{detection_id}"] == set()
     for path in document["paths"]:
         names = {p["name"] for p in _parameters(document, path) if p["in"] == "path"}
         assert names == set(re.findall(r"\{([^}]+)\}", path))

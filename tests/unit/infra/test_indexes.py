@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 
 from panoptes_network.explorer import home, image, observation, observations, unit, units
 from panoptes_network.explorer.analysed_stars import ORDER_FIGURES, stars_near, variable_stars
+from panoptes_network.explorer.analysis_summary import analysis_summary
+from panoptes_network.explorer.detections import KINDS, candidates
 from panoptes_network.explorer.observations import COMPOSITE_INDEXES, ORDER_FIELDS
 from panoptes_network.explorer.stars import star, star_points
 from panoptes_network.ingest.calibration_sweep import sweep_calibrations
@@ -22,6 +24,7 @@ from panoptes_network.ingest.reconcile import reconcile
 from panoptes_network.lightcurves.triggers import sweep
 from panoptes_network.pipeline.schema import OBSERVATION_FRAMES, OBSERVATION_RUNS
 from tests.conftest import ROOT
+from tests.unit.explorer.analysis_records import ANALYSIS_HASH, build_detections
 from tests.unit.explorer.network import SOLVED_SEQUENCE, build_network
 from tests.unit.explorer.star_records import PICID, build_star
 from tests.unit.fakes import MemoryDocuments, MemoryStore
@@ -151,6 +154,18 @@ def _explorer_queries() -> RecordingDocuments:
     build_star(documents, MemoryStore(), indexed=False)  # stars read by query: no key index
     star(documents, PICID)
     star_points(documents, PICID)
+    # the analysis: candidates of every kind and of each, real and injected, paged; a star's
+    build_detections(documents)
+    for kind in (None, *KINDS):
+        for injected in (False, True):
+            page = candidates(documents, ANALYSIS_HASH, kind=kind, injected=injected, limit=1)
+            assert page["next_cursor"], (kind, injected)
+            candidates(
+                documents, ANALYSIS_HASH, kind=kind, injected=injected, cursor=page["next_cursor"]
+            )
+    candidates(documents, ANALYSIS_HASH, picid=PICID, injected=True)
+    star(documents, PICID, analysis_hash=ANALYSIS_HASH)
+    analysis_summary(documents, ANALYSIS_HASH)  # one equality filter each: no composite index
     return documents
 
 
@@ -165,6 +180,15 @@ def test_explorer_queries_are_served_by_its_declared_indexes():
         (("sequence_id", "ASCENDING"), ("run_time", "DESCENDING")),
     ) in composite
     assert ("lightcurves", (("picid", "ASCENDING"), ("run_time", "DESCENDING"))) in composite
+    assert (
+        "detections",
+        (
+            ("picid", "ASCENDING"),
+            ("analysis_hash", "ASCENDING"),
+            ("injected", "ASCENDING"),
+            ("significance", "DESCENDING"),
+        ),
+    ) in composite
     declared = _with_directions(COMPOSITE_INDEXES)
     assert composite <= declared, composite - declared
     assert declared <= composite, f"declared but never used: {declared - composite}"

@@ -28,12 +28,17 @@ from panoptes_network.adapters.explorer_web.accounts import (
     register_accounts,
     set_csrf_cookie,
 )
+from panoptes_network.adapters.explorer_web.analysis_files import (
+    SummaryCache,
+    register_analysis_files,
+)
 from panoptes_network.adapters.explorer_web.answers import API_PREFIX, error_answer, is_api
 from panoptes_network.adapters.explorer_web.auth import AuthConfig, FirebaseVerifier, Verifier
 from panoptes_network.adapters.explorer_web.documents import LazyDocuments, LazyObjects
 from panoptes_network.adapters.explorer_web.downloads import register_downloads
 from panoptes_network.adapters.explorer_web.plotly_assets import preempted_style_ids
 from panoptes_network.adapters.http_json import json_answer
+from panoptes_network.analysis.config import DEFAULT_ANALYSIS
 from panoptes_network.explorer import (
     home,
     image,
@@ -44,9 +49,12 @@ from panoptes_network.explorer import (
     units,
 )
 from panoptes_network.explorer.analysed_stars import analysed_stars
+from panoptes_network.explorer.candidate import candidate
+from panoptes_network.explorer.detections import candidates
 from panoptes_network.explorer.errors import InvalidQuery, NotFound
 from panoptes_network.explorer.params import (
     analysed_stars_arguments,
+    candidates_arguments,
     home_arguments,
     observations_arguments,
     page_arguments,
@@ -76,6 +84,12 @@ class _State:
     documents: Callable[[], DocumentStore]
     read_data: DataReader
     accounts: Accounts
+    analysis: SummaryCache
+
+    @property
+    def analysis_hash(self) -> str:
+        """The analysis the pages show (``DEFAULT_ANALYSIS``'s hash unless told)."""
+        return self.analysis.analysis_hash
 
 
 def _state() -> _State:
@@ -120,13 +134,37 @@ def _image(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> d
 
 def _star(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> dict[str, Any]:
     _no_parameters(args)
-    return star(state.documents(), path["picid"], read_data=state.read_data)
+    return star(
+        state.documents(),
+        path["picid"],
+        read_data=state.read_data,
+        analysis_hash=state.analysis_hash,
+    )
 
 
 def _analysed_stars(
     state: _State, args: Mapping[str, Any], path: Mapping[str, str]
 ) -> dict[str, Any]:
     return analysed_stars(state.documents(), **analysed_stars_arguments(args))
+
+
+def _candidates(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> dict[str, Any]:
+    return candidates(state.documents(), state.analysis_hash, **candidates_arguments(args))
+
+
+def _candidate(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> dict[str, Any]:
+    _no_parameters(args)
+    return candidate(
+        state.documents(),
+        path["detection_id"],
+        read_data=state.read_data,
+        analysis_hash=state.analysis_hash,
+    )
+
+
+def _analysis(state: _State, args: Mapping[str, Any], path: Mapping[str, str]) -> dict[str, Any]:
+    _no_parameters(args)
+    return state.analysis.get()
 
 
 def _find_star() -> flask.Response:
@@ -175,6 +213,9 @@ PAGES: tuple[Page, ...] = (
     Page("image", "/images/<image_id>", "image.html", _image),
     Page("star", "/stars/<picid>", "star.html", _star),
     Page("analysed_stars", "/analysis/stars", "analysed_stars.html", _analysed_stars),
+    Page("candidates", "/analysis/candidates", "candidates.html", _candidates),
+    Page("candidate", "/analysis/candidates/<detection_id>", "candidate.html", _candidate),
+    Page("analysis", "/analysis", "analysis.html", _analysis),
 )
 
 
@@ -230,6 +271,27 @@ def _num(value: Any, digits: int = 2) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:,.{digits}f}" if math.isfinite(value) else "—"
+
+
+def _percent(value: Any, digits: int = 2) -> str:
+    """Return a fraction as a percentage (``0.0123`` -> ``1.23``), or a dash."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    return f"{100 * value:,.{digits}f}"
+
+
+def _minutes(value: Any, digits: int = 0) -> str:
+    """Return seconds as minutes, or a dash."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    return f"{value / 60:,.{digits}f}"
+
+
+def _significant(value: Any, digits: int = 3) -> str:
+    """Return a number to ``digits`` significant digits (a probability), or a dash."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
 
 
 def _when(value: Any) -> str:
@@ -292,6 +354,7 @@ def create_app(
     settings: Settings | None = None,
     objects: ObjectStore | None = None,
     verifier: Verifier | None = None,
+    analysis_hash: str | None = None,
 ) -> flask.Flask:
     """Return the Data Explorer application.
 
@@ -309,6 +372,9 @@ def create_app(
     verifier : Verifier, optional
         Checks sign-in tokens and sessions: firebase-admin for ``settings.project_id`` by
         default (the Auth emulator when ``FIREBASE_AUTH_EMULATOR_HOST`` is set).
+    analysis_hash : str, optional
+        The analysis whose detections, coverage and completeness the pages show:
+        ``DEFAULT_ANALYSIS.config_hash()`` by default.
 
     Returns
     -------
@@ -332,7 +398,11 @@ def create_app(
         AuthConfig.from_env(settings.project_id),
     )
     app.extensions[_STATE] = _State(
-        settings, read, LazyObjects(settings, objects).read_data, accounts
+        settings,
+        read,
+        LazyObjects(settings, objects).read_data,
+        accounts,
+        SummaryCache(read, analysis_hash or DEFAULT_ANALYSIS.config_hash()),
     )
     blueprint = flask.Blueprint(
         "explorer",
@@ -353,6 +423,12 @@ def create_app(
     register_downloads(
         blueprint, API_PREFIX, _METHODS, lambda: (_state().documents(), _state().read_data)
     )
+    register_analysis_files(
+        blueprint,
+        API_PREFIX,
+        _METHODS,
+        lambda: (_state().documents(), _state().read_data, _state().analysis),
+    )
     register_accounts(blueprint, API_PREFIX, lambda: _state().accounts)
     app.register_blueprint(blueprint)
     app.add_template_global(page_url, "page_url")
@@ -362,6 +438,9 @@ def create_app(
     app.add_template_filter(_dash, "dash")
     app.add_template_filter(_num, "num")
     app.add_template_filter(_when, "when")
+    app.add_template_filter(_percent, "percent")
+    app.add_template_filter(_minutes, "minutes")
+    app.add_template_filter(_significant, "significant")
     app.add_template_filter(_web_url, "web_url")
     app.after_request(_security_headers)
     _register_errors(app)
