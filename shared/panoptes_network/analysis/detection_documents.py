@@ -76,6 +76,20 @@ def _rows(points: StarPoints, chosen: np.ndarray) -> list[dict[str, Any]]:
     return rows
 
 
+def _frames(points: StarPoints, outcome: SearchOutcome) -> list[str]:
+    """Return the frames in the windows: each window's first, then the rest in time order."""
+    firsts: list[str] = []
+    rest: list[str] = []
+    for low, high in outcome.windows:
+        inside = [
+            str(i) for i in points.image_id[(points.time >= low) & (points.time <= high)] if str(i)
+        ]
+        firsts.extend(inside[:1])
+        rest.extend(inside[1:])
+    ordered = list(dict.fromkeys([*firsts, *rest]))
+    return ordered
+
+
 def _number(value: float | None, digits: int = 6) -> float | None:
     if value is None or not math.isfinite(value):
         return None
@@ -114,7 +128,7 @@ def detection_document(
         The fields of the module docstring.
     """
     chosen = window_points(points, outcome)
-    frames = [str(i) for i in points.image_id[chosen] if str(i)]
+    frames = _frames(points, outcome)
     used = sorted({int(s) for s in points.segment[chosen]}) or sorted(
         {int(s) for s in points.segment}
     )

@@ -89,7 +89,7 @@ def phase_surrogates(
             continue
         spectrum = np.fft.rfft(z)
         phases = rng.uniform(0.0, 2.0 * np.pi, (count, spectrum.size))
-        phases[:, 0] = 0.0
+        phases[:, 0] = np.angle(spectrum[0])  # the whitened mean keeps its sign
         if n % 2 == 0:
             phases[:, -1] = np.where(rng.random(count) < 0.5, 0.0, np.pi)
         randomised = np.fft.irfft(np.abs(spectrum) * np.exp(1j * phases), n=n, axis=1)

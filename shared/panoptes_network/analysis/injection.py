@@ -178,7 +178,7 @@ def plan_injections(
             if not decays:
                 continue
             decay = float(rng.choice(decays))
-            peak = float(rng.uniform(start + rise, end - 2.0 * decay))
+            peak = float(rng.uniform(start + rise, end - 3.0 * decay))
             amplitude = _flare_amplitude(points, peak, rise, decay, snr)
             if amplitude is None or amplitude >= _MAX_DEPTH * 10:
                 continue

@@ -83,8 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--dry-run", action="store_true", help="list the runs it would analyse, and stop"
     )
-    commands.add_parser("status", help="count the stars and the coverage stored")
+    status = commands.add_parser("status", help="count the stars and the coverage stored")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    for command in (backfill, status):  # also after the command (else it would go to Beam)
+        command.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print as JSON"
+        )
     return parser
 
 

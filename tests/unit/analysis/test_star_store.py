@@ -59,7 +59,7 @@ def test_sums_of_another_configuration_are_replaced_not_mixed():
     documents = MemoryDocuments()
     runs = _runs(2)
     merge_into_stars(documents, runs[0].stars, ANALYSIS)
-    other = Analysis(name="wider bins", beta_bin_minutes=(60, 120, 240))
+    other = Analysis(name="more copies", shifts=499)
     report = merge_into_stars(documents, runs[1].stars, other)
     assert report.replaced == 3
     stored = StarSums.from_record(documents.get(STAR_SUMS, "2"))
