@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from panoptes_network.analysis.completeness import Completeness
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS, Analysis
 from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.analysis.previous_runs import PreviousRuns
@@ -267,7 +268,20 @@ def measure_completeness(
         return {"injected": 0, "recovered": 0}
     try:
         tables, options = _run_tables(ctx, run)
-    except PermanentFailure as exc:
+
+        def build(injected: list[Any]) -> Lightcurves:
+            return differential_lightcurves(
+                injected,
+                colours=options.colours,
+                n_comparisons=options.n_comparisons,
+                min_coverage=options.min_coverage,
+                clip_sigma=options.clip_sigma,
+                detrend=options.detrend,
+            )
+
+        recovery = run_injections(tables, points, run.segment, analysis, build)
+    except (PermanentFailure, ValueError, KeyError) as exc:  # the photometry, not the analysis
+        reason = f"no injection-recovery: {exc}"
         ctx.documents.merge(
             ANALYSIS_COMPLETENESS,
             completeness_id(analysis, run.sequence_id, run.run_id),
@@ -278,23 +292,13 @@ def measure_completeness(
                 "unit_id": run.unit_id,
                 "injected": 0,
                 "recovered": 0,
-                "error": f"no injection-recovery: {exc}",
+                "edges": Completeness().to_record()["edges"],
+                "bins": [],
+                "error": reason,
                 "analysed_time": ctx.now(),
             },
         )
-        return {"injected": 0, "recovered": 0, "injection_error": str(exc)}
-
-    def build(injected: list[Any]) -> Lightcurves:
-        return differential_lightcurves(
-            injected,
-            colours=options.colours,
-            n_comparisons=options.n_comparisons,
-            min_coverage=options.min_coverage,
-            clip_sigma=options.clip_sigma,
-            detrend=options.detrend,
-        )
-
-    recovery = run_injections(tables, points, run.segment, analysis, build)
+        return {"injected": 0, "recovered": 0, "injection_error": reason}
     store_recovery(ctx.documents, analysis, run.segment, recovery, ctx.now(), catalog)
     return {
         "injected": recovery.completeness.injected,

@@ -27,6 +27,7 @@ truth, hidden from ordinary queries.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -191,7 +192,11 @@ def plan_injections(
 def _exposure_start(meta: Mapping[str, Any]) -> tuple[float, float]:
     from panoptes_network.lightcurves.stacking import frame_time_seconds
 
-    exptime = float(meta["exptime"])
+    try:
+        exptime = float(meta.get("exptime") or 0.0)
+    except (TypeError, ValueError):
+        exptime = 0.0
+    exptime = exptime if math.isfinite(exptime) and exptime > 0 else 0.0  # unknown: an instant
     return frame_time_seconds(meta["mid_exposure_time"]) - exptime / 2.0, exptime
 
 

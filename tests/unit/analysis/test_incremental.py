@@ -8,6 +8,7 @@ from panoptes_network.analysis.config import DEFAULT_ANALYSIS
 from panoptes_network.analysis.incremental import analyse_run, coverage_id
 from panoptes_network.pipeline.errors import NotFound, PermanentFailure
 from panoptes_network.pipeline.schema import (
+    ANALYSIS_COMPLETENESS,
     ANALYSIS_COVERAGE,
     LIGHTCURVES,
     OBSERVATIONS,
@@ -124,3 +125,15 @@ def test_a_new_run_whose_earlier_run_is_gone_leaves_the_star_stale(ctx):
     before = ctx.documents.get(STARS, "5")
     result = analyse_run(ctx, _rerun(ctx, seq, f"{seq}_20260201T000000", seed=9))
     assert result.detail["stale"] == 3 and ctx.documents.get(STARS, "5") == before
+
+
+def test_a_run_without_its_photometry_keeps_its_analysis_and_says_why_it_has_no_counts(ctx):
+    first = _finished_run(ctx, 1)  # its data file only: no per-frame photometry stored
+    result = analyse_run(ctx, first)
+    assert result.detail["merged"] == 3 and result.detail["injected"] == 0
+    assert "no sources tables" in result.detail["injection_error"]
+    counts = ctx.documents.get(
+        ANALYSIS_COMPLETENESS, f"{DEFAULT_ANALYSIS.config_hash()}_{first['sequence_id']}_run1"
+    )
+    assert counts["injected"] == 0 and counts["bins"] == []
+    assert counts["error"] == result.detail["injection_error"]

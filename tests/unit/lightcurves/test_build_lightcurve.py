@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from panoptes_network.analysis.config import DEFAULT_ANALYSIS
+from panoptes_network.analysis.incremental import analyse_run
 from panoptes_network.frames.bucket_path import format_timestamp
 from panoptes_network.lightcurves.barycentric import bjd_tdb, site_of
 from panoptes_network.lightcurves.build_lightcurve import build_lightcurve, data_name
@@ -22,6 +24,8 @@ from panoptes_network.pipeline.errors import PermanentFailure
 from panoptes_network.pipeline.key_index import IDS
 from panoptes_network.pipeline.ports import MAX_BATCH_BYTES, MAX_BATCH_WRITES, approximate_size
 from panoptes_network.pipeline.schema import (
+    ANALYSIS_COMPLETENESS,
+    DETECTIONS,
     LIGHTCURVES,
     OBSERVATION_RUNS,
     PROCESSED_OBSERVATIONS,
@@ -562,3 +566,29 @@ def test_the_finished_run_is_sent_to_the_analysis_which_reads_its_data_file(run)
     star = ctx.documents.get("stars", str(lightcurve["picid"]))
     assert star["n_runs"] == 1 and star["catalog"]["vmag"] == lightcurve["vmag"]
     assert star["colours"]["g"]["n"] > 0 and star["colours"]["g"]["rms"] > 0
+
+
+def test_the_run_analysed_finds_its_transit_and_measures_its_completeness(run, observation):
+    """analyse-run on the run: the transit detected, events injected into the photometry."""
+    ctx, result = run
+    answer = analyse_run(ctx, {"sequence_id": SEQ, "run_id": result.detail["run_id"]})
+    assert answer.detail["injected"] == DEFAULT_ANALYSIS.injections_per_run, answer.detail
+    assert 0 < answer.detail["recovered"] < answer.detail["injected"]
+    hash_ = DEFAULT_ANALYSIS.config_hash()
+    counts = ctx.documents.get(ANALYSIS_COMPLETENESS, f"{hash_}_{SEQ}_{result.detail['run_id']}")
+    assert counts["injected"] == answer.detail["injected"] and "error" not in counts
+    assert sum(b["injected"] for b in counts["bins"]) == counts["injected"]
+    detections = [d for k, d in ctx.documents.docs.items() if k[0] == DETECTIONS]
+    injected = [d for d in detections if d["injected"]]
+    assert len(injected) == counts["recovered"]
+    transit_star = int(observation.picid[observation.transit_star])
+    (found,) = [
+        d for d in detections if d["picid"] == transit_star and d["search"] == "single-event"
+    ]
+    assert not found["injected"]
+    assert abs(found["time_s"] - observation.transit_mid) < observation.cadence
+    # the box of the search's grid (30, 60, 120, 180 min) that fits best, the transit diluted
+    # in it when the box is longer than the 40 minutes
+    diluted = DEPTH * min(1.0, 40 * 60 / found["duration_s"])
+    assert found["depth"] == pytest.approx(diluted, abs=3 * found["depth_err"] + 0.001)
+    assert found["frames"] and found["rows"][0]["run_id"] == result.detail["run_id"]
