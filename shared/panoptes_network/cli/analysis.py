@@ -3,6 +3,7 @@
     bin/analysis backfill [--observation SEQ ...] [--region RA DEC RADIUS] [--since DATE]
                           [--until DATE] [--batch-runs N] [--dry-run] [BEAM OPTIONS ...]
     bin/analysis status
+    bin/analysis completeness [--observation SEQ ...] [--png FILE]
 
 ``backfill`` analyses the latest finished run of every observation (or of the ones chosen:
 by id, by a circle on the sky, by start date): each star's statistics merged across units
@@ -16,7 +17,9 @@ searches; with ``--runner DataflowRunner`` (and Dataflow's options: ``--project`
 ``--region``, ``--temp_location`` ...) it submits one pipeline over every run.
 Stars merge exactly and each run once, so a backfill after the incremental updates (the
 analyse-run service), or a second backfill, adds nothing twice. ``status`` counts the stars
-and the coverage stored.
+and the coverage stored. ``completeness`` adds up the injection-recovery counts of the runs
+analysed (all, or those of the observations named) and prints them by kind and expected SNR,
+with a PNG of the grid when asked.
 
 Runs in ``.venv-beam`` (Apache Beam; ``bin/analysis`` uses it). Against the local stack when
 it runs, else the Google Cloud project of your credentials.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -84,8 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="list the runs it would analyse, and stop"
     )
     status = commands.add_parser("status", help="count the stars and the coverage stored")
+    completeness = commands.add_parser(
+        "completeness", help="the injection-recovery counts of the runs analysed, added up"
+    )
+    completeness.add_argument(
+        "--observation", action="append", default=[], help="only this sequence id (repeat)"
+    )
+    completeness.add_argument("--png", help="also write the completeness plot to this file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    for command in (backfill, status):  # also after the command (else it would go to Beam)
+    for command in (
+        backfill,
+        status,
+        completeness,
+    ):  # also after the command (else it would go to Beam)
         command.add_argument(
             "--json", action="store_true", default=argparse.SUPPRESS, help="print as JSON"
         )
@@ -207,6 +222,68 @@ def _status() -> dict[str, Any]:
     }
 
 
+def _completeness(args: argparse.Namespace) -> dict[str, Any]:
+    from panoptes_network.analysis.completeness import Completeness, completeness_png
+    from panoptes_network.pipeline.schema import ANALYSIS_COMPLETENESS
+
+    documents = firestore_documents()
+    found = documents.query(
+        ANALYSIS_COMPLETENESS, [("analysis_hash", "==", DEFAULT_ANALYSIS.config_hash())]
+    )
+    wanted = set(args.observation)
+    total, runs, without = Completeness(), 0, []
+    for doc_id, doc in sorted(found):
+        if wanted and doc.get("sequence_id") not in wanted:
+            continue
+        runs += 1
+        if doc.get("error"):
+            without.append(f"{doc_id}: {doc['error']}")
+            continue
+        total.merge(Completeness.from_record(doc))
+    table = total.table(("kind", "snr"))
+    rows = []
+    for row in table:
+        values: dict[str, Any] = {}
+        for name in table.colnames:
+            value = row[name].item() if hasattr(row[name], "item") else row[name]
+            finite = not isinstance(value, float) or math.isfinite(value)
+            values[name] = value if finite else None
+        rows.append(values)
+    result: dict[str, Any] = {
+        "analysis_hash": DEFAULT_ANALYSIS.config_hash(),
+        "runs": runs,
+        "runs_without_counts": without,
+        "injected": total.injected,
+        "recovered": total.recovered,
+        "by_kind_and_snr": rows,
+    }
+    if args.png:
+        with open(args.png, "wb") as handle:
+            handle.write(completeness_png(total, title=f"{runs} run(s) analysed"))
+        result["png"] = args.png
+    return result
+
+
+def _print(result: dict[str, Any]) -> None:
+    for key, value in result.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            print(f"{key}:")
+            names = list(value[0])
+            print("  " + "  ".join(f"{n:>12}" for n in names))
+            for row in value:
+                cells = (
+                    f"{v:12.3f}" if isinstance(v, float) else f"{'' if v is None else v!s:>12}"
+                    for v in row.values()
+                )
+                print("  " + "  ".join(cells))
+        elif isinstance(value, list):
+            print(f"{key}: {len(value)}")
+            for item in value:
+                print(f"  {item}")
+        else:
+            print(f"{key}: {value}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``bin/analysis``.
 
@@ -222,7 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     """
     args, beam_args = build_parser().parse_known_args(argv)
     try:
-        result = _backfill(args, beam_args) if args.command == "backfill" else _status()
+        if args.command == "backfill":
+            result = _backfill(args, beam_args)
+        elif args.command == "completeness":
+            result = _completeness(args)
+        else:
+            result = _status()
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 2
@@ -232,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print("\n".join(f"{key}: {value}" for key, value in result.items()))
+        _print(result)
     return 0
 
 
