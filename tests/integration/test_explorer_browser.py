@@ -153,6 +153,7 @@ def _flags_of(visit: dict[str, Any]) -> list[dict]:
 def _select_middle(page, plot: str) -> None:
     """Drag a box over the middle third of a plot's points (plotly's box select)."""
     area = page.locator(f"{plot} .nsewdrag").first
+    area.scroll_into_view_if_needed()  # the mouse drags within the viewport only
     box = area.bounding_box()
     assert box is not None
     x0, x1 = box["x"] + box["width"] * 0.36, box["x"] + box["width"] * 0.64
@@ -214,10 +215,9 @@ def test_a_visit_signs_in_flags_points_and_signs_out(visit):
         # select points in the green plot and flag them
         _select_middle(page, "#plot-g")
         screenshot(page, "explorer-star-selecting")
-        page.wait_for_function(
-            "document.getElementById('flag-selection').textContent.includes('selected')",
-            timeout=10_000,
-        )
+        # a locator wait: a string predicate (wait_for_function) is evaluated with eval in the
+        # page when it must poll, which the explorer's Content Security Policy rightly refuses
+        page.locator("#flag-selection", has_text="selected").wait_for(timeout=10_000)
         note = page.locator("#flag-selection").inner_text()
         assert "point(s) of run" in note, note
         selected = int(note.split()[0])
