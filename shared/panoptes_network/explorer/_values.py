@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
+from panoptes_network.explorer.errors import InvalidQuery
 from panoptes_network.pipeline.ports import GeoPoint
 
 __all__ = [
     "angle_between",
     "boolean",
+    "check_limit",
     "integer",
     "is_document_id",
     "iso_utc",
@@ -238,3 +240,10 @@ def masked_user(doc: Mapping[str, Any]) -> str | None:
     if isinstance(uid, str) and uid:
         return f"user {uid[:6]}"
     return None
+
+
+def check_limit(limit: Any, maximum: int) -> int:
+    """Return ``limit`` if it is a whole number from 1 to ``maximum``; else raise InvalidQuery."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidQuery("limit", f"must be a whole number from 1 to {maximum}")
+    return limit

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from panoptes_network.explorer._values import number
+from panoptes_network.explorer._values import check_limit, number
 from panoptes_network.explorer.errors import InvalidQuery
 from panoptes_network.frames.sky_index import (
     MAX_CONE_RADIUS_DEG,
@@ -61,12 +61,6 @@ def star_row(picid: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_STARS:
-        raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_STARS}")
-    return limit
-
-
 def variable_stars(
     documents: DocumentStore,
     *,
@@ -106,7 +100,7 @@ def variable_stars(
         [("points_at_least", "array-contains-any", [min_points])],
         order_by=order,
         descending=True,
-        limit=_limit(limit),
+        limit=check_limit(limit, MAX_STARS),
     )
     return {
         "min_points": min_points,
@@ -150,7 +144,7 @@ def stars_near(
             f"needs RA 0 to 360, Dec -90 to 90 and a radius of 0 to {MAX_CONE_RADIUS_DEG} deg: "
             f"{exc}",
         ) from exc
-    limit = _limit(limit)
+    limit = check_limit(limit, MAX_STARS)
     rows = documents.query(
         STARS, [("sky_cells", "array-contains-any", list(cells.cells))], limit=limit + 1
     )

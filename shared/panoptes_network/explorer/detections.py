@@ -26,6 +26,7 @@ from typing import Any
 from panoptes_network.explorer._cursor import decode_cursor, encode_cursor
 from panoptes_network.explorer._values import (
     boolean,
+    check_limit,
     integer,
     number,
     text,
@@ -217,12 +218,6 @@ def detection_row(
     return row
 
 
-def _check_limit(limit: Any, maximum: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
-        raise InvalidQuery("limit", f"must be a whole number from 1 to {maximum}")
-    return limit
-
-
 def _check_hash(analysis_hash: Any) -> str:
     if not isinstance(analysis_hash, str) or not re.fullmatch(r"[0-9a-f]{16}", analysis_hash):
         raise InvalidQuery("analysis_hash", f"must be 16 hex digits, not {quote(analysis_hash)}")
@@ -276,7 +271,7 @@ def candidates(
         another order.
     """
     analysis_hash = _check_hash(analysis_hash)
-    limit = _check_limit(limit, MAX_CANDIDATES)
+    limit = check_limit(limit, MAX_CANDIDATES)
     if kind is not None and kind not in KINDS:
         raise InvalidQuery("kind", f"must be one of {', '.join(KINDS)}, not {quote(kind)}")
     if not isinstance(injected, bool):
@@ -344,7 +339,7 @@ def star_detections(
     list of dict
         :func:`detection_row` each with its ``frames``, highest significance first.
     """
-    limit = _check_limit(limit, MAX_STAR_DETECTIONS)
+    limit = check_limit(limit, MAX_STAR_DETECTIONS)
     rows = documents.query(
         DETECTIONS,
         [

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from panoptes_network.explorer import _values
 from panoptes_network.explorer._cursor import decode_cursor, encode_cursor
 from panoptes_network.explorer._records import (
     frame_summary,
@@ -155,9 +156,7 @@ COMPOSITE_INDEXES: tuple[dict[str, Any], ...] = (
 
 def check_limit(limit: Any, maximum: int = MAX_LIMIT) -> int:
     """Return ``limit`` if it is a whole number from 1 to ``maximum``; else raise InvalidQuery."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
-        raise InvalidQuery("limit", f"must be a whole number from 1 to {maximum}")
-    return limit
+    return _values.check_limit(limit, maximum)
 
 
 def _check_text(name: str, value: Any) -> str | None:

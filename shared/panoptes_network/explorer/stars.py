@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from panoptes_network.explorer._values import (
+    check_limit,
     integer,
     is_document_id,
     masked_user,
@@ -48,7 +49,7 @@ from panoptes_network.explorer._values import (
     time_value,
 )
 from panoptes_network.explorer.detections import star_detections
-from panoptes_network.explorer.errors import InvalidQuery, NotFound
+from panoptes_network.explorer.errors import NotFound
 from panoptes_network.lightcurves.flags import POINT_TIME_TOLERANCE_S
 from panoptes_network.lightcurves.products import MAX_BRIGHTEST, read_lightcurve_rows
 from panoptes_network.pipeline.key_index import read_ids, read_listed
@@ -153,12 +154,6 @@ def check_picid(picid: Any) -> int:
     if value is None or not 1 <= value <= MAX_PICID:
         raise NotFound("star", str(picid))
     return value
-
-
-def _check_limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIGHTCURVES:
-        raise InvalidQuery("limit", f"must be a whole number from 1 to {MAX_LIGHTCURVES}")
-    return limit
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -584,7 +579,7 @@ def star(
         When no light curve of that star exists.
     """
     picid = check_picid(picid)
-    limit = _check_limit(limit)
+    limit = check_limit(limit, MAX_LIGHTCURVES)
     found, lightcurves_read = _lightcurve_docs(documents, picid, limit + 1)
     if not found:
         raise NotFound("star", str(picid))
