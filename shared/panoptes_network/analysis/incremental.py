@@ -35,6 +35,7 @@ from panoptes_network.analysis.config import DEFAULT_ANALYSIS, Analysis
 from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.analysis.previous_runs import PreviousRuns
 from panoptes_network.analysis.run_detections import (
+    completeness_document,
     completeness_id,
     run_injections,
     search_points,
@@ -282,21 +283,11 @@ def measure_completeness(
         recovery = run_injections(tables, points, run.segment, analysis, build)
     except (PermanentFailure, ValueError, KeyError) as exc:  # the photometry, not the analysis
         reason = f"no injection-recovery: {exc}"
+        empty = completeness_document(analysis, run.segment, Completeness(), ctx.now())
         ctx.documents.merge(
             ANALYSIS_COMPLETENESS,
             completeness_id(analysis, run.sequence_id, run.run_id),
-            {
-                **analysis.stamp(),
-                "sequence_id": run.sequence_id,
-                "run_id": run.run_id,
-                "unit_id": run.unit_id,
-                "injected": 0,
-                "recovered": 0,
-                "edges": Completeness().to_record()["edges"],
-                "bins": [],
-                "error": reason,
-                "analysed_time": ctx.now(),
-            },
+            {**empty, "error": reason},
         )
         return {"injected": 0, "recovered": 0, "injection_error": reason}
     store_recovery(ctx.documents, analysis, run.segment, recovery, ctx.now(), catalog)
