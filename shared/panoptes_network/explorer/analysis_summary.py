@@ -117,6 +117,35 @@ def _whole(row: Mapping[str, Any], names: Sequence[str]) -> list[int] | None:
     return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
+def _runs_and_bins(
+    docs: Sequence[tuple[str, Mapping[str, Any]]], names: Sequence[str]
+) -> tuple[dict[str, list[float]] | None, int, int, list[str | None], list[Mapping[str, Any]]]:
+    """Return the runs whose edges agree with the first usable run's, and their bins.
+
+    Returns
+    -------
+    tuple
+        The edges (None without runs), the runs added, the runs left out (edges unlike the
+        first's, or none), their analysis times, and every bin of the runs added that is a
+        mapping (each caller checks its own fields).
+    """
+    edges: dict[str, list[float]] | None = None
+    runs = left_out = 0
+    times: list[str | None] = []
+    rows: list[Mapping[str, Any]] = []
+    for _, doc in docs:
+        found = _edges(doc.get("edges"), names)
+        if found is None or (edges is not None and found != edges):
+            left_out += 1
+            continue
+        edges = edges or found
+        runs += 1
+        times.append(time_value(doc.get("analysed_time")))
+        bins = doc.get("bins") if isinstance(doc.get("bins"), list) else []
+        rows.extend(row for row in bins if isinstance(row, Mapping))
+    return edges, runs, left_out, times, rows
+
+
 def _fraction(recovered: int, injected: int) -> float | None:
     return recovered / injected if injected > 0 else None
 
@@ -147,29 +176,17 @@ def merge_completeness(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[st
         ``depth_label`` and ``duration_label``).
     """
     names = [edges for _, edges, _, _ in COMPLETENESS_AXES]
-    edges: dict[str, list[float]] | None = None
+    edges, runs, left_out, times, rows = _runs_and_bins(docs, names)
     counts: dict[tuple[str, int, int, int], list[int]] = {}
-    runs = left_out = 0
-    times = []
-    for _, doc in docs:
-        found = _edges(doc.get("edges"), names)
-        if found is None or (edges is not None and found != edges):
-            left_out += 1
+    for row in rows:
+        kind = text(row.get("kind"))
+        values = _whole(row, ("depth", "duration", "snr", "injected", "recovered"))
+        if kind is None or values is None or min(values[3:]) < 0:
             continue
-        edges = edges or found
-        runs += 1
-        times.append(time_value(doc.get("analysed_time")))
-        for row in doc.get("bins") if isinstance(doc.get("bins"), list) else []:
-            if not isinstance(row, Mapping):
-                continue
-            kind = text(row.get("kind"))
-            values = _whole(row, ("depth", "duration", "snr", "injected", "recovered"))
-            if kind is None or values is None or min(values[3:]) < 0:
-                continue
-            depth, duration, snr, injected, recovered = values
-            cell = counts.setdefault((kind, depth, duration, snr), [0, 0])
-            cell[0] += injected
-            cell[1] += recovered
+        depth, duration, snr, injected, recovered = values
+        cell = counts.setdefault((kind, depth, duration, snr), [0, 0])
+        cell[0] += injected
+        cell[1] += recovered
     bins = [
         {
             "kind": kind,
@@ -268,29 +285,17 @@ def merge_coverage(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, A
         ``high``, ``points``, ``hours``), summed over the other dimensions.
     """
     names = [name for name, _, _ in COVERAGE_DIMENSIONS if name != "unit"]
-    edges: dict[str, list[float]] | None = None
+    edges, runs, left_out, times, rows = _runs_and_bins(docs, names)
     counts: dict[tuple[int, int, int, str], list[int]] = {}
-    runs = left_out = 0
-    times = []
-    for _, doc in docs:
-        found = _edges(doc.get("edges"), names)
-        if found is None or (edges is not None and found != edges):
-            left_out += 1
+    for row in rows:
+        unit_id = text(row.get("unit"))
+        values = _whole(row, (*names, "points", "seconds"))
+        if unit_id is None or values is None or min(values[3:]) < 0:
             continue
-        edges = edges or found
-        runs += 1
-        times.append(time_value(doc.get("analysed_time")))
-        for row in doc.get("bins") if isinstance(doc.get("bins"), list) else []:
-            if not isinstance(row, Mapping):
-                continue
-            unit_id = text(row.get("unit"))
-            values = _whole(row, (*names, "points", "seconds"))
-            if unit_id is None or values is None or min(values[3:]) < 0:
-                continue
-            quality, airmass, moon, points, seconds = values
-            cell = counts.setdefault((quality, airmass, moon, unit_id), [0, 0])
-            cell[0] += points
-            cell[1] += seconds
+        quality, airmass, moon, points, seconds = values
+        cell = counts.setdefault((quality, airmass, moon, unit_id), [0, 0])
+        cell[0] += points
+        cell[1] += seconds
     marginals: dict[str, list[dict[str, Any]]] = {}
     for axis, (name, unit, top) in enumerate(COVERAGE_DIMENSIONS):
         sums: dict[Any, list[int]] = {}
