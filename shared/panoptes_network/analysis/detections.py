@@ -11,9 +11,9 @@ the star across units and cameras):
 Each search's peak is compared with the 99th percentile of the same search's peak over
 ``analysis.shifts`` copies of the star's data (:mod:`.false_alarm`), drawn from random numbers
 seeded by the star and the search, so a star gives the same answer each time it is searched.
-A search whose peak is above its threshold is a :class:`Detection` (significant); every
-search's outcome is returned as a :class:`SearchOutcome` (for injection-recovery, which needs to
-know what the search found whether or not it was significant).
+A search whose peak is above its threshold is a detection
+(:attr:`SearchOutcome.significant`); every search's outcome is returned, significant or not
+(injection-recovery needs to know what the search found either way).
 
 The BLS copies stop early once enough of them reach the data's peak to settle that it is not
 above the percentile (:func:`~.false_alarm.stop_count`): the decision is the same as with all
@@ -45,7 +45,7 @@ from panoptes_network.analysis.searches import (
 )
 from panoptes_network.analysis.star_points import StarPoints
 
-__all__ = ["SEARCHES", "Detection", "SearchOutcome", "search_star", "star_rng"]
+__all__ = ["SEARCHES", "SearchOutcome", "search_star", "star_rng"]
 
 #: Copies that size the noise alone before an event is clipped (:func:`_clipped`).
 PILOT_COPIES = 99
@@ -120,10 +120,6 @@ class SearchOutcome:
     def snr(self) -> float:
         """Depth (or amplitude) over its white-noise error."""
         return float(self.value / self.value_err) if self.value_err > 0 else float("nan")
-
-
-#: A significant search outcome.
-Detection = SearchOutcome
 
 
 def star_rng(picid: int, search: str, salt: str = "") -> np.random.Generator:

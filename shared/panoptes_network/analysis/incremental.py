@@ -198,17 +198,17 @@ def analyse_run(
         bucket_name, _, object_name = uri.removeprefix("gs://").partition("/")
         return store.read(bucket_name, object_name)
 
+    catalog = run_catalog(ctx.documents, run_id)  # one query of the run's light curves
     report = merge_into_stars(
         ctx.documents,
         contribution.stars,
         analysis,
-        catalog=run_catalog(ctx.documents, run_id),
+        catalog=catalog,
         previous=PreviousRuns(ctx.documents, read, ctx.settings.lightcurves_bucket),
     )
     coverage: Coverage = contribution.coverage
     when = ctx.now()
     store_run_coverage(ctx.documents, analysis, run, coverage, when)
-    catalog = run_catalog(ctx.documents, run_id)
     found = search_points(contribution.points.values(), analysis, when, catalog)
     detections = store_documents(ctx.documents, DETECTIONS, found)
     injection = measure_completeness(ctx, run, contribution.points, analysis, catalog)
