@@ -39,6 +39,7 @@ from panoptes_network.pipeline.schema import (
     STARS,
 )
 from panoptes_network.pipeline.settings import Settings
+from tests.unit.explorer.analysis_records import COMPLETENESS_EDGES, COVERAGE_EDGES
 
 UTC = timezone.utc
 HASH = DEFAULT_ANALYSIS.config_hash()
@@ -53,16 +54,6 @@ CADENCE = 90.0
 #: The transit of the second night: mid-time offset (s from the night's start), depth, length.
 TRANSIT = (2.2 * 3600, 0.012, 2.0 * 3600)
 RUNS_ANALYSED = 36
-COMPLETENESS_EDGES = {
-    "depth": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05],
-    "duration_min": [0.0, 30.0, 60.0, 120.0, 240.0],
-    "snr": [0.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0],
-}
-COVERAGE_EDGES = {
-    "quality": [0.0, 1.2, 1.5, 2.0, 3.0, 5.0],
-    "airmass": [1.0, 1.2, 1.5, 2.0, 3.0],
-    "moon": [0.0, 30.0, 60.0, 90.0, 120.0],
-}
 
 
 def _ids(unit: str, camera: str, start: datetime) -> tuple[str, str]:

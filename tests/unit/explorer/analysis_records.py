@@ -18,7 +18,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from panoptes_network.analysis.completeness import Completeness
 from panoptes_network.analysis.config import DEFAULT_ANALYSIS
+from panoptes_network.analysis.coverage import Coverage
 from panoptes_network.pipeline.schema import (
     ANALYSIS_COMPLETENESS,
     ANALYSIS_COVERAGE,
@@ -38,18 +40,9 @@ UTC = timezone.utc
 ANALYSIS_HASH = DEFAULT_ANALYSIS.config_hash()
 #: An analysis of another configuration: its documents are never shown.
 OLD_HASH = "0123456789abcdef"
-#: The completeness bins' edges (``analysis.completeness``'s, copied: fractional depth, min).
-COMPLETENESS_EDGES = {
-    "depth": [0.0, 0.002, 0.005, 0.01, 0.02, 0.05],
-    "duration_min": [0.0, 30.0, 60.0, 120.0, 240.0],
-    "snr": [0.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0],
-}
-#: The coverage bins' edges (``analysis.coverage``'s).
-COVERAGE_EDGES = {
-    "quality": [0.0, 1.2, 1.5, 2.0, 3.0, 5.0],
-    "airmass": [1.0, 1.2, 1.5, 2.0, 3.0],
-    "moon": [0.0, 30.0, 60.0, 90.0, 120.0],
-}
+#: The completeness and coverage bins' edges, as the analysis writes them in its documents.
+COMPLETENESS_EDGES = Completeness().to_record()["edges"]
+COVERAGE_EDGES = Coverage().to_record()["edges"]
 #: Fraction recovered per SNR bin (rising with SNR, as a search's does).
 RECOVERED_FRACTION = (0.0, 0.2, 0.5, 0.8, 0.95, 1.0, 1.0)
 #: The run of :data:`~.star_records.RUNS` whose points are only in its data file.
