@@ -36,7 +36,6 @@ from panoptes_network.analysis.false_alarm import (
     threshold,
 )
 from panoptes_network.analysis.searches import (
-    FlarePeak,
     box_scan,
     cadence_s,
     flare_scan,
@@ -45,7 +44,7 @@ from panoptes_network.analysis.searches import (
 )
 from panoptes_network.analysis.star_points import StarPoints
 
-__all__ = ["SEARCHES", "SearchOutcome", "search_star", "star_rng"]
+__all__ = ["SEARCHES", "SearchOutcome", "flare_profile", "search_star", "star_rng"]
 
 #: Copies that size the noise alone before an event is clipped (:func:`_clipped`).
 PILOT_COPIES = 99
@@ -159,17 +158,37 @@ def _clipped(
     return points.flux - (1.0 - ceiling / statistic) * model
 
 
-def _flare_model(points: StarPoints, slices: list[slice], flare: FlarePeak) -> np.ndarray:
-    """Return the best flare evaluated at every point (0 outside its template)."""
-    model = np.zeros(points.size)
-    peak_index = int(np.argmin(np.abs(points.time - flare.time_s)))
+def flare_profile(
+    points: StarPoints, slices: list[slice], peak_s: float, rise_s: float, decay_s: float
+) -> np.ndarray:
+    """Return a flare's shape at every point: 1 at the point nearest its peak, 0 outside.
+
+    Parameters
+    ----------
+    points : StarPoints
+        The star's points.
+    slices : list of slice
+        Its runs: the shape is sampled at the peak's run's cadence and stays in that run
+        (as :func:`~.searches.flare_scan` fits it).
+    peak_s : float
+        The peak's time, POSIX seconds.
+    rise_s, decay_s : float
+        Rise time and decay time constant, seconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (points.size,).
+    """
+    profile = np.zeros(points.size)
+    peak_index = int(np.argmin(np.abs(points.time - peak_s)))
     part = next(p for p in slices if p.start <= peak_index < p.stop)
-    shape, peak = flare_template(cadence_s(points.time[part]), flare.rise_s, flare.decay_s)
+    shape, peak = flare_template(cadence_s(points.time[part]), rise_s, decay_s)
     first = peak_index - peak
     for j, value in enumerate(shape):
         if part.start <= first + j < part.stop:
-            model[first + j] = flare.amplitude * value
-    return model
+            profile[first + j] = value
+    return profile
 
 
 def _single_event(points: StarPoints, analysis: Analysis, slices, weight, salt):
@@ -212,7 +231,9 @@ def _flare(points: StarPoints, analysis: Analysis, slices, weight, salt):
     if flare is None:
         return None
     rng = star_rng(points.picid, "flare", salt)
-    model = _flare_model(points, slices, flare)
+    model = flare.amplitude * flare_profile(
+        points, slices, flare.time_s, flare.rise_s, flare.decay_s
+    )
     residual = _clipped(points, model, float(peaks[0]), scan, weight, slices, analysis, rng)
     null, _ = scan(phase_surrogates(residual, weight, slices, analysis.shifts, rng))
     return SearchOutcome(

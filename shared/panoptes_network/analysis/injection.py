@@ -38,8 +38,8 @@ from astropy.table import Table
 
 from panoptes_network.analysis.completeness import Completeness
 from panoptes_network.analysis.config import Analysis
-from panoptes_network.analysis.detections import SearchOutcome, search_star
-from panoptes_network.analysis.searches import cadence_s, flare_template
+from panoptes_network.analysis.detections import SearchOutcome, flare_profile, search_star
+from panoptes_network.analysis.searches import cadence_s
 from panoptes_network.analysis.star_points import StarPoints
 from panoptes_network.simulation.variability import Flare, Transit, exposure_mean
 
@@ -120,16 +120,8 @@ def _box_depth(points: StarPoints, low: float, high: float, snr: float) -> float
 
 
 def _flare_amplitude(points: StarPoints, peak: float, rise: float, decay: float, snr: float):
-    cadence = cadence_s(points.time)
-    shape, at = flare_template(cadence, rise, decay)
-    index = int(np.argmin(np.abs(points.time - peak)))
-    weight = 1.0 / points.flux_err**2
-    first = index - at
-    total = sum(
-        weight[first + j] * value**2
-        for j, value in enumerate(shape)
-        if 0 <= first + j < points.size
-    )
+    profile = flare_profile(points, points.segment_slices(), peak, rise, decay)
+    total = float(np.sum(profile**2 / points.flux_err**2))
     return float(snr / np.sqrt(total)) if total > 0 else None
 
 
