@@ -7,10 +7,14 @@ differs per colour (red and blue pixels see less of it than green ones), so the 
 estimated and removed per plane, after the bias (the camera's black level).
 
 :func:`calibrate_superpixels` does that plane by plane in float32 (never a full-resolution
-float copy of the frame) with photutils' :class:`~photutils.background.Background2D` (boxes of
-sigma-clipped medians, a median filter over the boxes, a smooth interpolation), and sums the
-four background-subtracted planes into one image of 2 x 2 superpixels: what plate solving
-needs, at a quarter of the pixels and twice the signal-to-noise of one plane.
+float copy of the frame) with sep's :class:`~sep.Background`, SExtractor's background
+algorithm in C (boxes of sigma-clipped modes, a median filter over the boxes, a bicubic
+spline between them), and sums the four background-subtracted planes into one image of
+2 x 2 superpixels: what plate solving needs, at a quarter of the pixels and twice the
+signal-to-noise of one plane. On a full frame sep takes about 0.15 s for the four planes where
+photutils' ``Background2D`` (sigma-clipped medians, the same box and filter) took 2.1 s; the two
+maps agree within a few percent of the sky noise (``tests/unit/astrometry/test_bayer_background.py``
+compares them on simulated and real frames).
 
 Superpixel ``(j, i)`` (0-based row, column) covers raw pixels rows ``2j, 2j + 1`` and columns
 ``2i, 2i + 1``; its centre is raw pixel ``(2j + 0.5, 2i + 0.5)``.
@@ -21,8 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.stats import SigmaClip
-from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
+import sep
 
 from panoptes_network.frames.camera import plane_offsets
 
@@ -41,10 +44,12 @@ class ColourBackground:
     Attributes
     ----------
     median : float
-        Median over the frame of the background map, in ADU above the bias.
+        The sky level over the frame (sep's global background: the mean of its background
+        map; the median of the per-plane values for the two green planes), in ADU above the
+        bias.
     rms : float
-        Median over the frame of the background noise map (sigma-clipped standard deviation
-        per box), in ADU.
+        The sky noise over the frame (sep's global rms: the mean of its noise map, the
+        sigma-clipped standard deviation per box), in ADU.
     """
 
     median: float
@@ -117,8 +122,6 @@ def calibrate_superpixels(
     bayer_pattern: str,
     box_size: int = 64,
     filter_size: int = 3,
-    sigma: float = 3.0,
-    exclude_percentile: float = 50.0,
 ) -> CalibratedSuperpixels:
     """Subtract the bias and the per-colour background, and sum each Bayer cell.
 
@@ -137,11 +140,6 @@ def calibrate_superpixels(
         raw pixels, 22 arcmin on a PANOPTES frame); at most half the plane's side.
     filter_size : int
         Side of the median filter over the boxes, in boxes.
-    sigma : float
-        Clipping threshold of the box statistics, in standard deviations.
-    exclude_percentile : float
-        A box with more than this percentage of its pixels clipped (a bright star, a crowded
-        patch) is left out and its value interpolated from its neighbours.
 
     Returns
     -------
@@ -151,35 +149,32 @@ def calibrate_superpixels(
     Raises
     ------
     ValueError
-        If the image is not 2-D or smaller than 4 x 4 pixels, or no box of a plane has enough
-        unclipped pixels to measure the sky.
+        If the image is not 2-D or smaller than 4 x 4 pixels, or the sky of a plane cannot
+        be measured (sep's reason given).
     """
     if pixels.ndim != 2 or min(pixels.shape) < 4:
         raise ValueError(f"expected a 2-D image of at least 4 x 4 pixels, got {pixels.shape}")
     rows, cols = pixels.shape[0] // 2, pixels.shape[1] // 2
     image = np.zeros((rows, cols), dtype=np.float32)
-    clip = SigmaClip(sigma=sigma, maxiters=10)
     stats: dict[str, ColourBackground] = {}
     for colour, offsets in plane_offsets(bayer_pattern, pixels.shape[0]).items():
-        medians, rmses = [], []
+        levels, noises = [], []
         for dy, dx in offsets:
+            # A contiguous float32 copy of the plane (sep reads C-ordered arrays only).
             plane = pixels[dy::2, dx::2][:rows, :cols].astype(np.float32)
             plane -= np.float32(bias)
-            background = Background2D(
-                plane,
-                _box(plane.shape, box_size),
-                filter_size=filter_size,
-                exclude_percentile=exclude_percentile,
-                sigma_clip=clip,
-                bkg_estimator=MedianBackground(),
-                bkg_rms_estimator=StdBackgroundRMS(),
-            )
-            medians.append(np.asarray(background.background_mesh, dtype=np.float64).ravel())
-            rmses.append(np.asarray(background.background_rms_mesh, dtype=np.float64).ravel())
-            plane -= background.background  # evaluated once: photutils does not cache it
+            box_rows, box_cols = _box(plane.shape, box_size)
+            try:
+                background = sep.Background(
+                    plane, bw=box_cols, bh=box_rows, fw=filter_size, fh=filter_size
+                )
+            except Exception as exc:  # sep raises its C library's errors as plain Exception
+                reason = f"the sky of the {colour} plane cannot be measured: {exc}"
+                raise ValueError(reason) from exc
+            levels.append(background.globalback)
+            noises.append(background.globalrms)
+            background.subfrom(plane)  # in place: no full-size map is made
             image += plane
             del plane, background
-        stats[colour] = ColourBackground(
-            float(np.median(np.concatenate(medians))), float(np.median(np.concatenate(rmses)))
-        )
+        stats[colour] = ColourBackground(float(np.median(levels)), float(np.median(noises)))
     return CalibratedSuperpixels(image, BayerBackground(bias=float(bias), **stats))
