@@ -26,17 +26,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import sep
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "SEP_SMALLEST_RADIUS",
     "ApertureSums",
     "ClippedBackground",
     "annulus_values",
     "aperture_sums",
     "bayer_plane",
     "circle_square_overlap",
+    "circle_sums",
     "clipped_background",
     "plane_coordinates",
+    "touches",
 ]
 
 
@@ -205,6 +209,112 @@ def aperture_sums(plane: np.ndarray, x: ArrayLike, y: ArrayLike, radius: float) 
     return ApertureSums(total=total, area=weights.sum(axis=(1, 2)), peak=peak)
 
 
+#: Radii up to this (pixels) are not given to sep (see :func:`circle_sums`): a pixel's
+#: half-diagonal and a little more.
+SEP_SMALLEST_RADIUS = 0.75
+
+
+def circle_sums(plane: np.ndarray, x: ArrayLike, y: ArrayLike, radius: float) -> ApertureSums:
+    """Sum a plane in exact circular apertures with sep (the same sums as :func:`aperture_sums`).
+
+    sep's ``sum_circle`` (``subpix=0``: the exact overlap of each pixel with the circle, in C)
+    gives the sums; an aperture that leaves the image (a few stars at the edges) is summed
+    again by :func:`aperture_sums`, which also gives its in-image area. Which apertures leave
+    the image is decided here, not by sep's truncation flag: sep rounds a box edge in
+    ``(-1, 0)`` to pixel 0 and misses a circle that reaches into pixel -1. A radius within
+    :data:`SEP_SMALLEST_RADIUS` is summed by :func:`aperture_sums` alone: sep 1.4 counts a
+    circle that small centred on a pixel twice.
+    The peak is not computed (NaN): see :func:`touches` for saturation.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        Image, shape ``(rows, columns)``, C-contiguous ``float32`` or ``float64`` (any unit,
+        e.g. ADU).
+    x, y : array_like
+        Aperture centres in the plane's 0-based pixel coordinates (plane pixels).
+    radius : float
+        Aperture radius (plane pixels).
+
+    Returns
+    -------
+    ApertureSums
+        Weighted sums and in-image areas (``peak`` NaN); NaN sums for positions that are not
+        finite.
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    finite = np.isfinite(x) & np.isfinite(y)
+    total = np.full(x.size, np.nan)
+    area = np.zeros(x.size)
+    if radius <= SEP_SMALLEST_RADIUS:
+        exact = aperture_sums(plane, x[finite], y[finite], radius)
+        total[finite], area[finite] = exact.total, exact.area
+    elif finite.any():
+        sums, _, _ = sep.sum_circle(plane, x[finite], y[finite], radius, subpix=0)
+        total[finite] = sums
+        area[finite] = np.pi * radius * radius
+        rows, cols = plane.shape
+        with np.errstate(invalid="ignore"):
+            leaves = (
+                (x - radius < -0.5)
+                | (x + radius > cols - 0.5)
+                | (y - radius < -0.5)
+                | (y + radius > rows - 0.5)
+            )
+        edge = np.flatnonzero(finite & leaves)
+        if edge.size:
+            exact = aperture_sums(plane, x[edge], y[edge], radius)
+            total[edge], area[edge] = exact.total, exact.area
+    return ApertureSums(total=total, area=area, peak=np.full(x.size, np.nan))
+
+
+def touches(mask: np.ndarray, x: ArrayLike, y: ArrayLike, radius: float) -> np.ndarray:
+    """Whether a circular aperture overlaps any pixel of a mask (e.g. saturated pixels).
+
+    A pixel overlaps the circle when the point of its unit square nearest the centre is
+    strictly within ``radius``: exactly the pixels whose overlap area with the circle is not
+    zero (:func:`circle_square_overlap`, decided without its rounding).
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        Boolean image, shape ``(rows, columns)``.
+    x, y : array_like
+        Aperture centres in the image's 0-based pixel coordinates (pixels).
+    radius : float
+        Aperture radius (pixels).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per position (False for positions that are not finite or off the image).
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    rows, cols, inside = _boxes(mask.shape, x, y, int(np.ceil(radius + 0.5)))
+    near_x = np.clip(np.abs(cols - x[:, None, None]) - 0.5, 0.0, None)
+    near_y = np.clip(np.abs(rows - y[:, None, None]) - 0.5, 0.0, None)
+    overlaps = inside & (near_x * near_x + near_y * near_y < radius * radius)
+    return (overlaps & _gather(mask, rows, cols)).any(axis=(1, 2))
+
+
+def _annulus_offsets(r_in: float, r_out: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column offsets, from the pixel nearest a position, that may lie in its annulus.
+
+    The nearest pixel is at most half a pixel from the position along each axis, so a pixel
+    can be in the annulus only if its offset from that pixel is within ``sqrt(1/2)`` of the
+    radii: the rest of the square box around the annulus is never gathered.
+    """
+    reach = int(np.ceil(r_out + 0.5))
+    steps = np.arange(-reach, reach + 1)
+    rows, cols = np.meshgrid(steps, steps, indexing="ij")
+    distance = np.hypot(rows, cols)
+    margin = np.sqrt(0.5)
+    keep = (distance >= r_in - margin) & (distance < r_out + margin)
+    return rows[keep], cols[keep]
+
+
 def annulus_values(
     plane: np.ndarray, x: ArrayLike, y: ArrayLike, r_in: float, r_out: float
 ) -> np.ndarray:
@@ -224,16 +334,20 @@ def annulus_values(
     -------
     numpy.ndarray
         Shape ``(n, m)`` floats (unit of the plane), NaN for slots outside the annulus or
-        the image.
+        the image; ``m`` is the number of pixel offsets that can fall in an annulus of these
+        radii (about its area plus its rim), the same for every position.
     """
     x = np.atleast_1d(np.asarray(x, dtype=float))
     y = np.atleast_1d(np.asarray(y, dtype=float))
-    half = int(np.ceil(r_out + 0.5))
-    rows, cols, inside = _boxes(plane.shape, x, y, half)
-    distance2 = (cols - x[:, None, None]) ** 2 + (rows - y[:, None, None]) ** 2
+    row_steps, col_steps = _annulus_offsets(r_in, r_out)
+    xi = np.floor(np.nan_to_num(x, nan=-1e6) + 0.5).astype(np.int64)
+    yi = np.floor(np.nan_to_num(y, nan=-1e6) + 0.5).astype(np.int64)
+    rows = yi[:, None] + row_steps
+    cols = xi[:, None] + col_steps
+    inside = (rows >= 0) & (rows < plane.shape[0]) & (cols >= 0) & (cols < plane.shape[1])
+    distance2 = (cols - x[:, None]) ** 2 + (rows - y[:, None]) ** 2
     keep = inside & (distance2 >= r_in * r_in) & (distance2 < r_out * r_out)
-    values = np.where(keep, _gather(plane, rows, cols).astype(float), np.nan)
-    return values.reshape(len(x), -1)
+    return np.where(keep, _gather(plane, rows, cols).astype(float), np.nan)
 
 
 @dataclass(frozen=True)
@@ -277,20 +391,35 @@ def clipped_background(
     Notes
     -----
     Rows are sorted once; the kept pixels are then always a contiguous run of the sorted row,
-    so each pass is a few cumulative-sum lookups, vectorised over all rows.
+    so each pass is a few cumulative-sum lookups and two binary searches per row (all rows in
+    one :func:`numpy.searchsorted` over the rows laid end to end in disjoint bands of values),
+    vectorised over all rows.
     """
     ordered = np.sort(values, axis=1)  # NaN last
-    n, _ = ordered.shape
+    n, m = ordered.shape
     index = np.arange(n)
+    missing = np.isnan(ordered)
+    n_valid = m - np.count_nonzero(missing, axis=1)
     lo = np.zeros(n, dtype=np.int64)
-    n_valid = np.count_nonzero(~np.isnan(ordered), axis=1)
     hi = n_valid.copy()
-    reference = ordered[index, np.maximum(hi - 1, 0) // 2]
-    reference = np.nan_to_num(reference)
-    shifted = np.nan_to_num(ordered - reference[:, None])
+    reference = np.nan_to_num(ordered[index, np.maximum(hi - 1, 0) // 2])
+    shifted = ordered - reference[:, None]
+    shifted[missing] = 0.0
     zero = np.zeros((n, 1))
     sums = np.concatenate([zero, np.cumsum(shifted, axis=1)], axis=1)
     squares = np.concatenate([zero, np.cumsum(shifted * shifted, axis=1)], axis=1)
+    # Each row's values in a band of its own, missing slots at the band's top: a threshold
+    # clipped into the band counts a row's values below it with one search over all rows.
+    half = float(np.abs(shifted).max(initial=0.0)) + 1.0
+    band = 2.0 * half + 1.0
+    keys = np.where(missing, half - 0.5, shifted) + (index * band)[:, None]
+    keys = keys.ravel()
+    start = index * m
+
+    def count_below(threshold: np.ndarray, side: str) -> np.ndarray:
+        """Values of each row below ``threshold`` (``side="right"``: at or below)."""
+        bounded = np.clip(np.nan_to_num(threshold), -half, half - 1.0) + index * band
+        return np.searchsorted(keys, bounded, side=side) - start
 
     def moments(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         count = hi - lo
@@ -303,10 +432,8 @@ def clipped_background(
         count, _, std = moments(lo, hi)
         last = np.maximum(count - 1, 0)
         median = 0.5 * (shifted[index, lo + last // 2] + shifted[index, lo + (last + 1) // 2])
-        low, high = median - sigma * std, median + sigma * std
-        valid = np.arange(shifted.shape[1]) < n_valid[:, None]
-        below = ((shifted < low[:, None]) & valid).sum(axis=1)
-        within = ((shifted <= high[:, None]) & valid).sum(axis=1)
+        below = count_below(median - sigma * std, "left")
+        within = count_below(median + sigma * std, "right")
         new_lo = np.where(count > 0, np.maximum(lo, below), lo)
         new_hi = np.where(count > 0, np.minimum(hi, within), hi)
         if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):

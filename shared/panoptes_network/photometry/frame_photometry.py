@@ -17,7 +17,8 @@ one row per star in the schema of :mod:`.sources_table`. The steps, vectorised o
    (:func:`.aperture.clipped_background`), in e- per pixel above the bias.
 3. **Flux.** Per colour, the exact circular-overlap sum of the colour's plane(s) in an aperture
    of ``aperture_radius`` frame pixels (``aperture_radius / 2`` plane pixels, see
-   :mod:`.aperture`) minus background times the aperture area; in e-.
+   :mod:`.aperture`; sep's ``sum_circle`` on a float32 copy of each plane,
+   :func:`.aperture.circle_sums`) minus background times the aperture area; in e-.
 4. **Error.** :func:`.noise.theoretical_flux_error` with the measured flux, the
    measured background, the aperture area, the read noise, the number of annulus pixels kept
    and the gain (quantisation).
@@ -44,10 +45,11 @@ from astropy.wcs import WCS
 from panoptes_network.frames.camera import plane_offsets
 from panoptes_network.photometry.aperture import (
     annulus_values,
-    aperture_sums,
     bayer_plane,
+    circle_sums,
     clipped_background,
     plane_coordinates,
+    touches,
 )
 from panoptes_network.photometry.flags import (
     CONTAMINATION_RADII,
@@ -216,9 +218,8 @@ def _aperture_response(
     """Mean of a colour's flat values over each star's aperture (dimensionless; 1 off frame)."""
     total, area = np.zeros(x.size), np.zeros(x.size)
     for offset in offsets:
-        sums = aperture_sums(
-            bayer_plane(flat, offset), *plane_coordinates(x, y, offset), radius / 2.0
-        )
+        plane = np.ascontiguousarray(bayer_plane(flat, offset), dtype=np.float32)
+        sums = circle_sums(plane, *plane_coordinates(x, y, offset), radius / 2.0)
         total += sums.total
         area += sums.area
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -309,13 +310,20 @@ def measure_frame(
     x_wcs, y_wcs = _wcs_positions(wcs, catalog_rows)
     n = x_wcs.size
     offsets_of = plane_offsets(bayer_pattern, pixels.shape[0])
+    # Each Bayer plane once as a contiguous float32 image (what sep sums): the four together
+    # are one float32 copy of the frame.
+    planes = {
+        offset: np.ascontiguousarray(bayer_plane(pixels, offset), dtype=np.float32)
+        for offsets in offsets_of.values()
+        for offset in offsets
+    }
 
     background: dict[str, np.ndarray] = {}
     sky_count: dict[str, np.ndarray] = {}
     for colour, offsets in offsets_of.items():
         values = [
             annulus_values(
-                bayer_plane(pixels, offset),
+                planes[offset],
                 *plane_coordinates(x_wcs, y_wcs, offset),
                 r_in / 2.0,
                 r_out / 2.0,
@@ -363,14 +371,13 @@ def measure_frame(
         total = np.zeros(n)
         area = np.zeros(n)
         for offset in offsets:
-            sums = aperture_sums(
-                bayer_plane(pixels, offset),
-                *plane_coordinates(x, y, offset),
-                aperture_radius / 2.0,
-            )
+            plane_x, plane_y = plane_coordinates(x, y, offset)
+            sums = circle_sums(planes[offset], plane_x, plane_y, aperture_radius / 2.0)
             total += sums.total
             area += sums.area
-            saturated |= sums.peak >= saturation
+            saturated |= touches(
+                planes[offset] >= saturation, plane_x, plane_y, aperture_radius / 2.0
+            )
         flux = (total - area * background[colour]) * gain
         sky = (background[colour] - bias) * gain
         response = (

@@ -21,10 +21,13 @@ from photutils.aperture import CircularAperture, aperture_photometry
 from panoptes_network.catalog.star_catalog import InMemoryCatalog
 from panoptes_network.frames.camera import BAYER_PLANE_OFFSETS
 from panoptes_network.photometry.aperture import (
+    annulus_values,
     aperture_sums,
     bayer_plane,
+    circle_sums,
     clipped_background,
     plane_coordinates,
+    touches,
 )
 from panoptes_network.photometry.flags import SourceFlag
 from panoptes_network.photometry.frame_photometry import measure_frame
@@ -329,6 +332,66 @@ def test_aperture_sums_equal_photutils_exact_on_a_plane(radius):
     assert np.abs(ours.total / expected - 1).max() < 1e-9  # exact in practice
     area = np.nan_to_num(np.asarray(area["aperture_sum"], float))
     assert np.allclose(ours.area, area, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("radius", [0.4, 1.0, 2.5, 3.3])
+def test_circle_sums_equal_photutils_exact_up_to_the_edges(radius):
+    # sep sums inside; apertures reaching past an edge (even by a fraction of a pixel) are
+    # summed over their in-image part, as photutils does.
+    rng = np.random.default_rng(6)
+    plane = rng.normal(3000.0, 200.0, (160, 230)).astype(np.float32)
+    x, y = edge_positions(rng, plane.shape, 220)
+    x = np.concatenate([x, [radius - 0.45, 229.4 - radius, 100.0, np.nan]])
+    y = np.concatenate([y, [80.0, 80.0, radius - 0.3, 5.0]])
+    ours = circle_sums(plane, x, y, radius)
+    apertures = CircularAperture(np.c_[x[:-1], y[:-1]], radius)
+    reference = aperture_photometry(plane.astype(float), apertures, method="exact")
+    area = aperture_photometry(np.ones(plane.shape), apertures, method="exact")
+    expected = np.nan_to_num(np.asarray(reference["aperture_sum"], float))
+    on = expected != 0
+    assert np.abs(ours.total[:-1][on] / expected[on] - 1).max() < 1e-6
+    area = np.nan_to_num(np.asarray(area["aperture_sum"], float))
+    assert np.allclose(ours.area[:-1], area, rtol=1e-9, atol=1e-12)
+    assert np.isnan(ours.total[-1]) and ours.area[-1] == 0
+
+
+def test_touches_finds_exactly_the_masked_pixels_an_aperture_overlaps():
+    rng = np.random.default_rng(8)
+    mask = rng.random((90, 120)) < 0.004
+    x, y = edge_positions(rng, mask.shape, 400)
+    ours = touches(mask, x, y, 2.5)
+    for i in range(x.size):
+        weights = CircularAperture((x[i], y[i]), 2.5).to_mask(method="exact")
+        cut = weights.cutout(mask.astype(float), fill_value=0.0)
+        overlaps = (weights.data > 1e-9) & (cut > 0) if cut is not None else np.zeros(1, bool)
+        assert ours[i] == bool(overlaps.any()), (x[i], y[i])
+    assert 10 < ours.sum() < x.size
+    assert not touches(mask, [np.nan], [3.0], 2.5)[0]
+
+
+@pytest.mark.parametrize("position", [(40.0, 30.0), (40.49, 30.5), (0.3, 2.2), (119.6, 89.9)])
+def test_annulus_values_gather_every_pixel_centre_in_the_annulus(position):
+    plane = np.arange(90 * 120, dtype=float).reshape(90, 120)
+    x, y = position
+    values = annulus_values(plane, [x], [y], 4.5, 7.0)[0]
+    rows, cols = np.mgrid[:90, :120]
+    distance2 = (cols - x) ** 2 + (rows - y) ** 2
+    expected = plane[(distance2 >= 4.5**2) & (distance2 < 7.0**2)]
+    assert sorted(values[~np.isnan(values)]) == sorted(expected)
+
+
+def test_clipped_background_with_extreme_and_degenerate_rows():
+    rows = np.full((4, 6), np.nan)
+    rows[0, :5] = [2100.0, 2100.0, 2100.0, 2100.0, 2100.0]  # no scatter
+    rows[1, :1] = [-300.0]  # one value
+    rows[2, :6] = [65535.0, 2101.0, 2099.0, 2100.0, 2102.0, 2098.0]  # a saturated neighbour
+    rows[3, :5] = [-65535.0, 10.0, 11.0, 9.0, 10.0]
+    ours = clipped_background(rows, iterations=5)
+    for i in range(rows.shape[0]):
+        row = rows[i][~np.isnan(rows[i])]
+        ref = sigma_clip(row, sigma=3, maxiters=5, cenfunc="median", stdfunc="std")
+        assert ours.level[i] == pytest.approx(ref.mean(), rel=1e-12)
+        assert ours.count[i] == ref.count()
 
 
 def test_frame_fluxes_equal_photutils_on_the_bayer_planes(grid_frame):
