@@ -81,6 +81,9 @@ DEFAULT_ANNULUS: tuple[float, float] = (9.0, 14.0)
 DEFAULT_CENTROID_HALF_BOX: int = 2
 #: Default largest accepted centroid shift from the WCS position (frame pixels).
 DEFAULT_MAX_CENTROID_SHIFT: float = 1.5
+#: Stars whose annulus pixels and width windows are held in memory at once: the per-star
+#: arrays of a chunk are about 25 MB, a fraction of one float32 copy of a full frame.
+STARS_PER_CHUNK: int = 2048
 
 
 def superpixel_image(pixels: np.ndarray) -> np.ndarray:
@@ -97,9 +100,12 @@ def superpixel_image(pixels: np.ndarray) -> np.ndarray:
         ``int32`` image of shape ``(rows // 2, columns // 2)`` (ADU, four biases included);
         superpixel ``[i, j]`` is centred on frame position ``x = 2 j + 0.5``, ``y = 2 i + 0.5``.
     """
-    rows, cols = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
-    data = pixels[:rows, :cols].astype(np.int32)
-    return data[0::2, 0::2] + data[0::2, 1::2] + data[1::2, 0::2] + data[1::2, 1::2]
+    rows, cols = pixels.shape[0] // 2, pixels.shape[1] // 2
+    # Summed plane by plane into one int32 image: no full-size int32 copy of the frame.
+    cells = pixels[0::2, 0::2][:rows, :cols].astype(np.int32)
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):
+        cells += pixels[dy::2, dx::2][:rows, :cols]
+    return cells
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,37 @@ def refine_centroids(
     return Centroids(
         x=np.where(refined, new_x, x), y=np.where(refined, new_y, y), refined=refined, snr=snr
     )
+
+
+def _chunks(count: int, size: int = STARS_PER_CHUNK) -> list[slice]:
+    """Slices of at most ``size`` stars covering ``count`` stars."""
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _annulus_background(
+    planes: list[np.ndarray],
+    offsets: tuple[tuple[int, int], ...],
+    x: np.ndarray,
+    y: np.ndarray,
+    annulus: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """One colour's sigma-clipped annulus level (ADU) and pixels kept, per star.
+
+    The colour's planes (both green sites pooled) are gathered and clipped
+    :data:`STARS_PER_CHUNK` stars at a time, so the per-star arrays stay a few tens of MB.
+    """
+    r_in, r_out = annulus
+    level, count = np.full(x.size, np.nan), np.zeros(x.size, dtype=np.int64)
+    for chunk in _chunks(x.size):
+        values = [
+            annulus_values(
+                plane, *plane_coordinates(x[chunk], y[chunk], offset), r_in / 2.0, r_out / 2.0
+            )
+            for plane, offset in zip(planes, offsets, strict=True)
+        ]
+        clipped = clipped_background(np.concatenate(values, axis=1))
+        level[chunk], count[chunk] = clipped.level, clipped.count
+    return level, count
 
 
 def _wcs_positions(wcs: WCS | None, catalog_rows: Table) -> tuple[np.ndarray, np.ndarray]:
@@ -321,18 +358,9 @@ def measure_frame(
     background: dict[str, np.ndarray] = {}
     sky_count: dict[str, np.ndarray] = {}
     for colour, offsets in offsets_of.items():
-        values = [
-            annulus_values(
-                planes[offset],
-                *plane_coordinates(x_wcs, y_wcs, offset),
-                r_in / 2.0,
-                r_out / 2.0,
-            )
-            for offset in offsets
-        ]
-        clipped = clipped_background(np.concatenate(values, axis=1))
-        background[colour] = clipped.level
-        sky_count[colour] = clipped.count
+        background[colour], sky_count[colour] = _annulus_background(
+            [planes[offset] for offset in offsets], offsets, x_wcs, y_wcs, annulus
+        )
 
     x, y = x_wcs, y_wcs
     if refine_centroid and n:
@@ -404,14 +432,17 @@ def measure_frame(
     measurable = ~off & ~saturated & (green_snr >= min_width_snr)
     fwhm = np.full(n, np.nan, dtype=np.float32)
     if measurable.any():
-        fwhm[measurable] = star_fwhm(
-            pixels,
-            x[measurable],
-            y[measurable],
-            background["g"][measurable],
-            green_offsets=offsets_of["g"],
-            window=width_window,
-        )
+        index = np.flatnonzero(measurable)
+        for chunk in _chunks(index.size):
+            stars = index[chunk]
+            fwhm[stars] = star_fwhm(
+                pixels,
+                x[stars],
+                y[stars],
+                background["g"][stars],
+                green_offsets=offsets_of["g"],
+                window=width_window,
+            )
     table["fwhm"] = fwhm
     table["flags"] = flags.astype(np.int32)
     for name in SOURCES_COLUMNS:
