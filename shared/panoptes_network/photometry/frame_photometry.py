@@ -104,7 +104,7 @@ def superpixel_image(pixels: np.ndarray) -> np.ndarray:
     # Summed plane by plane into one int32 image: no full-size int32 copy of the frame.
     cells = pixels[0::2, 0::2][:rows, :cols].astype(np.int32)
     for dy, dx in ((0, 1), (1, 0), (1, 1)):
-        cells += pixels[dy::2, dx::2][:rows, :cols]
+        cells += pixels[dy::2, dx::2][:rows, :cols].astype(np.int32)
     return cells
 
 
