@@ -32,10 +32,22 @@ UNIT_CARDS: dict[str, object] = {
 }
 
 
-def unit_frame(shape: tuple[int, int] = (40, 60), seed: int = 0, **cards: object) -> bytes:
-    """Return a uint16 FITS frame (BZERO 32768) with a unit's header; ``None`` drops a card."""
+def unit_frame(
+    shape: tuple[int, int] = (40, 60), seed: int = 0, stars: int = 0, **cards: object
+) -> bytes:
+    """Return a uint16 FITS frame (BZERO 32768) with a unit's header; ``None`` drops a card.
+
+    ``stars`` bright round stars (FWHM 3 px, 20,000 ADU each) are placed at seeded positions
+    at least 12 pixels from the edges, for steps that need sources to find.
+    """
     rng = np.random.default_rng(seed)
-    pixels = (2048 + rng.poisson(200, shape)).astype(np.uint16)
+    image = 2048.0 + rng.poisson(200, shape)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    for _ in range(stars):
+        y, x = rng.uniform(12, shape[0] - 12), rng.uniform(12, shape[1] - 12)
+        spot = np.exp(-((cols - x) ** 2 + (rows - y) ** 2) / (2 * 1.27**2))
+        image += 20_000.0 * spot / spot.sum()
+    pixels = np.round(image).astype(np.uint16)
     header = fits.Header()
     for key, value in {**UNIT_CARDS, **cards}.items():
         if value is not None:

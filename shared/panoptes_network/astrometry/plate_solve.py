@@ -11,20 +11,31 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
    resolves the camera's constants (header, then the ``cameras`` registry:
    :mod:`panoptes_network.frames.camera_registry`; a frame whose camera lacks one gets
    ``status: "calibration_error"``); subtracts the camera's bias and the per-colour sky
-   and sums each Bayer cell into 2 x 2 superpixels (:mod:`.bayer_background`), recording
-   the sky per colour (``background``, ADU above the bias); counts the star-like sources
-   (:mod:`.star_count`) and stops there when there are too few (a blank or cloud-covered frame);
-3. runs astrometry.net ``solve-field`` on the superpixels (:mod:`.solve_field`) with the
-   mount position (``RA-MNT``, ``DEC-MNT``) as a hint within :attr:`PlateSolver.hint_radius`
-   degrees, or blind when the header has none;
-4. converts the solution to the full-resolution pixel grid and checks it is a celestial TAN
-   WCS with the expected pixel scale (:mod:`.frame_wcs`);
+   (sep) and sums each Bayer cell into 2 x 2 superpixels (:mod:`.bayer_background`),
+   recording the sky per colour (``background``, ADU above the bias); counts the star-like
+   sources (:mod:`.star_count`) and stops there when there are too few (a blank or
+   cloud-covered frame); finds the frame's sources (sep, :mod:`.source_extraction`);
+3. **tracks** the frame when its observation already has a solved frame
+   (:mod:`.tracking_reference`: ``tracking/{sequence_id}``) and the mount has not moved more
+   than :attr:`PlateSolver.max_mount_move` since: that frame's WCS, shifted and refitted
+   (TAN-SIP) against the star catalog's stars matched to the sources (:mod:`.tracking`,
+   ``solve_method: "tracked"``); otherwise, or when tracking fails, runs astrometry.net
+   ``solve-field`` on those same sources (an xylist, :func:`.solve_field.solve_field_sources`:
+   no extraction of its own) with the mount position (``RA-MNT``, ``DEC-MNT``) as a hint
+   within :attr:`PlateSolver.hint_radius` degrees (``"solve-field"``), or blind when the
+   header has none (``"blind"``); why a frame was not tracked is recorded
+   (``solve_not_tracked_reason``: the first frame, a frame that arrived before any other was
+   solved, a slew, a failed match, no catalog);
+4. checks the solution is a celestial TAN WCS of the full-resolution pixels with the expected
+   pixel scale (:mod:`.frame_wcs`);
 5. writes the frame, pixels unchanged and the WCS in its header, to the solved bucket under
    the same name (:mod:`.solved_frame`), and checks what was stored;
 6. sets on the images document ``ra_image``, ``dec_image`` (the centre pixel's sky position,
    degrees), ``solved: true``, ``status: "solved"``, ``pixel_scale`` (arcsec/pixel),
    ``rotation`` (degrees east of north of the image's up), ``solved_path``, ``solved_url``,
-   ``solved_time``, ``solve_seconds``, the solver's figures and the camera constants used
+   ``solved_time``, ``solve_seconds``, ``solve_method``, ``solve_tracked_from``,
+   ``solve_not_tracked_reason``, ``solve_matched_stars``, ``solve_rms_px`` (tracked), the
+   solver's figures and the camera constants used
    (``camera_constants`` with their sources, ``camera_warnings``), and on its observation
    ``ra``/``dec`` when they are still null, with the sky index of the solved field
    (:func:`~panoptes_network.frames.sky_index.sky_fields`, ``sky_source: "solved"``, the
@@ -33,7 +44,8 @@ For a message ``{"bucket", "name", "image_id"}`` of a ``.fits.fz`` in the images
    sky cells key index (:data:`~panoptes_network.pipeline.schema.SKY_CELLS`) from the cells
    it held to the solved ones, all in one atomic batch guarded by the versions read (the
    first solved frame of an observation wins; a lost race re-reads and re-plans, and the
-   cell documents always agree with the observation's ``sky_cells``).
+   cell documents always agree with the observation's ``sky_cells``); then makes the frame
+   its observation's tracking reference (the last solved frame wins).
 
 A frame that cannot be solved (no solution, a limit reached, blank or cloud-covered, a
 solution that is not a celestial WCS) gets ``status: "solve_error"`` and
@@ -42,11 +54,10 @@ message is acknowledged. A file that cannot be read is also copied to quarantine
 storage, Firestore or the solver's installation raise, so Pub/Sub redelivers.
 
 Memory: one frame at a time per process (:data:`ONE_FRAME_AT_A_TIME`): the raw uint16 pixels
-(36 MB for 5208 x 3476), one colour plane in float32 and its background (18 MB each, freed
-plane by plane), the float32 superpixel image (18 MB, also written to a temporary folder for
-``solve-field``) and the recompressed output; the preview's float32 planes of the binned size
-(at most 32 MB) are freed before the calibration. A full-frame step peaks at about 260 MB of
-resident memory, 120 MB of which are the libraries.
+(36 MB for 5208 x 3476), one colour plane in float32 at a time (18 MB, its sky subtracted in
+place by sep), the float32 superpixel image (18 MB, freed once its sources are found) and the
+recompressed output; the preview's float32 planes of the binned size (at most 32 MB) are
+freed before the calibration.
 """
 
 from __future__ import annotations
@@ -67,7 +78,6 @@ from panoptes_network.astrometry.frame_wcs import (
     FrameSolution,
     NotACelestialSolution,
     solution_on_frame,
-    unbin_wcs,
     wcs_from_header,
 )
 from panoptes_network.astrometry.solve_field import (
@@ -77,7 +87,7 @@ from panoptes_network.astrometry.solve_field import (
     SolveFieldOptions,
     SolveFieldRun,
     run_process_group,
-    solve_field,
+    solve_field_sources,
 )
 from panoptes_network.astrometry.solved_frame import (
     StoredFrame,
@@ -85,7 +95,22 @@ from panoptes_network.astrometry.solved_frame import (
     read_stored_frame,
     solved_frame_bytes,
 )
+from panoptes_network.astrometry.source_extraction import Sources, extract_sources
 from panoptes_network.astrometry.star_count import count_star_like_sources
+from panoptes_network.astrometry.tracking import (
+    TrackedSolution,
+    TrackingFailed,
+    TrackingOptions,
+    track_solution,
+)
+from panoptes_network.astrometry.tracking_reference import (
+    SolveMethod,
+    mount_position,
+    reference_from_record,
+    reference_record,
+    why_not_tracked,
+)
+from panoptes_network.catalog.star_catalog import Catalog
 from panoptes_network.frames.bucket_path import ImagePath, InvalidPathError
 from panoptes_network.frames.camera_constants import MissingCameraConstant
 from panoptes_network.frames.camera_registry import (
@@ -113,6 +138,7 @@ from panoptes_network.pipeline.schema import (
     IMAGES,
     OBSERVATIONS,
     SKY_CELLS,
+    TRACKING,
     ImageStatus,
 )
 from panoptes_network.pipeline.storage import quarantine as copy_to_quarantine
@@ -149,8 +175,13 @@ class PlateSolver:
     background_box : int
         Background box side, in pixels of one colour plane.
     min_stars : int
-        Fewest star-like sources (8 sigma, 2 superpixels or more) a frame needs to be sent to
-        ``solve-field``; fewer is recorded as a blank or cloud-covered frame at once.
+        Fewest star-like sources (8 sigma, 2 superpixels or more) a frame needs to be solved;
+        fewer is recorded as a blank or cloud-covered frame at once.
+    tracking : TrackingOptions
+        How a frame is tracked from its observation's reference (:mod:`.tracking`).
+    max_mount_move : float
+        Largest move of the mount position from the reference frame's for which a frame is
+        tracked, degrees; beyond it the frame goes to ``solve-field``.
     options : SolveFieldOptions
         ``solve-field`` program, CPU limit, timeout, downsampling.
     runner : Runner
@@ -163,19 +194,11 @@ class PlateSolver:
     hint_radius: float = 10.0
     background_box: int = 64
     min_stars: int = 10
+    tracking: TrackingOptions = field(default_factory=TrackingOptions)
+    max_mount_move: float = 0.5
     options: SolveFieldOptions = field(default_factory=SolveFieldOptions)
     runner: Runner = run_process_group
     workdir: Path | None = None
-
-
-def _degrees(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def pointing_hint(header: Mapping[str, Any], radius: float) -> PointingHint | None:
@@ -195,10 +218,8 @@ def pointing_hint(header: Mapping[str, Any], radius: float) -> PointingHint | No
         None when either card is missing, empty, not a number or out of range: the frame is
         then solved blind.
     """
-    ra, dec = _degrees(header.get("RA-MNT")), _degrees(header.get("DEC-MNT"))
-    if ra is None or dec is None or not -90.0 <= dec <= 90.0:
-        return None
-    return PointingHint(ra % 360.0, dec, radius)
+    mount = mount_position(header)
+    return None if mount is None else PointingHint(*mount, radius)
 
 
 def field_radius_of(solution: FrameSolution) -> float:
@@ -230,15 +251,87 @@ def field_radius_of(solution: FrameSolution) -> float:
     return min(max(corners), MAX_FIELD_RADIUS_DEG)
 
 
-def _history(ctx: ChainContext, run: SolveFieldRun, bias: float) -> list[str]:
+def _history(ctx: ChainContext, found: _Found, bias: float) -> list[str]:
     when = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    extraction = (
+        f"from sources found on 2x2 superpixels (bias {bias:g} ADU and per-colour sky "
+        "subtracted), in full-resolution pixels."
+    )
+    if found.tracked is not None:
+        tracked = found.tracked
+        return [
+            f"Plate solved {when} by panoptes-network {ctx.service}:",
+            f"tracked from {found.tracked_from}: {tracked.matched} catalog stars matched,",
+            f"rms {tracked.rms:.3f} px, WCS fitted {extraction}",
+        ]
+    run = found.run
+    assert run is not None
     odds = f"{run.log_odds:.1f}" if run.log_odds is not None else "unknown"
     return [
         f"Plate solved {when} by panoptes-network {ctx.service}:",
         f"astrometry.net {run.version} solve-field, index {run.index_id}, log-odds {odds},",
-        f"{run.matched_stars} stars matched, on 2x2 superpixels (bias {bias:g} ADU",
-        "and per-colour sky subtracted); WCS rescaled to full-resolution pixels.",
+        f"{run.matched_stars} stars matched, {extraction}",
     ]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A frame's solution and how it was found."""
+
+    solution: FrameSolution
+    method: str
+    run: SolveFieldRun | None = None
+    tracked: TrackedSolution | None = None
+    tracked_from: str | None = None
+    why_not_tracked: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Return the images document's fields that say how the frame was solved."""
+        tracked = self.tracked
+        return {
+            "solve_method": self.method,
+            "solve_tracked_from": self.tracked_from,
+            "solve_not_tracked_reason": self.why_not_tracked,
+            "solve_matched_stars": (
+                tracked.matched if tracked is not None else getattr(self.run, "matched_stars", None)
+            ),
+            "solve_rms_px": None if tracked is None else round(tracked.rms, 4),
+            "solve_index": getattr(self.run, "index_id", None),
+        }
+
+
+def _track(
+    ctx: ChainContext,
+    path: ImagePath,
+    header: Mapping[str, Any],
+    sources: Sources,
+    shape: tuple[int, int],
+    solver: PlateSolver,
+    catalog: Catalog | None,
+) -> _Found | str:
+    """Track the frame from its observation's reference; the reason when it cannot be."""
+    assert ctx.documents is not None
+    if catalog is None:
+        return "no star catalog to track with"
+    reference = reference_from_record(ctx.documents.get(TRACKING, path.sequence_id))
+    reason = why_not_tracked(reference, header, solver.max_mount_move)
+    if reason is not None:
+        return reason
+    assert reference is not None
+    try:
+        tracked = track_solution(
+            reference.wcs,
+            sources,
+            catalog,
+            shape,
+            scale_range=solver.pixel_scale,
+            options=solver.tracking,
+        )
+    except TrackingFailed as exc:
+        return f"tracking from {reference.image_id} failed: {exc.reason}"
+    return _Found(
+        tracked.solution, SolveMethod.TRACKED, tracked=tracked, tracked_from=reference.image_id
+    )
 
 
 def _write_solved(
@@ -353,7 +446,10 @@ def _record_failure(
 
 
 def plate_solve(
-    ctx: ChainContext, obj: StoredObject, solver: PlateSolver | None = None
+    ctx: ChainContext,
+    obj: StoredObject,
+    solver: PlateSolver | None = None,
+    catalog: Catalog | None = None,
 ) -> StepResult:
     """Plate solve a recorded frame, store it with its WCS and record where it points.
 
@@ -364,7 +460,10 @@ def plate_solve(
     obj : StoredObject
         The ``.fits.fz`` frame in the images bucket.
     solver : PlateSolver, optional
-        Scale, hint radius, limits and the ``solve-field`` runner.
+        Scale, hint radius, limits, tracking and the ``solve-field`` runner.
+    catalog : Catalog, optional
+        The star catalog frames are tracked against; without one every frame goes to
+        ``solve-field``.
 
     Returns
     -------
@@ -393,11 +492,15 @@ def plate_solve(
     # The checks run under the lock too: a duplicate delivery that waited for the first
     # one's solve then finds the image solved and does not solve it again.
     with ONE_FRAME_AT_A_TIME:
-        return _solve_if_needed(ctx, obj, path, solver)
+        return _solve_if_needed(ctx, obj, path, solver, catalog)
 
 
 def _solve_if_needed(
-    ctx: ChainContext, obj: StoredObject, path: ImagePath, solver: PlateSolver
+    ctx: ChainContext,
+    obj: StoredObject,
+    path: ImagePath,
+    solver: PlateSolver,
+    catalog: Catalog | None,
 ) -> StepResult:
     assert ctx.documents is not None
     base = {"object": obj.uri, "image_id": path.image_id}
@@ -414,11 +517,16 @@ def _solve_if_needed(
         info.md5_hash is not None and image.get("solve_input_md5") == info.md5_hash
     ):
         return StepResult("skipped", {**base, "why": "already failed on this very file"})
-    return _solve_one(ctx, obj, path, info.md5_hash, solver)
+    return _solve_one(ctx, obj, path, info.md5_hash, solver, catalog)
 
 
 def _solve_one(
-    ctx: ChainContext, obj: StoredObject, path: ImagePath, md5: str | None, solver: PlateSolver
+    ctx: ChainContext,
+    obj: StoredObject,
+    path: ImagePath,
+    md5: str | None,
+    solver: PlateSolver,
+    catalog: Catalog | None,
 ) -> StepResult:
     stages = StageTimer()
     try:
@@ -465,44 +573,52 @@ def _solve_one(
         return _record_failure(
             ctx, obj, path, reason, md5, calibrated.background, sources_detected=stars
         )
-    hint = pointing_hint(frame.header, solver.hint_radius)
-    low, high = solver.pixel_scale
-    with tempfile.TemporaryDirectory(prefix="plate-solve-", dir=solver.workdir) as folder:
-        try:
-            run = solve_field(
-                calibrated.image,
-                Path(folder),
-                scale_range=(low * SUPERPIXEL, high * SUPERPIXEL),
-                hint=hint,
-                options=solver.options,
-                runner=solver.runner,
-            )
-        except NoSolution as exc:
-            stages.done("solve")
-            return _record_failure(
-                ctx,
-                obj,
-                path,
-                exc.reason,
-                md5,
-                calibrated.background,
-                sources_detected=stars,
-                **stages.seconds,
-            )
+    sources = extract_sources(calibrated.image, calibrated.background.superpixel_rms)
     background = calibrated.background
     del calibrated
-    try:
-        binned = wcs_from_header(run.header)
-        solution = solution_on_frame(
-            unbin_wcs(binned, SUPERPIXEL), frame.pixels.shape, solver.pixel_scale
-        )
-    except (NotACelestialSolution, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or f"the solution cannot be read: {exc}"
-        return _record_failure(
-            ctx, obj, path, reason, md5, background, sources_detected=stars, **stages.seconds
-        )
+    stages.done("extract")
+    shape = frame.pixels.shape
+    hint = pointing_hint(frame.header, solver.hint_radius)
+    found = _track(ctx, path, frame.header, sources, shape, solver, catalog)
+    if isinstance(found, str):
+        why = found
+        with tempfile.TemporaryDirectory(prefix="plate-solve-", dir=solver.workdir) as folder:
+            try:
+                run = solve_field_sources(
+                    sources,
+                    shape,
+                    Path(folder),
+                    scale_range=solver.pixel_scale,
+                    hint=hint,
+                    options=solver.options,
+                    runner=solver.runner,
+                )
+            except NoSolution as exc:
+                stages.done("solve")
+                return _record_failure(
+                    ctx,
+                    obj,
+                    path,
+                    exc.reason,
+                    md5,
+                    background,
+                    sources_detected=stars,
+                    solve_not_tracked_reason=why,
+                    **stages.seconds,
+                )
+        try:
+            solution = solution_on_frame(wcs_from_header(run.header), shape, solver.pixel_scale)
+        except (NotACelestialSolution, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or f"the solution cannot be read: {exc}"
+            return _record_failure(
+                ctx, obj, path, reason, md5, background, sources_detected=stars, **stages.seconds
+            )
+        method = SolveMethod.BLIND if hint is None else SolveMethod.SOLVE_FIELD
+        found = _Found(solution, method, run=run, why_not_tracked=why)
+    solution = found.solution
     stages.done("solve")
-    target = _write_solved(ctx, obj, frame, solution, _history(ctx, run, bias))
+    target = _write_solved(ctx, obj, frame, solution, _history(ctx, found, bias))
+    reference = reference_record(path.image_id, solution, frame.header)
     del frame
     stages.done("write")
     now = ctx.now()
@@ -518,10 +634,9 @@ def _solve_one(
         "solved_url": ctx.settings.public_url(target.bucket, target.name),
         "solved_time": now,
         "solve_seconds": round(stages.total(), 3),
-        "solve_blind": hint is None,
+        "solve_blind": found.method == SolveMethod.BLIND,
+        **found.fields(),
         "sources_detected": stars,
-        "solve_matched_stars": run.matched_stars,
-        "solve_index": run.index_id,
         "solve_input_md5": md5,
         "solve_error_reason": None,
         "background": background.to_dict(),
@@ -540,6 +655,8 @@ def _solve_one(
     }
     written = _update_documents(ctx, path, image_fields, observation_fields)
     if written:
+        # The observation's next frames are tracked from this one (last solved wins).
+        ctx.documents.merge(TRACKING, path.sequence_id, {**reference, "updated_time": now})
         ctx.bus.publish(ctx.settings.measure_topic, target.message(image_id=path.image_id))
     stages.done("record")
     return StepResult(
@@ -552,9 +669,10 @@ def _solve_one(
             "dec_image": round(solution.dec_centre, 6),
             "pixel_scale": round(solution.pixel_scale, 4),
             "rotation": round(solution.rotation, 3),
-            "blind": hint is None,
+            "method": found.method,
+            **({} if found.why_not_tracked is None else {"not_tracked": found.why_not_tracked}),
             "sources_detected": stars,
-            "solve_field_sources": run.sources,
+            "sources_extracted": len(sources),
             "preview": preview["action"],
             **({} if written else {"why": "solved by another delivery meanwhile"}),
             **stages.seconds,

@@ -1,4 +1,18 @@
-"""Run astrometry.net's ``solve-field`` on an image and read its solution.
+"""Run astrometry.net's ``solve-field`` on an image or a source list and read its solution.
+
+Two inputs:
+
+- :func:`solve_field`: an image (the calibrated superpixels), from which ``solve-field``
+  extracts its own sources (``image2xy``, after ``--downsample``);
+- :func:`solve_field_sources`: sources already found (:mod:`.source_extraction`), written as
+  an xylist (:func:`write_xylist`: a FITS binary table of ``X``, ``Y``, ``FLUX``, brightest
+  first) and given with ``--width --height --x-column X --y-column Y --sort-column FLUX``, so
+  ``solve-field`` does not extract again. The xylist is on the full-resolution frame's pixel
+  grid, the grid the sources are measured on (``X = x + 1``: FITS pixels are 1-based): the
+  scale hint is the frame's own pixel scale, and the ``.wcs`` it writes is the frame's WCS
+  as it stands (no unbinning). On a full simulated frame it solves in 0.6 s from its 1000
+  brightest sources (0.7 s from 3000), against 3.0 s from the image, to the same index; fed
+  the sources ``solve-field`` extracted from the image, it gives the same solution.
 
 The program is run as a subprocess in a folder of its own, with
 
@@ -8,8 +22,8 @@ The program is run as a subprocess in a folder of its own, with
   full frame solves blind in about the same 2 s, a crop of 2 x 2 degrees takes 20 % longer,
   and a poor frame can use the whole CPU limit before it gives up);
 - a scale hint (``--scale-low --scale-high`` in arcsec per pixel of the image it is given);
-- ``--downsample`` (source extraction on a smaller image), a CPU limit (``--cpulimit``) and a
-  wall-clock timeout (the process group is killed when it is reached);
+- for an image, ``--downsample`` (source extraction on a smaller image); a CPU limit
+  (``--cpulimit``) and a wall-clock timeout (the process group is killed when it is reached);
 - ``--crpix-center`` (the reference pixel at the image centre), ``--no-plots``, ``--overwrite``,
   ``--new-fits none`` and no other outputs than the source list, the WCS and the "solved"
   flag;
@@ -35,9 +49,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
+
+if TYPE_CHECKING:
+    from panoptes_network.astrometry.source_extraction import Sources
 
 __all__ = [
     "NoSolution",
@@ -49,6 +67,8 @@ __all__ = [
     "run_process_group",
     "solve_field",
     "solve_field_arguments",
+    "solve_field_sources",
+    "write_xylist",
 ]
 
 #: Runs a command line with a wall-clock timeout (seconds) and returns the finished process;
@@ -133,7 +153,7 @@ class SolveFieldRun:
         The ``.wcs`` file's header: the WCS of the image given, with astrometry.net's
         HISTORY and COMMENT cards (version, index, log-odds, matches).
     sources : int
-        Sources extracted from the image.
+        Sources extracted from the image, or given in the source list.
     seconds : float
         Wall-clock time of the run, in seconds.
     """
@@ -229,21 +249,26 @@ def solve_field_arguments(
     hint: PointingHint | None,
     options: SolveFieldOptions,
     shape: tuple[int, int],
+    xylist: bool = False,
 ) -> list[str]:
-    """Return the ``solve-field`` command line for an image.
+    """Return the ``solve-field`` command line for an image or a source list.
 
     Parameters
     ----------
     image : Path
-        The FITS image to solve; outputs go beside it.
+        The FITS image (or xylist) to solve; outputs go beside it.
     scale_range : (float, float)
-        Pixel scale bounds of that image, in arcsec per pixel.
+        Pixel scale bounds of that image's pixels, in arcsec per pixel.
     hint : PointingHint or None
         Where to search; None solves blind.
     options : SolveFieldOptions
         Limits and downsampling.
     shape : (int, int)
-        The image's (rows, columns), to choose the downsampling.
+        The image's (rows, columns): for an image, to choose the downsampling; for an
+        xylist, the field's ``--height`` and ``--width`` in pixels.
+    xylist : bool
+        Whether ``image`` is an xylist (:func:`write_xylist`) rather than an image: then
+        ``--width --height --x-column --y-column --sort-column`` replace ``--downsample``.
 
     Returns
     -------
@@ -252,6 +277,12 @@ def solve_field_arguments(
     """
     folder = image.parent
     stem = image.name.removesuffix(".fits")
+    if xylist:
+        rows, cols = shape
+        source_options = ["--width", str(int(cols)), "--height", str(int(rows))]
+        source_options += ["--x-column", "X", "--y-column", "Y", "--sort-column", "FLUX"]
+    else:
+        source_options = ["--downsample", str(options.downsample_for(shape))]
     command = [
         options.executable,
         str(image),
@@ -261,8 +292,7 @@ def solve_field_arguments(
         f"{scale_range[0]:g}",
         "--scale-high",
         f"{scale_range[1]:g}",
-        "--downsample",
-        str(options.downsample_for(shape)),
+        *source_options,
         "--cpulimit",
         f"{options.cpulimit:g}",
         "--crpix-center",
@@ -315,7 +345,7 @@ def _why_unsolved(
         else "anywhere on the sky (no pointing hint)"
     )
     found = "no sources" if not sources else f"{sources} sources"
-    reason = f"astrometry.net found no solution {where} from {found} in the image"
+    reason = f"astrometry.net found no solution {where} from {found} of the frame"
     if "CPU time limit reached" in log or "time limit reached" in log:
         reason += f"; it stopped at its CPU limit of {options.cpulimit:g} s"
     if sources is not None and sources < FEW_SOURCES:
@@ -332,7 +362,7 @@ def solve_field(
     options: SolveFieldOptions = SolveFieldOptions(),
     runner: Runner = run_process_group,
 ) -> SolveFieldRun:
-    """Plate solve an image with ``solve-field``.
+    """Plate solve an image with ``solve-field``, which extracts its sources.
 
     Parameters
     ----------
@@ -366,11 +396,116 @@ def solve_field(
     command = solve_field_arguments(
         path, scale_range=scale_range, hint=hint, options=options, shape=image.shape
     )
+    return _run(command, path, hint, options, runner)
+
+
+def write_xylist(path: Path, sources: Sources, shape: tuple[int, int]) -> int:
+    """Write sources as an xylist: the FITS binary table ``solve-field`` reads.
+
+    Parameters
+    ----------
+    path : Path
+        The file to write (replaced when it exists).
+    sources : Sources
+        Positions in 0-based pixels of the grid of ``shape``, with fluxes.
+    shape : (int, int)
+        The field's (rows, columns), in pixels: ``IMAGEH`` and ``IMAGEW``.
+
+    Returns
+    -------
+    int
+        The number of rows written: the sources with finite positions and fluxes, in the
+        table as ``X``, ``Y`` (1-based: FITS pixel ``(1, 1)`` is the centre of numpy's
+        ``[0, 0]``) and ``FLUX`` (float64), sorted by decreasing flux.
+    """
+    x, y, flux = (np.asarray(v, dtype=np.float64) for v in (sources.x, sources.y, sources.flux))
+    finite = np.isfinite(x) & np.isfinite(y) & np.isfinite(flux)
+    x, y, flux = x[finite], y[finite], flux[finite]
+    order = np.argsort(-flux, kind="stable")
+    table = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="X", format="D", array=x[order] + 1.0),
+            fits.Column(name="Y", format="D", array=y[order] + 1.0),
+            fits.Column(name="FLUX", format="D", array=flux[order]),
+        ]
+    )
+    rows, cols = shape
+    table.header["IMAGEW"] = (int(cols), "field width, pixels")
+    table.header["IMAGEH"] = (int(rows), "field height, pixels")
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(path, overwrite=True)
+    return int(order.size)
+
+
+def solve_field_sources(
+    sources: Sources,
+    shape: tuple[int, int],
+    workdir: Path,
+    *,
+    scale_range: tuple[float, float],
+    hint: PointingHint | None,
+    options: SolveFieldOptions = SolveFieldOptions(),
+    runner: Runner = run_process_group,
+) -> SolveFieldRun:
+    """Plate solve a frame from its sources with ``solve-field`` (no extraction of its own).
+
+    Parameters
+    ----------
+    sources : Sources
+        The frame's sources, brightest first, in 0-based pixels of the grid of ``shape``:
+        the full-resolution frame for :func:`.source_extraction.extract_sources`' output.
+    shape : (int, int)
+        The frame's (rows, columns), in pixels of that grid.
+    workdir : Path
+        An empty folder for the xylist and the program's files (removed by the caller).
+    scale_range : (float, float)
+        Pixel scale bounds of that grid, in arcsec per pixel (the raw frame's own, e.g.
+        :attr:`PlateSolver.pixel_scale <.plate_solve.PlateSolver.pixel_scale>`, not the
+        superpixels' double).
+    hint : PointingHint or None
+        The mount position and search radius; None solves blind.
+    options : SolveFieldOptions
+        Program and limits (``downsample`` does not apply).
+    runner : Runner
+        Runs the command (:func:`run_process_group` by default).
+
+    Returns
+    -------
+    SolveFieldRun
+        The ``.wcs`` header (WCS of that grid: the frame's own pixels, ready for
+        :func:`.frame_wcs.solution_on_frame` without unbinning) and run figures.
+
+    Raises
+    ------
+    NoSolution
+        If the run ended (or timed out) without a solution, or there are no sources.
+    SolveFieldFailed
+        If the program is missing or failed.
+    """
+    path = workdir / "sources.fits"
+    if write_xylist(path, sources, shape) == 0:
+        path.unlink(missing_ok=True)
+        raise NoSolution("no sources to solve from (a blank or cloud-covered frame?)")
+    command = solve_field_arguments(
+        path, scale_range=scale_range, hint=hint, options=options, shape=shape, xylist=True
+    )
+    return _run(command, path, hint, options, runner)
+
+
+def _run(
+    command: list[str],
+    path: Path,
+    hint: PointingHint | None,
+    options: SolveFieldOptions,
+    runner: Runner,
+) -> SolveFieldRun:
+    """Run a command line of :func:`solve_field_arguments` for ``path``; read the outcome."""
+    workdir, stem = path.parent, path.name.removesuffix(".fits")
+    axy = workdir / f"{stem}.axy"
     start = time.perf_counter()
     try:
         done = runner(command, options.timeout)
     except subprocess.TimeoutExpired:
-        sources = _count_sources(workdir / "frame.axy")
+        sources = _count_sources(axy)
         raise NoSolution(
             f"solve-field did not finish within {options.timeout:g} s wall-clock "
             f"({sources if sources is not None else 'unknown'} sources); gave up"
@@ -384,8 +519,8 @@ def solve_field(
         path.unlink(missing_ok=True)  # the image is the largest file: free it now
     seconds = time.perf_counter() - start
     log = f"{done.stdout or ''}\n{done.stderr or ''}"
-    solved, wcs_file = workdir / "frame.solved", workdir / "frame.wcs"
-    sources = _count_sources(workdir / "frame.axy")
+    solved, wcs_file = workdir / f"{stem}.solved", workdir / f"{stem}.wcs"
+    sources = _count_sources(axy)
     if done.returncode != 0 and not solved.exists():
         raise SolveFieldFailed(
             f"{options.executable} exited with status {done.returncode}: {log.strip()[-800:]}"

@@ -5,7 +5,8 @@ the catalog stars in the footprint (V 6 to 13 by default, plus fainter neighbour
 contamination flag), measures them with :func:`.frame_photometry.measure_frame`, writes one
 parquet table per image (:mod:`.sources_table`) to the sources bucket as
 ``<UNIT>/<CAMERA>/<SEQSTART>/<IMGSTART>.parquet``, and sets the image's ``status`` to
-``measured`` with the table's path and row count.
+``measured`` with the table's path and row count, ``measured_time`` and ``measure_seconds``
+(the step's own time, read to record).
 
 The camera's bias, saturation, gain, read noise and Bayer pattern are resolved for each frame
 (header, then the ``cameras`` registry: :mod:`panoptes_network.frames.camera_registry`), used
@@ -31,6 +32,7 @@ science.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
@@ -274,6 +276,7 @@ def measure_sources(
     """
     if ctx.documents is None:
         raise ValueError("measure_sources needs a document store")
+    started = time.perf_counter()
     refused = refuse_foreign_bucket(ctx, obj, "measure-sources")
     if refused is not None:
         return refused
@@ -396,6 +399,7 @@ def measure_sources(
             "zero_point_errors": zero_point_errors,
             "calibration": calibration.to_record(),
             "measured_time": now,
+            "measure_seconds": round(time.perf_counter() - started, 3),
             "updated_time": now,
         },
     )

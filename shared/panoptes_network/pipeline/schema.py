@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CALIBRATIONS",
+    "TRACKING",
     "CAMERAS",
     "CalibrationStatus",
     "FINAL_UPLOAD_STATES",
@@ -74,6 +75,12 @@ CAMERAS = "cameras"
 #: or bias was subtracted, or why none); ``superseded_by`` and ``superseded_time`` once a
 #: later build of the same group replaces it.
 CALIBRATIONS = "calibrations"
+#: The solution each observation's next frames are tracked from (id: the sequence id):
+#: ``image_id``, ``wcs`` (the WCS cards of that solved frame's full-resolution pixels, a map
+#: of keyword to value), ``mount_ra``/``mount_dec`` (degrees) and ``updated_time``; written by
+#: plate-solve for every solved frame (the last one wins), see
+#: :mod:`panoptes_network.astrometry.tracking_reference`.
+TRACKING = "tracking"
 #: The analysis' per-star statistics (id: the PICID as text), merged over every run of every
 #: unit (:mod:`panoptes_network.analysis.star_documents`): counts, per-colour statistics, the
 #: headline figures, ``analysis`` and ``analysis_hash``, ``points_at_least``, ``sky_cells``.

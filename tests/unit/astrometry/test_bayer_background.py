@@ -218,7 +218,7 @@ def test_background_follows_a_sky_gradient_better_than_photutils():
     result = calibrate_superpixels(pixels, bias=BIAS, bayer_pattern="RGGB")
     noise = result.background.superpixel_rms
     error = (subtracted_sky(pixels, result.image) - true_sky) / noise
-    reference = (subtracted_sky(pixels, photutils_superpixels(pixels, BIAS, "RGGB")) - true_sky)
+    reference = subtracted_sky(pixels, photutils_superpixels(pixels, BIAS, "RGGB")) - true_sky
     reference /= noise
     # The sky taken off is the true sky to a small fraction of one superpixel's noise, up to
     # the edges, where photutils' map bends away from the ramp by about two sigma.

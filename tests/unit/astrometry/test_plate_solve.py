@@ -29,8 +29,9 @@ from panoptes_network.astrometry.solve_field import (
     PointingHint,
     SolveFieldFailed,
     SolveFieldOptions,
-    solve_field,
+    solve_field_sources,
 )
+from panoptes_network.astrometry.source_extraction import extract_sources
 from panoptes_network.catalog.star_catalog import InMemoryCatalog, angular_separation
 from panoptes_network.catalog.tycho2_index import find_index_files, read_index_stars
 from panoptes_network.frames.compression import compress_frame
@@ -126,14 +127,16 @@ def solved_a(unsolved, solver_ctx) -> dict:
 
 @pytest.fixture(scope="module")
 def solution_header(unsolved, tmp_path_factory) -> fits.Header:
-    """A real solve-field .wcs header of unsolved.fits' superpixels, for replayed runs."""
-    image = calibrate_superpixels(
+    """A real solve-field .wcs header of unsolved.fits' own sources, for replayed runs."""
+    calibrated = calibrate_superpixels(
         unsolved["pixels"], bias=REAL_CAMERA["bias_adu"], bayer_pattern="RGGB"
-    ).image
-    run = solve_field(
-        image,
+    )
+    sources = extract_sources(calibrated.image, calibrated.background.superpixel_rms)
+    run = solve_field_sources(
+        sources,
+        unsolved["pixels"].shape,
         tmp_path_factory.mktemp("solve"),
-        scale_range=(19.0, 23.0),
+        scale_range=(9.5, 11.5),
         hint=PointingHint(unsolved["header"]["RA-MNT"], unsolved["header"]["DEC-MNT"], 10.0),
     )
     assert run.sources > 100 and run.version != "unknown" and 4107 <= run.index_id <= 4119
@@ -165,8 +168,14 @@ def test_real_frame_solves_to_its_known_centre(solved_a):
     assert len(solved_a["runner"].calls) == 1
     command = solved_a["runner"].calls[0]
     assert command[command.index("--radius") + 1] == "10"
-    assert command[command.index("--scale-low") + 1] == "19"
+    # solve-field is given the step's own sources in full-resolution pixels (an xylist of
+    # the frame's width and height), with the raw frame's scale range.
+    assert command[command.index("--scale-low") + 1] == "9.5"
+    assert command[command.index("--width") + 1] == "700"
+    assert command[1].endswith("sources.fits") and "--x-column" in command
     assert "--cpulimit" in command and "--no-plots" in command
+    assert image["solve_method"] == "solve-field"
+    assert image["solve_not_tracked_reason"] == "no star catalog to track with"
 
 
 def test_solved_frame_keeps_the_pixels_and_its_wcs_maps_the_centre(solved_a, unsolved):
@@ -259,6 +268,118 @@ def test_re_solved_frame_agrees_with_its_2016_solution_and_the_catalog(solved_a,
     assert rms[0] < 1.0 and rms[0] <= rms[1]
 
 
+@pytest.fixture(scope="module")
+def tycho() -> InMemoryCatalog:
+    files = find_index_files()
+    if not files:
+        pytest.skip("astrometry.net Tycho-2 index files not installed (astrometry-data-tycho2)")
+    return InMemoryCatalog(read_index_stars(files))
+
+
+def corner_offsets(wcs: WCS, reference: WCS, shape=(700, 700)) -> np.ndarray:
+    """Pixels between where two WCSs put the sky of the centre and the four corners."""
+    rows, cols = shape
+    points = np.array(
+        [
+            [(cols - 1) / 2, (rows - 1) / 2],
+            [0, 0],
+            [cols - 1, 0],
+            [0, rows - 1],
+            [cols - 1, rows - 1],
+        ],
+        dtype=float,
+    )
+    return np.hypot(*(wcs.all_world2pix(reference.all_pix2world(points, 0), 0) - points).T)
+
+
+def test_the_next_frame_is_tracked_as_accurately_as_solve_field_solves_it(
+    unsolved, panoptes_data, solver_ctx, tycho, tmp_path
+):
+    ctx, runner = solver_ctx(), CountingRunner()
+    first = stored_and_recorded(ctx, A, unsolved["fz"])
+    result = plate_solve(ctx, first, PlateSolver(runner=runner), tycho)
+    assert result.detail["method"] == "solve-field" and len(runner.calls) == 1
+    reason = ctx.documents.get("images", "PAN001_14d3bd_20160909T081226")[
+        "solve_not_tracked_reason"
+    ]
+    assert reason == "no frame of this observation is solved yet"
+    reference = ctx.documents.get("tracking", "PAN001_14d3bd_20160909T081152")
+    assert reference["image_id"] == "PAN001_14d3bd_20160909T081226"
+    assert reference["wcs"]["CTYPE1"] == "RA---TAN-SIP" and "A_2_0" in reference["wcs"]
+    # The next frame: tracked from the first, solve-field not run again.
+    second = stored_and_recorded(ctx, B, (panoptes_data / "solved.fits.fz").read_bytes())
+    result = plate_solve(ctx, second, PlateSolver(runner=runner), tycho)
+    assert result.action == "solved" and result.detail["method"] == "tracked", result.detail
+    assert len(runner.calls) == 1
+    image = ctx.documents.get("images", "PAN001_14d3bd_20160909T081434")
+    assert image["solve_method"] == "tracked" and image["solve_not_tracked_reason"] is None
+    assert image["solve_tracked_from"] == "PAN001_14d3bd_20160909T081226"
+    assert image["solve_matched_stars"] >= 20 and image["solve_rms_px"] < 0.6
+    header, _ = solved_hdu(ctx, B)
+    assert header["CTYPE1"] == "RA---TAN-SIP" and any(
+        "tracked from PAN001_14d3bd_20160909T081226" in line for line in header["HISTORY"]
+    )
+    # As accurate as solve-field's own solution of the same frame (within 1 px everywhere).
+    calibrated = calibrate_superpixels(
+        solved_hdu(ctx, B)[1], bias=REAL_CAMERA["bias_adu"], bayer_pattern="RGGB"
+    )
+    run = solve_field_sources(
+        extract_sources(calibrated.image, calibrated.background.superpixel_rms),
+        (700, 700),
+        tmp_path,
+        scale_range=(9.5, 11.5),
+        hint=PointingHint(header["RA-MNT"], header["DEC-MNT"], 10.0),
+    )
+    tracked, solved = quiet_wcs(header), quiet_wcs(run.header)
+    offsets = corner_offsets(tracked, solved)
+    pixels = solved_hdu(ctx, B)[1]
+    ours, theirs = (matched_star_residuals(pixels, w, tycho) for w in (tracked, solved))
+    rms = [float(np.sqrt((np.hypot(*r.T) ** 2).mean())) for r in (ours, theirs)]
+    print(
+        f"tracked vs solve-field: centre {offsets[0]:.3f} px, corners {offsets[1:].max():.3f} px;"
+        f" rms against Tycho-2 {rms[0]:.3f} px (solve-field {rms[1]:.3f} px, {len(ours)} stars)"
+    )
+    # Within a pixel of solve-field everywhere, and closer to the catalog's stars than it.
+    assert offsets.max() < 1.0
+    assert len(ours) >= 50 and rms[0] <= rms[1]
+    assert ctx.documents.get("tracking", "PAN001_14d3bd_20160909T081152")["image_id"] == (
+        "PAN001_14d3bd_20160909T081434"
+    )
+
+
+def test_a_frame_whose_mount_moved_goes_to_solve_field(unsolved, panoptes_data, solver_ctx, tycho):
+    ctx, runner = solver_ctx(), CountingRunner()
+    plate_solve(ctx, stored_and_recorded(ctx, A, unsolved["fz"]), PlateSolver(runner=runner), tycho)
+    with fits.open(panoptes_data / "solved.fits.fz") as hdus:
+        header, pixels = hdus[1].header.copy(), np.array(hdus[1].data)
+    header["RA-MNT"] = float(header["RA-MNT"]) + 3.0  # a slew between the frames
+    second = stored_and_recorded(ctx, B, compress_frame(fits_bytes(header, pixels)).data)
+    result = plate_solve(ctx, second, PlateSolver(runner=runner), tycho)
+    assert result.detail["method"] == "solve-field" and len(runner.calls) == 2
+    reason = ctx.documents.get("images", "PAN001_14d3bd_20160909T081434")[
+        "solve_not_tracked_reason"
+    ]
+    assert reason.startswith("the mount moved 2.") and "more than 0.5 deg" in reason
+
+
+def test_a_frame_that_does_not_match_its_reference_goes_to_solve_field(
+    unsolved, panoptes_data, solver_ctx, tycho
+):
+    ctx, runner = solver_ctx(), CountingRunner()
+    plate_solve(ctx, stored_and_recorded(ctx, A, unsolved["fz"]), PlateSolver(runner=runner), tycho)
+    # The reference is moved a degree away on the sky: no catalog pattern matches the frame.
+    reference = ctx.documents.get("tracking", "PAN001_14d3bd_20160909T081152")
+    moved = {**reference["wcs"], "CRVAL2": reference["wcs"]["CRVAL2"] + 1.0}
+    ctx.documents.merge("tracking", "PAN001_14d3bd_20160909T081152", {"wcs": moved})
+    second = stored_and_recorded(ctx, B, (panoptes_data / "solved.fits.fz").read_bytes())
+    result = plate_solve(ctx, second, PlateSolver(runner=runner), tycho)
+    assert result.action == "solved" and result.detail["method"] == "solve-field"
+    reason = ctx.documents.get("images", "PAN001_14d3bd_20160909T081434")[
+        "solve_not_tracked_reason"
+    ]
+    assert reason.startswith("tracking from PAN001_14d3bd_20160909T081226 failed: ")
+
+
 def test_frame_without_a_pointing_hint_is_solved_blind(unsolved, solver_ctx):
     header = unsolved["header"].copy()
     header["RA-MNT"], header["DEC-MNT"] = "", ""
@@ -266,7 +387,7 @@ def test_frame_without_a_pointing_hint_is_solved_blind(unsolved, solver_ctx):
     fz = compress_frame(fits_bytes(header, unsolved["pixels"])).data
     obj = stored_and_recorded(ctx, A, fz)
     result = plate_solve(ctx, obj, PlateSolver(runner=runner))
-    assert result.action == "solved" and result.detail["blind"] is True
+    assert result.action == "solved" and result.detail["method"] == "blind"
     (command,) = runner.calls
     assert "--ra" not in command and "--radius" not in command
     image = ctx.documents.get("images", "PAN001_14d3bd_20160909T081226")
@@ -312,15 +433,27 @@ def test_blank_frame_is_a_solve_error_without_running_the_solver(unsolved, solve
     assert len(runner.calls) == 1
 
 
-def test_when_astrometry_net_finds_nothing_the_reason_says_what_was_tried(unsolved, solver_ctx):
+def test_a_frame_without_sources_is_not_given_to_solve_field(unsolved, solver_ctx):
     ctx, runner = solver_ctx(), CountingRunner()
     obj = stored_and_recorded(ctx, A, blank_frame(unsolved, shape=(1000, 1500)))
-    solver = PlateSolver(runner=runner, min_stars=0)  # no gate: let solve-field try
+    solver = PlateSolver(runner=runner, min_stars=0)  # no gate: the extraction finds nothing
+    result = plate_solve(ctx, obj, solver)
+    assert result.action == "solve_error" and runner.calls == []
+    reason = ctx.documents.get("images", "PAN001_14d3bd_20160909T081226")["solve_error_reason"]
+    assert reason.startswith("no sources to solve from")
+
+
+def test_when_astrometry_net_finds_nothing_the_reason_says_what_was_tried(unsolved, solver_ctx):
+    # A corner of the real frame: a few real stars, too few for astrometry.net.
+    pixels = unsolved["pixels"][:120, :160]
+    ctx, runner = solver_ctx(), CountingRunner()
+    obj = stored_and_recorded(ctx, A, compress_frame(fits_bytes(unsolved["header"], pixels)).data)
+    solver = PlateSolver(runner=runner, min_stars=0)
     result = plate_solve(ctx, obj, solver)
     assert result.action == "solve_error" and len(runner.calls) == 1
     reason = ctx.documents.get("images", "PAN001_14d3bd_20160909T081226")["solve_error_reason"]
-    assert reason.startswith("astrometry.net found no solution within 10 deg of RA 301.564")
-    assert "sources in the image" in reason or "no sources" in reason
+    assert reason.startswith("astrometry.net found no solution within 10 deg of RA")
+    assert "sources" in reason
 
 
 def test_unreadable_frame_is_quarantined_and_recorded(unsolved, solver_ctx):

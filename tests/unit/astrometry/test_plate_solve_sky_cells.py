@@ -32,22 +32,20 @@ MOUNT = (10.0, 37.5)  # the mount's position, far from where the frames point
 SOLVED = (40.5, 37.5)  # where frame A's solution puts it
 
 
-def superpixel_solution(ra: float, dec: float) -> fits.Header:
-    """A TAN WCS of the frame's 2 x 2 superpixels: 20.6 arcsec each, centred on (ra, dec)."""
+def frame_solution(ra: float, dec: float) -> fits.Header:
+    """A TAN WCS of the frame's pixels: 10.3 arcsec each, centred on (ra, dec)."""
     header = fits.Header()
     header["WCSAXES"] = 2
     header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
     header["CRVAL1"], header["CRVAL2"] = ra, dec
-    header["CRPIX1"], header["CRPIX2"] = SHAPE[1] / 4 + 0.5, SHAPE[0] / 4 + 0.5
-    header["CD1_1"], header["CD1_2"] = -20.6 / 3600, 0.0
-    header["CD2_1"], header["CD2_2"] = 0.0, 20.6 / 3600
+    header["CRPIX1"], header["CRPIX2"] = SHAPE[1] / 2 + 0.5, SHAPE[0] / 2 + 0.5
+    header["CD1_1"], header["CD1_2"] = -10.3 / 3600, 0.0
+    header["CD2_1"], header["CD2_2"] = 0.0, 10.3 / 3600
     return header
 
 
 def solver_at(ra: float, dec: float) -> PlateSolver:
-    return PlateSolver(
-        runner=ReplayRunner(superpixel_solution(ra, dec)), min_stars=0, background_box=32
-    )
+    return PlateSolver(runner=ReplayRunner(frame_solution(ra, dec)), min_stars=0, background_box=32)
 
 
 def recorded(ctx: ChainContext, frame: str = "A", mount=MOUNT) -> StoredObject:
@@ -61,7 +59,7 @@ def recorded(ctx: ChainContext, frame: str = "A", mount=MOUNT) -> StoredObject:
         "RA-MNT": mount[0] if mount else None,
         "DEC-MNT": mount[1] if mount else None,
     }
-    ctx.store.put(S.images_bucket, name, compress_frame(unit_frame(SHAPE, **cards)).data)
+    ctx.store.put(S.images_bucket, name, compress_frame(unit_frame(SHAPE, stars=12, **cards)).data)
     obj = StoredObject(S.images_bucket, name)
     assert record_image(ctx, obj).action == "recorded"
     return obj
