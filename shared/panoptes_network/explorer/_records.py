@@ -289,8 +289,11 @@ def pointing_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         ``ra_image``, ``dec_image`` (deg, the solved centre); ``offset_deg``, the angle
         between the two (deg; None unless both are known); ``pixel_scale`` (arcsec per
         pixel), ``rotation`` (deg east of north), ``solve_index``, ``solve_matched_stars``,
-        ``sources_detected``, ``solve_blind``, ``solved_time`` (ISO 8601 UTC),
-        ``solved_url`` (the frame with its WCS) and ``solve_error_reason``.
+        ``sources_detected``, ``solve_blind``, ``solve_method`` (``tracked``,
+        ``solve-field`` or ``blind``), ``solve_tracked_from`` (the image tracked from),
+        ``solve_not_tracked_reason``, ``solve_rms_px`` (the tracked fit's rms, pixels),
+        ``solved_time`` (ISO 8601 UTC), ``solved_url`` (the frame with its WCS) and
+        ``solve_error_reason``.
     """
     return {
         "ra_mnt": number(doc.get("ra_mnt")),
@@ -308,6 +311,10 @@ def pointing_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
         "solve_matched_stars": integer(doc.get("solve_matched_stars")),
         "sources_detected": integer(doc.get("sources_detected")),
         "solve_blind": boolean(doc.get("solve_blind")),
+        "solve_method": text(doc.get("solve_method")),
+        "solve_tracked_from": text(doc.get("solve_tracked_from")),
+        "solve_not_tracked_reason": text(doc.get("solve_not_tracked_reason")),
+        "solve_rms_px": number(doc.get("solve_rms_px")),
         "solved_time": time_value(doc.get("solved_time")),
         "solved_url": text(doc.get("solved_url")),
         "solve_error_reason": text(doc.get("solve_error_reason")),

@@ -409,6 +409,8 @@ def test_solved_and_measured_image(network):
     )
     assert pointing["offset_deg"] == pytest.approx(reference.deg, abs=1e-9)
     assert (pointing["pixel_scale"], pointing["solve_matched_stars"]) == (10.3, 41)
+    assert pointing["solve_method"] == "solve-field" and pointing["solve_tracked_from"] is None
+    assert pointing["solve_not_tracked_reason"] == "no frame of this observation is solved yet"
     assert answer["photometry"] == {
         "num_sources": 318,
         "num_sources_flagged": 12,
