@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 KNOWN_CENTRE = (303.213, 46.021)  # unsolved.fits, PROVENANCE.md
-SEQ, IMG = "20160909T081152", "20160909T081300"
+SEQ, IMG, NEXT = "20160909T081152", "20160909T081300", "20160909T081434"
 
 
 def settled(stack, image_id: str):
@@ -64,6 +64,23 @@ def test_uploaded_frame_is_solved_and_its_observation_gets_ra_dec(stack, unit_id
         (image["ra_image"], image["dec_image"])
     )
     assert observation["num_images"] == 1
+    assert image["solve_method"] == "solve-field"
+    assert image["solve_not_tracked_reason"] == "no frame of this observation is solved yet"
+    # The next frame of the sequence is tracked from this one, against the local catalog.
+    with fits.open(panoptes_data / "solved.fits.fz") as hdus:
+        out = io.BytesIO()
+        fits.PrimaryHDU(np.array(hdus[1].data), hdus[1].header).writeto(out)
+    stack.upload(f"{unit}/{camera}/{SEQ}/{NEXT}.fits", out.getvalue())
+    second = wait_for(
+        "the next frame to be solved", lambda: settled(stack, f"{unit}_{camera}_{NEXT}"), 180
+    )
+    assert second["solved"] is True, second.get("solve_error_reason")
+    assert second["solve_method"] == "tracked", second.get("solve_not_tracked_reason")
+    assert second["solve_tracked_from"] == image_id and second["solve_rms_px"] < 0.6
+    separation = angular_separation(
+        second["ra_image"], second["dec_image"], image["ra_image"], image["dec_image"]
+    )
+    assert 3 < separation * 3600 < 60  # the sky moved about 2 px (20 arcsec) between them
 
 
 def test_blank_frame_ends_as_a_solve_error_not_a_retry(stack, unit_ids, panoptes_data):
