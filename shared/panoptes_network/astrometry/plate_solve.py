@@ -116,7 +116,9 @@ from panoptes_network.frames.camera_constants import MissingCameraConstant
 from panoptes_network.frames.camera_registry import (
     calibration_error_fields,
     camera_constants_for,
+    camera_pixel_scale,
     constants_fields,
+    pixel_scale_fields,
 )
 from panoptes_network.frames.sky_index import (
     MAX_FIELD_RADIUS_DEG,
@@ -134,6 +136,7 @@ from panoptes_network.pipeline.inputs import refuse_foreign_bucket
 from panoptes_network.pipeline.key_index import move_id
 from panoptes_network.pipeline.ports import DocSnapshot, DocWrite, WriteConflict
 from panoptes_network.pipeline.schema import (
+    CAMERAS,
     FITS_CONTENT_TYPE,
     IMAGES,
     OBSERVATIONS,
@@ -167,8 +170,16 @@ class PlateSolver:
 
     Attributes
     ----------
-    pixel_scale : (float, float)
-        Expected pixel scale range of a raw frame, in arcsec per pixel (PANOPTES: 10.3).
+    pixel_scale : (float, float) or None
+        Pixel scale range of a raw frame, in arcsec per pixel, for every camera; None (the
+        default) takes it from the camera: its registry scale (``pixel_scale_arcsec``) within
+        ``scale_tolerance``, else ``unknown_scale_range``.
+    scale_tolerance : float
+        Fraction either side of a camera's registry pixel scale that a solution may have.
+    unknown_scale_range : (float, float)
+        The range searched for a camera whose scale is not known yet, arcsec per pixel: a
+        DSLR sensor behind any lens from about 24 to 600 mm. Its first solution then gives
+        the camera's scale (``cameras/{camera_id}``).
     hint_radius : float
         Search radius around the mount position, in degrees: pointing errors of several
         degrees (and crops whose centre is off the mount position) still solve.
@@ -190,7 +201,9 @@ class PlateSolver:
         Parent of the temporary folders (the system's temporary folder by default).
     """
 
-    pixel_scale: tuple[float, float] = (9.5, 11.5)
+    pixel_scale: tuple[float, float] | None = None
+    scale_tolerance: float = 0.1
+    unknown_scale_range: tuple[float, float] = (2.0, 60.0)
     hint_radius: float = 10.0
     background_box: int = 64
     min_stars: int = 10
@@ -199,6 +212,28 @@ class PlateSolver:
     options: SolveFieldOptions = field(default_factory=SolveFieldOptions)
     runner: Runner = run_process_group
     workdir: Path | None = None
+
+    def scale_range(self, camera_scale: float | None) -> tuple[float, float]:
+        """Return the pixel scales a frame's solution may have, arcsec per pixel.
+
+        Parameters
+        ----------
+        camera_scale : float or None
+            The camera's registry pixel scale, arcsec per pixel (None: not known).
+
+        Returns
+        -------
+        (float, float)
+            ``pixel_scale`` when set; else the camera's scale within ``scale_tolerance``;
+            else ``unknown_scale_range``.
+        """
+        if self.pixel_scale is not None:
+            return self.pixel_scale
+        if camera_scale is not None:
+            return camera_scale * (1 - self.scale_tolerance), camera_scale * (
+                1 + self.scale_tolerance
+            )
+        return self.unknown_scale_range
 
 
 def pointing_hint(header: Mapping[str, Any], radius: float) -> PointingHint | None:
@@ -308,6 +343,7 @@ def _track(
     shape: tuple[int, int],
     solver: PlateSolver,
     catalog: Catalog | None,
+    scales: tuple[float, float],
 ) -> _Found | str:
     """Track the frame from its observation's reference; the reason when it cannot be."""
     assert ctx.documents is not None
@@ -324,7 +360,7 @@ def _track(
             sources,
             catalog,
             shape,
-            scale_range=solver.pixel_scale,
+            scale_range=scales,
             options=solver.tracking,
         )
     except TrackingFailed as exc:
@@ -579,7 +615,9 @@ def _solve_one(
     stages.done("extract")
     shape = frame.pixels.shape
     hint = pointing_hint(frame.header, solver.hint_radius)
-    found = _track(ctx, path, frame.header, sources, shape, solver, catalog)
+    camera_scale, scale_source = camera_pixel_scale(ctx.documents, path.camera_id)
+    scales = solver.scale_range(camera_scale)
+    found = _track(ctx, path, frame.header, sources, shape, solver, catalog, scales)
     if isinstance(found, str):
         why = found
         with tempfile.TemporaryDirectory(prefix="plate-solve-", dir=solver.workdir) as folder:
@@ -588,7 +626,7 @@ def _solve_one(
                     sources,
                     shape,
                     Path(folder),
-                    scale_range=solver.pixel_scale,
+                    scale_range=scales,
                     hint=hint,
                     options=solver.options,
                     runner=solver.runner,
@@ -607,7 +645,7 @@ def _solve_one(
                     **stages.seconds,
                 )
         try:
-            solution = solution_on_frame(wcs_from_header(run.header), shape, solver.pixel_scale)
+            solution = solution_on_frame(wcs_from_header(run.header), shape, scales)
         except (NotACelestialSolution, ValueError) as exc:
             reason = getattr(exc, "reason", None) or f"the solution cannot be read: {exc}"
             return _record_failure(
@@ -636,6 +674,10 @@ def _solve_one(
         "solve_seconds": round(stages.total(), 3),
         "solve_blind": found.method == SolveMethod.BLIND,
         **found.fields(),
+        "solve_scale_range": [round(scales[0], 4), round(scales[1], 4)],
+        "solve_scale_source": (
+            "the solver's setting" if solver.pixel_scale is not None else scale_source
+        ),
         "sources_detected": stars,
         "solve_input_md5": md5,
         "solve_error_reason": None,
@@ -657,6 +699,11 @@ def _solve_one(
     if written:
         # The observation's next frames are tracked from this one (last solved wins).
         ctx.documents.merge(TRACKING, path.sequence_id, {**reference, "updated_time": now})
+        if camera_scale is None and solver.pixel_scale is None:
+            # The camera's first solution gives its scale: its next frames search near it.
+            ctx.documents.merge(
+                CAMERAS, path.camera_id, pixel_scale_fields(solution.pixel_scale, path.image_id)
+            )
         ctx.bus.publish(ctx.settings.measure_topic, target.message(image_id=path.image_id))
     stages.done("record")
     return StepResult(

@@ -36,6 +36,7 @@ from panoptes_network.calibration.camera_measurement import (
 from panoptes_network.cli import summary
 from panoptes_network.cli.cloud_access import cloud_access_errors, no_cloud_access_message
 from panoptes_network.frames.camera_constants import CONSTANTS
+from panoptes_network.frames.camera_registry import PIXEL_SCALE_FIELD
 from panoptes_network.ingest.calibration_redrive import redrive_waiting_frames
 from panoptes_network.pipeline.ports import DocumentStore
 from panoptes_network.pipeline.schema import CAMERAS
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     setting.add_argument("--gain", type=float, help="gain, e-/ADU")
     setting.add_argument("--read-noise", type=float, help="read noise, e- RMS")
     setting.add_argument("--bayer-pattern", help="colour filter array from the top left: RGGB")
+    setting.add_argument(
+        "--pixel-scale",
+        type=float,
+        help="arcsec per pixel at the frame's centre (the lens and sensor); without it the "
+        "camera's first plate solution gives it",
+    )
     measuring = commands.add_parser(
         "measure", help="measure by photon transfer from bias frames and flats"
     )
@@ -135,7 +142,7 @@ def register(documents: DocumentStore, camera_id: str, entry: dict[str, Any]) ->
 
 def _describe(camera_id: str, doc: dict[str, Any]) -> str:
     lines = [f"{camera_id}:"]
-    for name in CONSTANTS:
+    for name in (*CONSTANTS, PIXEL_SCALE_FIELD):
         value = doc.get(name)
         shown = "-" if value is None else value
         source = doc.get(f"{name}_source")
@@ -178,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 args.source,
             )
+            if args.pixel_scale is not None:
+                if not 0.5 <= args.pixel_scale <= 300.0:
+                    raise ValueError(
+                        f"--pixel-scale {args.pixel_scale} is not 0.5 to 300 arcsec per pixel"
+                    )
+                entry[PIXEL_SCALE_FIELD] = args.pixel_scale
+                entry[f"{PIXEL_SCALE_FIELD}_source"] = args.source
             if not entry:
                 raise ValueError("give at least one value (--bias, --gain ...)")
         elif args.command == "measure":

@@ -34,15 +34,22 @@ from panoptes_network.pipeline.schema import CALIBRATIONS, CAMERAS, ImageStatus,
 
 __all__ = [
     "MEASURED_KIND",
+    "PIXEL_SCALE_FIELD",
     "calibration_error_fields",
     "camera_constants_for",
+    "camera_pixel_scale",
     "constants_fields",
     "measured_constants",
     "measured_records",
+    "pixel_scale_fields",
 ]
 
 #: ``kind`` of a ``calibrations`` record holding a camera's measured constants.
 MEASURED_KIND = "constants"
+#: The registry field of a camera's pixel scale at the frame's centre (arcsec per pixel: its
+#: lens and sensor), with ``pixel_scale_arcsec_source`` beside it. Optional: a camera without
+#: one is plate solved over a wide range of scales, and its first solution fills it in.
+PIXEL_SCALE_FIELD = "pixel_scale_arcsec"
 
 
 def _moment(value: Any) -> datetime | None:
@@ -203,4 +210,50 @@ def calibration_error_fields(error: MissingCameraConstant) -> dict[str, Any]:
         "calibration_error_reason": str(error),
         "missing_camera_constant": error.name,
         "due_time": None,
+    }
+
+
+def camera_pixel_scale(documents: DocumentStore, camera_id: str) -> tuple[float | None, str]:
+    """Return a camera's pixel scale from its registry entry, and where it came from.
+
+    Parameters
+    ----------
+    documents : DocumentStore
+        Where ``cameras/{camera_id}`` lives.
+    camera_id : str
+        The camera.
+
+    Returns
+    -------
+    (float or None, str)
+        The scale (arcsec per pixel), None when the entry has no usable one; and its source
+        (``registry: cameras/<id> (...)``, or why there is none).
+    """
+    entry = documents.get(CAMERAS, camera_id) or {}
+    value = entry.get(PIXEL_SCALE_FIELD)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return None, f"cameras/{camera_id} has no {PIXEL_SCALE_FIELD}"
+    how = entry.get(f"{PIXEL_SCALE_FIELD}_source")
+    detail = f" ({how})" if isinstance(how, str) and how else ""
+    return float(value), f"registry: cameras/{camera_id}{detail}"
+
+
+def pixel_scale_fields(scale: float, image_id: str) -> dict[str, Any]:
+    """Return the registry fields of a pixel scale measured from a frame's plate solution.
+
+    Parameters
+    ----------
+    scale : float
+        The solution's pixel scale at the frame's centre, arcsec per pixel.
+    image_id : str
+        The solved frame.
+
+    Returns
+    -------
+    dict
+        ``pixel_scale_arcsec`` (rounded to 0.0001) and its ``_source``.
+    """
+    return {
+        PIXEL_SCALE_FIELD: round(float(scale), 4),
+        f"{PIXEL_SCALE_FIELD}_source": f"measured: the plate solution of {image_id}",
     }

@@ -233,9 +233,9 @@ class CameraModel:
         Returns
         -------
         dict
-            ``bias_adu``, ``saturation_adu``, ``gain_e_per_adu``, ``read_noise_e`` and
-            ``bayer_pattern`` (the simulated sensor is RGGB), each with its source, and
-            ``camera_id``.
+            ``bias_adu``, ``saturation_adu``, ``gain_e_per_adu``, ``read_noise_e``,
+            ``bayer_pattern`` (the simulated sensor is RGGB) and ``pixel_scale_arcsec``, each
+            with its source, and ``camera_id``.
         """
         values: dict[str, object] = {
             "bias_adu": float(self.bias_adu),
@@ -243,6 +243,7 @@ class CameraModel:
             "gain_e_per_adu": float(self.gain),
             "read_noise_e": float(self.read_noise),
             "bayer_pattern": "RGGB",
+            "pixel_scale_arcsec": float(self.pixel_scale),
         }
         entry: dict[str, object] = {"camera_id": self.camera_id, **values}
         entry.update({f"{name}_source": source for name in values})

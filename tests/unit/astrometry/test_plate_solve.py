@@ -170,7 +170,17 @@ def test_real_frame_solves_to_its_known_centre(solved_a):
     assert command[command.index("--radius") + 1] == "10"
     # solve-field is given the step's own sources in full-resolution pixels (an xylist of
     # the frame's width and height), with the raw frame's scale range.
-    assert command[command.index("--scale-low") + 1] == "9.5"
+    # The camera's scale is not in the registry yet: solve-field searches any DSLR lens's
+    # scales, and the solution gives the camera's scale for its next frames.
+    assert command[command.index("--scale-low") + 1] == "2"
+    assert command[command.index("--scale-high") + 1] == "60"
+    assert image["solve_scale_range"] == [2.0, 60.0]
+    assert image["solve_scale_source"] == "cameras/14d3bd has no pixel_scale_arcsec"
+    camera = ctx.documents.get("cameras", "14d3bd")
+    assert camera["pixel_scale_arcsec"] == pytest.approx(10.3, abs=0.15)
+    assert camera["pixel_scale_arcsec_source"] == (
+        "measured: the plate solution of PAN001_14d3bd_20160909T081226"
+    )
     assert command[command.index("--width") + 1] == "700"
     assert command[1].endswith("sources.fits") and "--x-column" in command
     assert "--cpulimit" in command and "--no-plots" in command
@@ -476,10 +486,13 @@ def test_a_solution_with_the_wrong_scale_is_rejected(unsolved, solution_header, 
     for keyword in ("CD1_1", "CD1_2", "CD2_1", "CD2_2"):
         wrong[keyword] *= 1.5  # 15.5 arcsec/pixel
     ctx, runner = solver_ctx(), ReplayRunner(wrong)
+    ctx.documents.merge("cameras", "14d3bd", {"pixel_scale_arcsec": 10.3})  # its known scale
     obj = stored_and_recorded(ctx, A, unsolved["fz"])
     assert plate_solve(ctx, obj, PlateSolver(runner=runner)).action == "solve_error"
     reason = ctx.documents.get("images", "PAN001_14d3bd_20160909T081226")["solve_error_reason"]
-    assert "pixel scale 15.4" in reason and "9.5 to 11.5" in reason
+    assert "pixel scale 15.4" in reason and "9.27 to 11.33" in reason
+    (command,) = runner.calls
+    assert command[command.index("--scale-low") + 1] == "9.27"
     assert ctx.store.stat(S.solved_bucket, A) is None
 
 

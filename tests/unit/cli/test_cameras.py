@@ -54,6 +54,7 @@ def test_register_merges_the_entry(folder):
         (["set", "14D3BD", "--source", "lab", "--gain", "1.5"], "is not six lower-case hex"),
         (["set", "14d3bd", "--source", "lab"], "give at least one value"),
         (["set", "14d3bd", "--source", "lab", "--gain", "-2"], "gain_e_per_adu = -2.0"),
+        (["set", "14d3bd", "--source", "lens", "--pixel-scale", "0"], "--pixel-scale 0.0 is not"),
         (["measure", "14d3bd", "/nonexistent/flats"], "/nonexistent/flats does not exist"),
     ],
 )
