@@ -183,8 +183,13 @@ class PlateSolver:
     hint_radius : float
         Search radius around the mount position, in degrees: pointing errors of several
         degrees (and crops whose centre is off the mount position) still solve.
-    background_box : int
-        Background box side, in pixels of one colour plane.
+    background_box : int or None
+        Background box side, in pixels of one colour plane, for every camera; None (the
+        default) sets it on the sky from ``background_box_arcmin``.
+    background_box_arcmin : float
+        Background box side on the sky, arcmin: 22 arcmin is 64 plane pixels (128 frame
+        pixels) of a 10.3 arcsec/pixel camera. Converted with the camera's registry pixel
+        scale, or the middle (geometric) of ``unknown_scale_range`` for a camera without one.
     min_stars : int
         Fewest star-like sources (8 sigma, 2 superpixels or more) a frame needs to be solved;
         fewer is recorded as a blank or cloud-covered frame at once.
@@ -205,7 +210,8 @@ class PlateSolver:
     scale_tolerance: float = 0.1
     unknown_scale_range: tuple[float, float] = (2.0, 60.0)
     hint_radius: float = 10.0
-    background_box: int = 64
+    background_box: int | None = None
+    background_box_arcmin: float = 22.0
     min_stars: int = 10
     tracking: TrackingOptions = field(default_factory=TrackingOptions)
     max_mount_move: float = 0.5
@@ -234,6 +240,27 @@ class PlateSolver:
                 1 + self.scale_tolerance
             )
         return self.unknown_scale_range
+
+    def background_box_for(self, camera_scale: float | None) -> int:
+        """Return the background box side, in pixels of one colour plane (at least 16).
+
+        Parameters
+        ----------
+        camera_scale : float or None
+            The camera's registry pixel scale, arcsec per frame pixel (None: not known).
+
+        Returns
+        -------
+        int
+            ``background_box`` when set; else ``background_box_arcmin`` on the sky at the
+            camera's scale (a plane pixel is two frame pixels).
+        """
+        if self.background_box is not None:
+            return self.background_box
+        if camera_scale is None:
+            low, high = self.unknown_scale_range
+            camera_scale = math.sqrt(low * high)
+        return max(16, round(self.background_box_arcmin * 60.0 / (2.0 * camera_scale)))
 
 
 def pointing_hint(header: Mapping[str, Any], radius: float) -> PointingHint | None:
@@ -589,12 +616,13 @@ def _solve_one(
             {"object": obj.uri, "image_id": path.image_id, "reason": str(exc)},
         )
     bias = float(constants["bias_adu"])
+    camera_scale, scale_source = camera_pixel_scale(ctx.documents, path.camera_id)
     try:
         calibrated = calibrate_superpixels(
             frame.pixels,
             bias=bias,
             bayer_pattern=str(constants["bayer_pattern"]),
-            box_size=solver.background_box,
+            box_size=solver.background_box_for(camera_scale),
         )
     except ValueError as exc:
         return _record_failure(ctx, obj, path, f"cannot calibrate the frame: {exc}", md5)
@@ -615,7 +643,6 @@ def _solve_one(
     stages.done("extract")
     shape = frame.pixels.shape
     hint = pointing_hint(frame.header, solver.hint_radius)
-    camera_scale, scale_source = camera_pixel_scale(ctx.documents, path.camera_id)
     scales = solver.scale_range(camera_scale)
     found = _track(ctx, path, frame.header, sources, shape, solver, catalog, scales)
     if isinstance(found, str):

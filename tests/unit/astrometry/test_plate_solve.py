@@ -678,3 +678,15 @@ def test_a_camera_missing_from_the_registry_is_a_calibration_error(unsolved, mak
     # the frame stays where it is, and nothing was quarantined
     assert ctx.store.stat(obj.bucket, obj.name) is not None
     assert not list(ctx.store.list(S.quarantine_bucket, ""))
+
+
+def test_the_background_box_and_the_scale_range_follow_the_cameras_pixel_scale():
+    solver = PlateSolver()
+    # 22 arcmin: 64 plane pixels of a 10.3 arcsec/pixel camera, 32 of a 20.6 one.
+    assert solver.background_box_for(10.3) == 64 and solver.background_box_for(20.6) == 32
+    assert solver.background_box_for(None) == round(22 * 60 / (2 * (2.0 * 60.0) ** 0.5))
+    assert solver.background_box_for(300.0) == 16  # never fewer than 16 plane pixels
+    assert PlateSolver(background_box=40).background_box_for(5.0) == 40
+    assert solver.scale_range(10.0) == pytest.approx((9.0, 11.0))
+    assert solver.scale_range(None) == (2.0, 60.0)
+    assert PlateSolver(pixel_scale=(5.0, 6.0)).scale_range(10.0) == (5.0, 6.0)
