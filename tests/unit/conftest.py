@@ -1,4 +1,11 @@
-"""Fixtures shared by the unit tests: a chain context over the in-memory fakes."""
+"""Fixtures shared by the unit tests: a chain context over the in-memory fakes.
+
+Also the order in which ``bin/test`` hands the unit test modules to its pytest-xdist workers
+(``--dist loadfile --no-loadscope-reorder``: each module runs on one worker, so a
+module-scoped fixture is built once): the modules whose fixtures simulate and measure full
+frames (those using ``local_catalog``, minutes each) go first, so they run beside the rest
+rather than after it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,21 @@ from panoptes_network.pipeline.ports import DocumentStore, ObjectStore
 from panoptes_network.pipeline.settings import Settings
 from tests.unit.cameras import register_cameras, simulated_entries
 from tests.unit.fakes import MemoryBus, MemoryDocuments, MemoryStore
+
+#: The fixture of the pixel-level light-curve tests: their modules go to the workers first.
+PIXEL_LEVEL_FIXTURE = "local_catalog"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker, move the modules of the pixel-level tests to the front.
+
+    The order within a module does not change, nor does a serial run's order.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {item.path for item in items if PIXEL_LEVEL_FIXTURE in item.fixturenames}
+    if slow:
+        items.sort(key=lambda item: item.path not in slow)  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
