@@ -5,16 +5,21 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import threading
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.io.fits.hdu.compressed._codecs import Rice1
 
+from panoptes_network.frames import compression
 from panoptes_network.frames.compression import (
+    MAX_WORKERS,
     TILE_ROWS,
     CompressedFrame,
     CompressionError,
     compress_frame,
+    default_workers,
     verify_compressed,
 )
 from panoptes_network.frames.fits_header import BLOCK_SIZE, NotFitsError, read_header_from_bytes
@@ -99,7 +104,8 @@ def astropy_written(pixels: np.ndarray, **cards) -> bytes:
 
 def recompress(data: np.ndarray, header: fits.Header, **kwargs) -> bytes:
     image_header = fits.Header([c for c in header.cards if c.keyword not in STRUCTURAL])
-    hdu = fits.CompImageHDU(data, header=image_header, compression_type="RICE_1", **kwargs)
+    kwargs.setdefault("compression_type", "RICE_1")
+    hdu = fits.CompImageHDU(data, header=image_header, **kwargs)
     out = io.BytesIO()
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(out)
     return out.getvalue()
@@ -497,3 +503,283 @@ def test_signed_byte_images_are_not_silently_changed():
     restored = read_output(frame.data)[1]
     assert restored.dtype == expected.dtype
     np.testing.assert_array_equal(restored, expected)
+
+
+# --------------------------------------------------------------------------------------
+# Threads, the tile-by-tile check and the header as written
+# --------------------------------------------------------------------------------------
+
+
+def _table_layout(data: bytes) -> tuple[fits.Header, int]:
+    """The binary table's header and the offset of its data (tile descriptors) in the file."""
+    with fits.open(io.BytesIO(data), disable_image_compression=True) as hdul:
+        return hdul[1].header.copy(), hdul.fileinfo(1)["datLoc"]
+
+
+def _descriptors(data: bytes) -> tuple[np.ndarray, int]:
+    """(bytes, heap offset) of each tile, and the offset of the heap in the file."""
+    table, start = _table_layout(data)
+    rows = table["NAXIS2"]
+    pairs = np.frombuffer(data, dtype=">i4", count=2 * rows, offset=start).reshape(rows, 2)
+    return pairs.astype(np.int64), start + table.get("THEAP", 8 * rows)
+
+
+def _with_pixel_changed(raw: bytes, row: int, col: int) -> bytes:
+    """The same file with one stored 16-bit pixel changed by one."""
+    header = read_header_from_bytes(raw)
+    offset = header.data_offset + 2 * (row * header["NAXIS1"] + col)
+    value = int.from_bytes(raw[offset : offset + 2], "big")
+    changed = (value + 1 if value < 65535 else value - 1).to_bytes(2, "big")
+    return raw[:offset] + changed + raw[offset + 2 :]
+
+
+@pytest.fixture(scope="module")
+def unsolved(panoptes_data):
+    raw = (panoptes_data / "unsolved.fits").read_bytes()  # 700 x 700: 44 tiles
+    return raw, compress_frame(raw, "unsolved.fits", workers=1)
+
+
+def test_default_workers_is_bounded():
+    assert 1 <= default_workers() <= MAX_WORKERS
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7, 64])
+def test_threads_do_not_change_the_output(unsolved, workers):
+    raw, one_thread = unsolved
+    assert len(_descriptors(one_thread.data)[0]) == 44  # guard: many tiles to share out
+    assert compress_frame(raw, "unsolved.fits", workers=workers) == one_thread
+    verify_compressed(raw, one_thread.data, "unsolved.fits", workers=workers)
+
+
+def test_threads_keep_the_tiles_in_order(unsolved):
+    # each tile decodes, alone, to its own rows of the input
+    raw, _ = unsolved
+    frame = compress_frame(raw, "unsolved.fits", workers=3)
+    _, pixels = read_input(raw)
+    table, _ = _table_layout(frame.data)
+    pairs, heap = _descriptors(frame.data)
+    rows = table["ZTILE2"]
+    for i, (size, offset) in enumerate(pairs):
+        expected = pixels[i * rows : (i + 1) * rows]
+        coded = np.frombuffer(frame.data, dtype=np.uint8, count=size, offset=heap + offset)
+        decoded = Rice1(blocksize=32, bytepix=2, tilesize=expected.size).decode(coded)
+        restored = (decoded.astype(np.int32) + 32768).astype(np.uint16)
+        np.testing.assert_array_equal(restored.reshape(expected.shape), expected)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_tiles_are_coded_in_worker_threads(unsolved, monkeypatch, workers):
+    raw, frame = unsolved
+    coded_in: set[int] = set()
+
+    class Recording(Rice1):
+        def encode(self, buf):
+            coded_in.add(threading.get_ident())
+            return super().encode(buf)
+
+        def decode(self, buf):
+            coded_in.add(threading.get_ident())
+            return super().decode(buf)
+
+    monkeypatch.setattr(compression, "Rice1", Recording)
+    main = threading.get_ident()
+    for step in (
+        lambda: compress_frame(raw, workers=workers),
+        lambda: verify_compressed(raw, frame.data, workers=workers),
+    ):
+        coded_in.clear()
+        step()
+        if workers == 1:
+            assert coded_in == {main}
+        else:
+            assert coded_in and main not in coded_in
+
+
+@pytest.mark.parametrize("workers", [None, 1])
+def test_workers_must_be_positive(unsolved, workers):
+    raw, frame = unsolved
+    if workers is None:
+        for bad in (0, -1):
+            with pytest.raises(ValueError, match="at least 1"):
+                compress_frame(raw, workers=bad)
+            with pytest.raises(ValueError, match="at least 1"):
+                verify_compressed(raw, frame.data, workers=bad)
+    else:
+        verify_compressed(raw, frame.data, workers=workers)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (350, 351), (699, 699), (15, 699), (16, 0)])
+@pytest.mark.parametrize("workers", [1, 3])
+def test_verify_rejects_one_altered_pixel_in_any_tile(unsolved, where, workers):
+    raw, _ = unsolved
+    altered = compress_frame(_with_pixel_changed(raw, *where), workers=workers).data
+    assert np.count_nonzero(read_output(altered)[1] != read_input(raw)[1]) == 1  # guard
+    first = where[0] // TILE_ROWS * TILE_ROWS
+    last = min(first + TILE_ROWS, 700) - 1
+    with pytest.raises(CompressionError, match=f"pixels differ.*rows {first}-{last}"):
+        verify_compressed(raw, altered, "unsolved.fits", workers=workers)
+
+
+@pytest.mark.parametrize("tile", [0, 21, 43])
+def test_verify_rejects_corrupted_tile_bytes(unsolved, tile):
+    raw, frame = unsolved
+    pairs, heap = _descriptors(frame.data)
+    size, offset = pairs[tile]
+    at = heap + offset + size // 2
+    corrupted = frame.data[:at] + bytes([frame.data[at] ^ 0x5A]) + frame.data[at + 1 :]
+    with pytest.raises(CompressionError, match="tile|pixels differ"):
+        verify_compressed(raw, corrupted, "unsolved.fits", workers=2)
+
+
+def test_verify_rejects_a_tile_outside_the_heap(unsolved):
+    raw, frame = unsolved
+    table, start = _table_layout(frame.data)
+    at = start + 8 * 43 + 4  # offset of the last tile's bytes
+    beyond = np.array([table["PCOUNT"]], dtype=">i4").tobytes()
+    moved = frame.data[:at] + beyond + frame.data[at + 4 :]
+    with pytest.raises(CompressionError, match="outside the file's heap"):
+        verify_compressed(raw, moved, "unsolved.fits")
+
+
+def test_verify_rejects_swapped_tiles(unsolved):
+    # two descriptors exchanged: every tile decodes, but two land on the wrong rows
+    raw, frame = unsolved
+    _, start = _table_layout(frame.data)
+    first, second = start + 8 * 3, start + 8 * 4
+    swapped = (
+        frame.data[:first]
+        + frame.data[second : second + 8]
+        + frame.data[first:second]
+        + frame.data[second + 8 :]
+    )
+    with pytest.raises(CompressionError, match="pixels differ.*rows 48-63"):
+        verify_compressed(raw, swapped, "unsolved.fits")
+
+
+@pytest.mark.filterwarnings("ignore:File may have been truncated")
+@pytest.mark.parametrize("cut", [1, 3000, 200_000])
+def test_verify_rejects_a_truncated_output(unsolved, cut):
+    raw, frame = unsolved
+    with pytest.raises(CompressionError):
+        verify_compressed(raw, frame.data[:-cut], "unsolved.fits")
+
+
+def test_verify_decodes_our_output_tile_by_tile(unsolved, monkeypatch):
+    raw, frame = unsolved
+
+    def whole_image_decode(*args):
+        raise AssertionError("decoded whole")
+
+    monkeypatch.setattr(compression, "_check_decoded", whole_image_decode)
+    verify_compressed(raw, frame.data, "unsolved.fits")
+    # an astropy-written file of one-row tiles is read tile by tile too
+    header, pixels = read_input(raw)
+    verify_compressed(raw, recompress(pixels, header), "unsolved.fits")
+    with pytest.raises(AssertionError, match="decoded whole"):  # guard: the patch bites
+        verify_compressed(raw, recompress(pixels, header, compression_type="GZIP_2"))
+
+
+@needs_funpack
+def test_verify_decodes_fpacks_output_tile_by_tile(unsolved, tmp_path, monkeypatch):
+    raw, _ = unsolved
+    path = tmp_path / "frame.fits"
+    path.write_bytes(raw)
+    packed = subprocess.run(["fpack", "-S", str(path)], capture_output=True, check=True).stdout
+    monkeypatch.setattr(compression, "_check_decoded", None)  # any use would fail
+    verify_compressed(raw, packed, "unsolved.fits")
+
+
+@pytest.mark.parametrize("compression_type", ["GZIP_1", "GZIP_2", "PLIO_1"])
+def test_verify_decodes_other_layouts_whole(unsolved, compression_type):
+    raw, _ = unsolved
+    header, pixels = read_input(raw)
+    if compression_type == "PLIO_1":  # PLIO takes non-negative values of signed types only
+        raw = astropy_written((pixels // 2).astype(np.int16))
+        header, pixels = read_input(raw)
+    other = recompress(pixels, header, compression_type=compression_type)
+    verify_compressed(raw, other, "unsolved.fits")
+    altered = pixels.copy()
+    altered[350, 350] += 1
+    with pytest.raises(CompressionError, match="pixels differ"):
+        verify_compressed(raw, recompress(altered, header, compression_type=compression_type))
+
+
+def test_verify_decodes_wider_tiles_whole(unsolved):
+    # tiles that are not whole rows: astropy decodes the image
+    raw, _ = unsolved
+    header, pixels = read_input(raw)
+    verify_compressed(raw, recompress(pixels, header, tile_shape=(100, 100)), "unsolved.fits")
+    altered = pixels.copy()
+    altered[699, 0] -= 1
+    with pytest.raises(CompressionError, match="pixels differ"):
+        verify_compressed(raw, recompress(altered, header, tile_shape=(100, 100)))
+
+
+def test_input_card_images_are_kept_byte_for_byte(real):
+    _, raw, frame = real
+    header = read_header_from_bytes(raw)
+    head = raw[: header.data_offset]
+    images = [head[i : i + 80] for i in range(0, len(head), 80)]
+    images = images[: next(i for i, c in enumerate(images) if c.startswith(b"END     "))]
+    table, start = _table_layout(frame.data)
+    written = frame.data[2880:start]
+    renamed = {b"SIMPLE": b"ZSIMPLE", b"BITPIX": b"ZBITPIX", b"NAXIS": b"ZNAXIS"}
+    renamed |= {b"NAXIS1": b"ZNAXIS1", b"NAXIS2": b"ZNAXIS2"}
+    renamed |= {b"CHECKSUM": b"ZHECKSUM", b"DATASUM": b"ZDATASUM"}
+    at = 0
+    for image in images:  # in the input's order
+        keyword = image[:8].rstrip()
+        if keyword == b"EXTEND":
+            continue
+        if keyword in renamed:
+            image = renamed[keyword].ljust(8) + image[8:]
+        found = written.find(image, at)
+        assert found >= 0 and found % 80 == 0, image
+        at = found + 80
+    assert table["ZSIMPLE"] is True
+
+
+@pytest.mark.parametrize(
+    "keyword", ["ZCMPTYPE", "ZNAME1", "ZTILE2", "ZHECKSUM", "TFIELDS", "TFORM1", "NAXIS3"]
+)
+def test_reserved_keywords_are_refused(keyword):
+    value = "'GZIP_1  '" if keyword != "NAXIS3" and not keyword.startswith("ZT") else "1"
+    raw = hand_written(_uint16_pixels(), 16, [card("BZERO", "32768"), card(keyword, value)])
+    with pytest.raises(CompressionError, match=f"{keyword} is reserved"):
+        compress_frame(raw, "reserved.fits")
+
+
+def test_a_heap_beyond_32_bit_descriptors_is_refused(unsolved, monkeypatch):
+    raw, frame = unsolved
+    pairs, _ = _descriptors(frame.data)
+    monkeypatch.setattr(compression, "_MAX_HEAP", int(pairs[:, 0].sum()) - 1)
+    with pytest.raises(CompressionError, match="compressed pixels take"):
+        compress_frame(raw, "unsolved.fits")
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0)])
+def test_images_without_pixels_are_refused(unsolved, shape):
+    empty = hand_written(np.zeros(shape, dtype=np.int16), 16, [])
+    with pytest.raises(CompressionError, match="no pixels"):
+        compress_frame(empty, "empty.fits")
+    with pytest.raises(CompressionError, match="no pixels"):
+        verify_compressed(empty, unsolved[1].data, "empty.fits")
+
+
+def test_tiles_that_compress_worse_than_the_first_ones(monkeypatch):
+    # the first tiles are flat, the last ones noise: the room set aside after the first
+    # tiles is too small, and the buffer grows for the rest
+    rng = np.random.default_rng(8)
+    pixels = np.full((400, 300), 1000, dtype=np.uint16)
+    pixels[200:] = rng.integers(0, 65536, size=(200, 300), dtype=np.uint16)
+    raw = astropy_written(pixels)
+    reserved: list[int] = []
+    reserve = compression._reserve
+    monkeypatch.setattr(
+        compression, "_reserve", lambda out, size: (reserved.append(size), reserve(out, size))
+    )
+    frames = [compress_frame(raw, workers=w) for w in (1, 3)]
+    assert frames[0] == frames[1]
+    assert reserved and max(reserved) < len(frames[0].data) / 2  # guard: it did grow
+    np.testing.assert_array_equal(read_output(frames[0].data)[1], pixels)
+    verify_compressed(raw, frames[0].data, workers=2)
