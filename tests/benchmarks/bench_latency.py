@@ -50,8 +50,7 @@ from typing import Any
 
 from astropy.io import fits
 
-from emulator.components import MissingComponent
-from emulator.stack import StackConfig, down, stack_environment, status, up
+from emulator.stack import StackConfig
 from panoptes_network.frames.bucket_path import ImagePath, format_timestamp
 from panoptes_network.frames.compression import compress_frame
 from panoptes_network.pipeline.settings import Settings
@@ -62,6 +61,7 @@ from panoptes_network.simulation.synthetic_frame import (
     frame_header,
     make_full_frame,
 )
+from tests.benchmarks.local_stack import on_local_stack
 
 #: Uploads of each frame kind (overridden by ``PANOPTES_BENCH_LATENCY_N``).
 N = 50
@@ -478,27 +478,4 @@ def run() -> dict[str, Any]:
         when the stack cannot be started or is only partly running.
     """
     n = _uploads()
-    config = StackConfig.load()
-    rows = status(config)
-    alive = [row["running"] for row in rows.values()]
-    started_here = False
-    if rows and all(alive):
-        _say("using the running stack")
-    elif any(alive):
-        stopped = ", ".join(name for name, row in rows.items() if not row["running"])
-        return {"skipped": f"the stack is only partly running ({stopped} stopped): bin/dev down"}
-    else:
-        _say("starting the stack ...")
-        try:
-            up(config, say=_say)
-        except (MissingComponent, RuntimeError) as exc:
-            return {"skipped": f"the local stack could not be started: {exc}"}
-        started_here = True
-    try:
-        with stack_environment(config):
-            figures = _measure(config, n)
-    finally:
-        if started_here:
-            down(config, say=_say)
-    figures["stack_started_here"] = started_here
-    return figures
+    return on_local_stack(lambda config: _measure(config, n), _say)

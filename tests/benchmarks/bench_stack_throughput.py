@@ -40,14 +40,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from emulator.components import MissingComponent
-from emulator.stack import StackConfig, down, stack_environment, status, up
+from emulator.stack import StackConfig
 from panoptes_network.frames.compression import compress_frame, verify_compressed
 from panoptes_network.pipeline.schema import CAMERAS, IMAGES
 from panoptes_network.pipeline.settings import Settings
 from panoptes_network.simulation import CameraModel, SequenceSpec, simulate_sequence
 from panoptes_network.simulation.unit import Unit
 from tests.benchmarks import bench_pipeline_stages as stages
+from tests.benchmarks.local_stack import on_local_stack
 
 #: Frames of the observation.
 FRAMES = 60
@@ -208,27 +208,4 @@ def run() -> dict[str, Any]:
     skip = stages._solve_skip_reason()
     if skip is not None:
         return {"skipped": skip}
-    config = StackConfig.load()
-    rows = status(config)
-    alive = [row["running"] for row in rows.values()]
-    started_here = False
-    if rows and all(alive):
-        _say("using the running stack")
-    elif any(alive):
-        stopped = ", ".join(name for name, row in rows.items() if not row["running"])
-        return {"skipped": f"the stack is only partly running ({stopped} stopped): bin/dev down"}
-    else:
-        _say("starting the stack ...")
-        try:
-            up(config, say=_say)
-        except (MissingComponent, RuntimeError) as exc:
-            return {"skipped": f"the local stack could not be started: {exc}"}
-        started_here = True
-    try:
-        with stack_environment(config):
-            figures = _measure(config, _frames())
-    finally:
-        if started_here:
-            down(config, say=_say)
-    figures["stack_started_here"] = started_here
-    return figures
+    return on_local_stack(lambda config: _measure(config, _frames()), _say)
