@@ -58,6 +58,7 @@ __all__ = [
     "CompressionError",
     "FrameTooLargeError",
     "CompressedFrame",
+    "decode_compressed",
     "compress_frame",
     "verify_compressed",
     "read_image_pixels",
@@ -790,3 +791,82 @@ def verify_compressed(
         if isinstance(exc, CompressionError):
             raise
         raise CompressionError(source, f"compressed file cannot be read back: {exc}") from exc
+
+
+def decode_compressed(
+    compressed: bytes, *, workers: int | None = None
+) -> tuple[fits.Header, np.ndarray] | None:
+    """Decode the image of a ``.fits.fz`` of whole-row Rice tiles, tile by tile in threads.
+
+    The layout :func:`compress_frame` and fpack write (an empty primary HDU, the image in
+    HDU 1 as whole-row Rice tiles of a 2-D integer image without quantisation or blank
+    values). Each tile is decoded straight into its rows of the output; the pixels are then
+    scaled to their physical type (``uint16`` for ``BZERO = 32768``), as astropy gives them.
+
+    Parameters
+    ----------
+    compressed : bytes
+        The ``.fits.fz`` file.
+    workers : int, optional
+        Threads that decode tiles; by default one per CPU the process may use (at most
+        :data:`MAX_WORKERS`).
+
+    Returns
+    -------
+    (astropy.io.fits.Header, numpy.ndarray) or None
+        The image header and its pixels (a new array, native byte order); None for any other
+        layout, for the caller to read with astropy.
+
+    Raises
+    ------
+    CompressionError
+        If the file is truncated, a tile lies outside the heap or cannot be decoded.
+    OSError, ValueError
+        If astropy cannot parse the file's headers.
+    """
+    with fits.open(io.BytesIO(compressed), lazy_load_hdus=True) as hdus:
+        if len(hdus) < 2 or not isinstance(hdus[1], fits.CompImageHDU):
+            return None
+        image = hdus[1].header.copy()
+        where = hdus.fileinfo(1)
+    table = fits.Header.fromstring(
+        bytes(compressed[where["hdrLoc"] : where["datLoc"]]).decode("ascii")
+    )
+    bitpix, bzero = table.get("ZBITPIX"), table.get("BZERO", 0) or 0
+    if table.get("ZNAXIS") != 2 or (bitpix, bzero) not in _LAYOUTS:
+        return None
+    shape = (int(table["ZNAXIS2"]), int(table["ZNAXIS1"]))
+    stored_type, flip, physical = _LAYOUTS[(bitpix, bzero)]
+    # The tiles' geometry and checks are those of the verification, for an image of this
+    # type and shape (no pixels are read from it).
+    layout = _Input(b"", np.empty(shape, dtype=stored_type), bitpix, bzero)
+    tiles = _row_tiles(compressed, table, image, where["datLoc"], layout, "input")
+    if tiles is None or 0 in shape:
+        return None
+    native = np.dtype(stored_type).newbyteorder("=")
+    out = np.empty(shape, dtype=native)
+    rows = tiles.rows
+
+    def decode(chunk: range) -> str | None:
+        for i in chunk:
+            nbytes, offset = tiles.descriptors[i]
+            target = out[i * rows : (i + 1) * rows]
+            codec = Rice1(blocksize=tiles.blocksize, bytepix=tiles.bytepix, tilesize=target.size)
+            buf = np.frombuffer(
+                compressed, dtype=np.uint8, count=nbytes, offset=tiles.heap + offset
+            )
+            try:
+                decoded = codec.decode(buf)
+            except Exception as exc:  # the codec's own error type is not public
+                return f"compressed tile {i} cannot be decoded: {exc}"
+            if decoded.size != target.size:
+                return f"compressed tile {i} decodes to {decoded.size} pixels, not {target.size}"
+            target[...] = decoded.view(native).reshape(target.shape)
+        return None
+
+    failures = [f for f in _over_tiles(decode, len(tiles.descriptors), _workers(workers)) if f]
+    if failures:
+        raise CompressionError("input", failures[0])
+    if flip:
+        out ^= out.dtype.type(flip)
+    return image, out.view(physical)

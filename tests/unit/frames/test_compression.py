@@ -23,6 +23,7 @@ from panoptes_network.frames.compression import (
     verify_compressed,
 )
 from panoptes_network.frames.fits_header import BLOCK_SIZE, NotFitsError, read_header_from_bytes
+from panoptes_network.frames.stored_frame import UnreadableFrame, read_stored_frame
 
 STRUCTURAL = {"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "PCOUNT"}
 STRUCTURAL |= {"GCOUNT", "BZERO", "BSCALE"}
@@ -783,3 +784,54 @@ def test_tiles_that_compress_worse_than_the_first_ones(monkeypatch):
     assert reserved and max(reserved) < len(frames[0].data) / 2  # guard: it did grow
     np.testing.assert_array_equal(read_output(frames[0].data)[1], pixels)
     verify_compressed(raw, frames[0].data, workers=2)
+
+
+# --------------------------------------------------------------------------------------
+# Reading a stored frame: its tiles decoded in threads, as astropy decodes them
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_decoding_in_threads_gives_astropys_pixels_and_header(unsolved, workers):
+    _, compressed = unsolved
+    header, pixels = compression.decode_compressed(compressed.data, workers=workers)
+    reference_header, reference = read_output(compressed.data)
+    assert pixels.dtype == reference.dtype == np.uint16
+    np.testing.assert_array_equal(pixels, reference)
+    assert str(header) == str(reference_header)
+
+
+def test_fpacks_output_and_a_stored_real_frame_are_decoded_in_threads(
+    unsolved, panoptes_data, tmp_path
+):
+    raw, _ = unsolved
+    path = tmp_path / "frame.fits"
+    path.write_bytes(raw)
+    packed = subprocess.run(["fpack", "-S", str(path)], capture_output=True, check=True).stdout
+    for data in (packed, (panoptes_data / "solved.fits.fz").read_bytes()):
+        decoded = compression.decode_compressed(data)
+        assert decoded is not None
+        np.testing.assert_array_equal(decoded[1], read_output(data)[1])
+        frame = read_stored_frame(data, "frame.fits.fz")
+        np.testing.assert_array_equal(frame.pixels, decoded[1])
+
+
+@pytest.mark.parametrize("compression_type", ["GZIP_2", "PLIO_1"])
+def test_other_layouts_are_left_to_astropy(unsolved, compression_type):
+    raw, _ = unsolved
+    header, pixels = read_input(raw)
+    if compression_type == "PLIO_1":
+        pixels = (pixels // 2).astype(np.int16)
+    other = recompress(pixels, header, compression_type=compression_type)
+    assert compression.decode_compressed(other) is None
+    np.testing.assert_array_equal(read_stored_frame(other, "other").pixels, pixels)
+
+
+def test_a_damaged_tile_makes_the_stored_frame_unreadable(unsolved):
+    _, compressed = unsolved
+    data = bytearray(compressed.data)
+    (sizes_offsets, heap) = _descriptors(bytes(data))
+    size, offset = (int(v) for v in sizes_offsets[3])
+    data[heap + offset : heap + offset + size] = b"\xff" * size
+    with pytest.raises(UnreadableFrame, match="tile 3"):
+        read_stored_frame(bytes(data), "damaged.fits.fz")
