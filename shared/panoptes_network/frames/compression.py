@@ -562,6 +562,16 @@ class _Tiles:
     blocksize: int
     bytepix: int
 
+    def decode(self, compressed: bytes, i: int, pixels: int) -> np.ndarray | str:
+        """Decode tile ``i`` of ``pixels`` pixels: the codec's output, or why it failed."""
+        nbytes, offset = self.descriptors[i]
+        codec = Rice1(blocksize=self.blocksize, bytepix=self.bytepix, tilesize=pixels)
+        buf = np.frombuffer(compressed, dtype=np.uint8, count=nbytes, offset=self.heap + offset)
+        try:
+            return codec.decode(buf)
+        except Exception as exc:  # the codec's own error type is not public
+            return f"compressed tile {i} cannot be decoded: {exc}"
+
 
 def _setting(table: fits.Header, name: str, default: int) -> object:
     """Return the value of the ``ZVALn`` whose ``ZNAMEn`` is ``name``, or ``default``."""
@@ -677,16 +687,10 @@ def _check_tiles(
 
     def check(chunk: range) -> tuple[int, str] | None:
         for i in chunk:
-            nbytes, offset = tiles.descriptors[i]
             expected = stored[i * rows : (i + 1) * rows]
-            codec = Rice1(blocksize=tiles.blocksize, bytepix=tiles.bytepix, tilesize=expected.size)
-            buf = np.frombuffer(
-                compressed, dtype=np.uint8, count=nbytes, offset=tiles.heap + offset
-            )
-            try:
-                decoded = codec.decode(buf)
-            except Exception as exc:  # the codec's own error type is not public
-                return i, f"compressed tile {i} cannot be decoded: {exc}"
+            decoded = tiles.decode(compressed, i, expected.size)
+            if isinstance(decoded, str):
+                return i, decoded
             if decoded.size != expected.size or not np.array_equal(
                 decoded.view(decoded_type).reshape(expected.shape), expected
             ):
@@ -849,16 +853,10 @@ def decode_compressed(
 
     def decode(chunk: range) -> str | None:
         for i in chunk:
-            nbytes, offset = tiles.descriptors[i]
             target = out[i * rows : (i + 1) * rows]
-            codec = Rice1(blocksize=tiles.blocksize, bytepix=tiles.bytepix, tilesize=target.size)
-            buf = np.frombuffer(
-                compressed, dtype=np.uint8, count=nbytes, offset=tiles.heap + offset
-            )
-            try:
-                decoded = codec.decode(buf)
-            except Exception as exc:  # the codec's own error type is not public
-                return f"compressed tile {i} cannot be decoded: {exc}"
+            decoded = tiles.decode(compressed, i, target.size)
+            if isinstance(decoded, str):
+                return decoded
             if decoded.size != target.size:
                 return f"compressed tile {i} decodes to {decoded.size} pixels, not {target.size}"
             target[...] = decoded.view(native).reshape(target.shape)
