@@ -607,7 +607,11 @@ def _solve_one(
     preview = make_frame_preview(ctx, obj, path, frame.pixels, frame.header)
     stages.done("preview")
     try:
-        constants = camera_constants_for(ctx.documents, path.camera_id, frame.header)
+        # The camera's registry entry, read once: its constants and its pixel scale.
+        entry = ctx.documents.get(CAMERAS, path.camera_id) or {}
+        constants = camera_constants_for(
+            ctx.documents, path.camera_id, frame.header, registry=entry
+        )
     except MissingCameraConstant as exc:
         assert ctx.documents is not None
         ctx.documents.merge(IMAGES, path.image_id, calibration_error_fields(exc))
@@ -616,7 +620,7 @@ def _solve_one(
             {"object": obj.uri, "image_id": path.image_id, "reason": str(exc)},
         )
     bias = float(constants["bias_adu"])
-    camera_scale, scale_source = camera_pixel_scale(ctx.documents, path.camera_id)
+    camera_scale, scale_source = camera_pixel_scale(entry, path.camera_id)
     try:
         calibrated = calibrate_superpixels(
             frame.pixels,

@@ -139,6 +139,7 @@ def camera_constants_for(
     header: FitsHeader | None,
     *,
     measured: Mapping[str, Resolved] | None = None,
+    registry: Mapping[str, Any] | None = None,
 ) -> CameraConstants:
     """Resolve a frame's camera constants, reading the camera's registry document.
 
@@ -153,6 +154,9 @@ def camera_constants_for(
     measured : mapping, optional
         Measurements of this camera, by constant name; by default those of
         :func:`measured_constants` nearest the header's ``DATE-OBS``.
+    registry : mapping, optional
+        The camera's ``cameras/{camera_id}`` fields when the caller has read them already
+        (an empty mapping for a camera without an entry); by default they are read here.
 
     Returns
     -------
@@ -167,7 +171,8 @@ def camera_constants_for(
     if measured is None:
         when = parse_date_obs(header_value(header, "DATE-OBS")) if header is not None else None
         measured = measured_constants(documents, camera_id, when)
-    registry = documents.get(CAMERAS, camera_id)
+    if registry is None:
+        registry = documents.get(CAMERAS, camera_id) or {}
     return resolve_camera_constants(camera_id, header, measured=measured, registry=registry)
 
 
@@ -213,15 +218,15 @@ def calibration_error_fields(error: MissingCameraConstant) -> dict[str, Any]:
     }
 
 
-def camera_pixel_scale(documents: DocumentStore, camera_id: str) -> tuple[float | None, str]:
+def camera_pixel_scale(entry: Mapping[str, Any], camera_id: str) -> tuple[float | None, str]:
     """Return a camera's pixel scale from its registry entry, and where it came from.
 
     Parameters
     ----------
-    documents : DocumentStore
-        Where ``cameras/{camera_id}`` lives.
+    entry : Mapping
+        The camera's ``cameras/{camera_id}`` fields (empty when it has no entry).
     camera_id : str
-        The camera.
+        The camera, for the source's wording.
 
     Returns
     -------
@@ -229,7 +234,6 @@ def camera_pixel_scale(documents: DocumentStore, camera_id: str) -> tuple[float 
         The scale (arcsec per pixel), None when the entry has no usable one; and its source
         (``registry: cameras/<id> (...)``, or why there is none).
     """
-    entry = documents.get(CAMERAS, camera_id) or {}
     value = entry.get(PIXEL_SCALE_FIELD)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         return None, f"cameras/{camera_id} has no {PIXEL_SCALE_FIELD}"
