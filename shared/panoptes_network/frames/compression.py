@@ -798,7 +798,11 @@ def verify_compressed(
 
 
 def decode_compressed(
-    compressed: bytes, *, workers: int | None = None
+    compressed: bytes,
+    *,
+    workers: int | None = None,
+    source: str = "input",
+    max_pixels: int = MAX_FRAME_PIXELS,
 ) -> tuple[fits.Header, np.ndarray] | None:
     """Decode the image of a ``.fits.fz`` of whole-row Rice tiles, tile by tile in threads.
 
@@ -814,6 +818,11 @@ def decode_compressed(
     workers : int, optional
         Threads that decode tiles; by default one per CPU the process may use (at most
         :data:`MAX_WORKERS`).
+    source : str
+        Name of the file, for messages.
+    max_pixels : int
+        Most pixels the image may announce; checked on its header before any pixel is
+        allocated (:func:`~panoptes_network.frames.pixel_check.check_pixel_budget`).
 
     Returns
     -------
@@ -823,6 +832,8 @@ def decode_compressed(
 
     Raises
     ------
+    PixelBudgetError
+        If the image header announces more than ``max_pixels`` pixels.
     CompressionError
         If the file is truncated, a tile lies outside the heap or cannot be decoded.
     OSError, ValueError
@@ -833,6 +844,7 @@ def decode_compressed(
             return None
         image = hdus[1].header.copy()
         where = hdus.fileinfo(1)
+    check_pixel_budget(image, source, max_pixels)
     table = fits.Header.fromstring(
         bytes(compressed[where["hdrLoc"] : where["datLoc"]]).decode("ascii")
     )
@@ -844,7 +856,7 @@ def decode_compressed(
     # The tiles' geometry and checks are those of the verification, for an image of this
     # type and shape (no pixels are read from it).
     layout = _Input(b"", np.empty(shape, dtype=stored_type), bitpix, bzero)
-    tiles = _row_tiles(compressed, table, image, where["datLoc"], layout, "input")
+    tiles = _row_tiles(compressed, table, image, where["datLoc"], layout, source)
     if tiles is None or 0 in shape:
         return None
     native = np.dtype(stored_type).newbyteorder("=")
@@ -864,7 +876,7 @@ def decode_compressed(
 
     failures = [f for f in _over_tiles(decode, len(tiles.descriptors), _workers(workers)) if f]
     if failures:
-        raise CompressionError("input", failures[0])
+        raise CompressionError(source, failures[0])
     if flip:
         out ^= out.dtype.type(flip)
     return image, out.view(physical)

@@ -66,11 +66,7 @@ def _decoded_in_threads(data: bytes, source: str, max_pixels: int) -> StoredFram
     """
     if data[:6] != b"SIMPLE" or b"ZIMAGE" not in data[2880 : 2880 * 8]:
         return None
-    with fits.open(io.BytesIO(data), lazy_load_hdus=True) as hdus:
-        if len(hdus) < 2 or not isinstance(hdus[1], fits.CompImageHDU):
-            return None
-        check_pixel_budget(hdus[1].header, source, max_pixels)
-    decoded = decode_compressed(data)
+    decoded = decode_compressed(data, source=source, max_pixels=max_pixels)
     return None if decoded is None else StoredFrame(decoded[0], decoded[1])
 
 
